@@ -1,0 +1,29 @@
+import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { MlopsStack } from '../lib/mlops-stack';
+import { readSettings } from '../lib/mlops-settings';
+
+/**
+ * The reference app: `npx cdk synth` / `npx cdk deploy`. Settings come from
+ * cdk.json context (see lib/mlops-settings.ts); cdk-nag's AwsSolutions pack
+ * checks the whole app on every synth.
+ */
+export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } {
+  const app = new App(props);
+  const settings = readSettings(app.node);
+  const stack = new MlopsStack(app, settings.stackName, {
+    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest)',
+    dataLake: {
+      dataPrefix: settings.dataPrefix,
+      objectLockRetention: settings.objectLockRetention,
+      noncurrentVersionExpiration: settings.noncurrentVersionExpiration,
+      accessLogsRetention: settings.accessLogsRetention,
+    },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+if (require.main === module) {
+  buildApp().app.synth();
+}

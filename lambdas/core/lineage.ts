@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { InvalidRecordError } from './errors';
+
+/*
+ * The lineage ledger's data model, with no storage attached.
+ *
+ * A record is immutable JSON. Records are ordered in chains (one per subject by
+ * default: a dataset, a pipeline, an endpoint). Each chain position is a *link*
+ * that commits to its record's hash and to the previous link's hash, so editing
+ * or removing any record or link breaks every later link hash.
+ */
+
+export const LEDGER_SCHEMA_VERSION = 1;
+
+/** The hash of the (absent) link before the first one. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Status of a dataset file after ingest. */
+export type DatasetStatus = 'accepted' | 'rejected';
+
+export interface DatasetVersionData {
+  readonly dataset: string;
+  readonly bucket: string;
+  readonly key: string;
+  /** S3 object version, or null when the bucket is unversioned. */
+  readonly versionId: string | null;
+  readonly etag: string | null;
+  /** Hex SHA-256 of the object's bytes (null only when it could not be read at all). */
+  readonly sha256: string | null;
+  readonly size: number;
+  readonly contentType: string | null;
+  readonly format: string | null;
+  readonly status: DatasetStatus;
+  /** Why the file was rejected. */
+  readonly reason?: string;
+  readonly schema?: {
+    readonly fingerprint: string;
+    readonly columns: readonly { readonly name: string; readonly type: string }[];
+    readonly numRows?: number;
+    readonly source: string;
+  };
+  /** The event that announced the object. */
+  readonly source: { readonly eventId: string | null; readonly eventTime: string | null };
+}
+
+export interface TrainingRunData {
+  readonly pipeline: string;
+  readonly executionId: string;
+  readonly datasetVersionIds: readonly string[];
+  readonly image: { readonly uri: string; readonly digest?: string };
+  readonly hyperparameters: Readonly<Record<string, string>>;
+  readonly seed?: number;
+  readonly codeRef?: string;
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly trainingJobName?: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly failureReason?: string;
+  readonly metrics?: Readonly<Record<string, number>>;
+}
+
+export interface ModelVersionData {
+  readonly pipeline: string;
+  readonly trainingRunId: string;
+  readonly artifact: { readonly uri: string; readonly sha256: string };
+  readonly format: string;
+  readonly modelPackageGroup?: string;
+  readonly modelPackageArn?: string;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly approval: { readonly status: 'Approved' | 'PendingManualApproval' | 'Rejected'; readonly by?: string };
+}
+
+export interface GateReportData {
+  readonly gate: string;
+  readonly passed: boolean;
+  readonly metrics: Readonly<Record<string, number | null>>;
+  readonly thresholds: Readonly<Record<string, number>>;
+  readonly reasons: readonly string[];
+  readonly reportUri?: string;
+}
+
+export interface DeploymentData {
+  readonly endpoint: string;
+  readonly modelVersionId: string;
+  readonly previousModelVersionId?: string;
+  readonly strategy: string;
+  readonly reason: 'initial' | 'retrain' | 'rollback' | 'manual';
+  readonly status: 'succeeded' | 'rolled-back' | 'failed';
+}
+
+export interface IncidentData {
+  readonly type: 'drift' | 'rollback' | 'gate-failure' | 'pipeline-failure' | 'integrity';
+  readonly reason: string;
+  readonly endpoint?: string;
+  readonly pipeline?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** The data each record kind carries. */
+export interface RecordDataByKind {
+  DatasetVersion: DatasetVersionData;
+  TrainingRun: TrainingRunData;
+  ModelVersion: ModelVersionData;
+  GateReport: GateReportData;
+  Deployment: DeploymentData;
+  Incident: IncidentData;
+}
+
+export type RecordKind = keyof RecordDataByKind;
+
+export const RECORD_KINDS: readonly RecordKind[] = ['DatasetVersion', 'TrainingRun', 'ModelVersion', 'GateReport', 'Deployment', 'Incident'];
+
+/** A ledger record. Written once, never changed. */
+export interface LedgerRecord<K extends RecordKind = RecordKind> {
+  readonly schemaVersion: typeof LEDGER_SCHEMA_VERSION;
+  readonly id: string;
+  readonly kind: K;
+  /** What the record is about, e.g. `dataset/wages`, `pipeline/churn`, `endpoint/churn-live`. */
+  readonly subject: string;
+  /** The chain the record is linked into. */
+  readonly chain: string;
+  readonly createdAt: string;
+  /** Ids of the records this one derives from (a training run's dataset versions, a model's training run...). */
+  readonly parents: readonly string[];
+  readonly data: RecordDataByKind[K];
+}
+
+/** What a writer supplies; the ledger fills in the rest. */
+export interface RecordDraft<K extends RecordKind = RecordKind> {
+  readonly kind: K;
+  readonly subject: string;
+  readonly data: RecordDataByKind[K];
+  /** A deterministic id makes the append idempotent. @default - a random id */
+  readonly id?: string;
+  /** @default - the subject */
+  readonly chain?: string;
+  /** @default [] */
+  readonly parents?: readonly string[];
+}
+
+/** A chain position. */
+export interface ChainLink {
+  readonly chain: string;
+  readonly seq: number;
+  readonly recordId: string;
+  readonly recordHash: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,199}$/;
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** RFC 8785 canonical JSON: the exact bytes that are hashed and stored. */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new InvalidRecordError('value has no JSON form');
+  return text;
+}
+
+/** A short, prefixed, collision-resistant id from the parts that identify a thing. */
+export function deterministicId(prefix: string, ...parts: readonly string[]): string {
+  return `${prefix}-${sha256Hex(parts.join('\u0000')).slice(0, 32)}`;
+}
+
+/** Builds and checks a full record from a draft. */
+export function buildRecord<K extends RecordKind>(draft: RecordDraft<K>, now: Date, randomId: () => string): LedgerRecord<K> {
+  if (!RECORD_KINDS.includes(draft.kind)) throw new InvalidRecordError(`kind: '${String(draft.kind)}' is not one of ${RECORD_KINDS.join(', ')}`);
+  const id = draft.id ?? `${draft.kind.replace(/[a-z]/g, '').toLowerCase()}-${randomId()}`;
+  const chain = draft.chain ?? draft.subject;
+  if (!ID_PATTERN.test(id)) throw new InvalidRecordError(`id: '${id}' must match ${ID_PATTERN}`);
+  if (!NAME_PATTERN.test(draft.subject)) throw new InvalidRecordError(`subject: '${draft.subject}' must match ${NAME_PATTERN}`);
+  if (!NAME_PATTERN.test(chain)) throw new InvalidRecordError(`chain: '${chain}' must match ${NAME_PATTERN}`);
+  for (const p of draft.parents ?? []) {
+    if (!ID_PATTERN.test(p)) throw new InvalidRecordError(`parents: '${p}' is not a record id`);
+  }
+  return {
+    schemaVersion: LEDGER_SCHEMA_VERSION,
+    id,
+    kind: draft.kind,
+    subject: draft.subject,
+    chain,
+    createdAt: now.toISOString(),
+    parents: [...new Set(draft.parents ?? [])],
+    data: draft.data,
+  };
+}
+
+/** Canonical body of a record and its hash. */
+export function sealRecord(record: LedgerRecord): { body: string; hash: string } {
+  const body = canonicalJson(record);
+  return { body, hash: sha256Hex(body) };
+}
+
+/** The hash a link must carry. */
+export function linkHash(link: Omit<ChainLink, 'hash'>): string {
+  return sha256Hex(canonicalJson({ chain: link.chain, seq: link.seq, recordId: link.recordId, recordHash: link.recordHash, prevHash: link.prevHash }));
+}
+
+/** The next link after `head` (or the first link of a chain). */
+export function nextLink(chain: string, head: ChainLink | undefined, recordId: string, recordHash: string): ChainLink {
+  const partial = { chain, seq: (head?.seq ?? 0) + 1, recordId, recordHash, prevHash: head?.hash ?? GENESIS_HASH };
+  return { ...partial, hash: linkHash(partial) };
+}
+
+/** A stored record as verification sees it. */
+export interface StoredRecord {
+  readonly id: string;
+  /** Canonical JSON body as stored. */
+  readonly body: string;
+}
+
+/** One thing wrong with a chain. */
+export interface VerifyProblem {
+  readonly code:
+    | 'link-hash-mismatch'
+    | 'broken-chain'
+    | 'seq-gap'
+    | 'missing-record'
+    | 'record-altered'
+    | 'worm-mismatch'
+    | 'missing-link'
+    | 'unlinked-record';
+  readonly seq?: number;
+  readonly recordId?: string;
+  readonly message: string;
+}
+
+export interface VerifyReport {
+  readonly chain: string;
+  readonly ok: boolean;
+  readonly length: number;
+  readonly head: string;
+  readonly problems: readonly VerifyProblem[];
+  /** Later links to a record already linked (a retried write): harmless, counted for the record. */
+  readonly redundantLinks: number;
+}
+
+export interface VerifyInput {
+  readonly chain: string;
+  /** The chain's links as stored in the table, in any order. */
+  readonly links: readonly ChainLink[];
+  /** The records the links name, by id (absent: not found). */
+  readonly records: ReadonlyMap<string, StoredRecord>;
+  /** WORM copies of the links (from the Object-Locked bucket), by seq, when available. */
+  readonly wormLinks?: ReadonlyMap<number, ChainLink>;
+  /** Ids of records of this chain that exist in the table, to find records no link names. */
+  readonly chainRecordIds?: readonly string[];
+}
+
+/**
+ * Checks a chain end to end: every link hash, every back-pointer, no gap in the
+ * sequence, every record present with the hash its link committed to, and (with
+ * WORM copies) that the table still holds every link the WORM bucket has.
+ */
+export function verifyChain(input: VerifyInput): VerifyReport {
+  const problems: VerifyProblem[] = [];
+  const links = [...input.links].sort((a, b) => a.seq - b.seq);
+  const linked = new Set<string>();
+  let redundantLinks = 0;
+  let prev: ChainLink | undefined;
+  let expectedSeq = 1;
+  for (const link of links) {
+    if (link.seq !== expectedSeq) {
+      problems.push({ code: 'seq-gap', seq: link.seq, message: `links ${expectedSeq}..${link.seq - 1} are missing before link ${link.seq}` });
+    }
+    if (linkHash(link) !== link.hash || link.chain !== input.chain) {
+      problems.push({ code: 'link-hash-mismatch', seq: link.seq, recordId: link.recordId, message: `link ${link.seq} does not hash to the value it carries (edited link)` });
+    }
+    const expectedPrev = prev && prev.seq === link.seq - 1 ? prev.hash : link.seq === 1 ? GENESIS_HASH : undefined;
+    if (expectedPrev !== undefined && link.prevHash !== expectedPrev) {
+      problems.push({ code: 'broken-chain', seq: link.seq, recordId: link.recordId, message: `link ${link.seq} does not point at link ${link.seq - 1}` });
+    }
+    if (linked.has(link.recordId)) {
+      redundantLinks++;
+    } else {
+      linked.add(link.recordId);
+      const record = input.records.get(link.recordId);
+      if (!record) {
+        problems.push({ code: 'missing-record', seq: link.seq, recordId: link.recordId, message: `record ${link.recordId} (link ${link.seq}) is missing` });
+      } else if (sha256Hex(record.body) !== link.recordHash) {
+        problems.push({ code: 'record-altered', seq: link.seq, recordId: link.recordId, message: `record ${link.recordId} (link ${link.seq}) differs from what its link committed to` });
+      }
+    }
+    const worm = input.wormLinks?.get(link.seq);
+    if (input.wormLinks && (!worm || worm.hash !== link.hash || worm.recordHash !== link.recordHash)) {
+      problems.push({ code: 'worm-mismatch', seq: link.seq, recordId: link.recordId, message: `link ${link.seq} differs from its WORM copy${worm ? '' : ' (no WORM copy)'}` });
+    }
+    prev = link;
+    expectedSeq = link.seq + 1;
+  }
+  for (const [seq, worm] of input.wormLinks ?? []) {
+    if (!links.some((l) => l.seq === seq)) {
+      problems.push({ code: 'missing-link', seq, recordId: worm.recordId, message: `link ${seq} (record ${worm.recordId}) is in the WORM bucket but not in the table (removed)` });
+    }
+  }
+  for (const id of input.chainRecordIds ?? []) {
+    if (!linked.has(id)) problems.push({ code: 'unlinked-record', recordId: id, message: `record ${id} is in the table but no link names it (removed link, or a write still in progress)` });
+  }
+  problems.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+  const head = links.at(-1)?.hash ?? GENESIS_HASH;
+  return { chain: input.chain, ok: problems.length === 0, length: links.length, head, problems, redundantLinks };
+}

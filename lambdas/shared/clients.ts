@@ -1,0 +1,29 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/*
+ * SDK clients for Lambda code, the CLI and the local runner. In AWS they use the
+ * default chain. Locally the standard service-specific endpoint variables
+ * (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB) point them at the emulators;
+ * S3 then needs path-style addressing, since `bucket.127.0.0.1` does not resolve.
+ */
+
+export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
+}
+
+export function dynamoDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
+  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? { endpoint } : {}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+/** Reads a required environment variable or fails with its name. */
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, NoSuchKey, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import type { AsyncBuffer } from 'hyparquet';
+import type { ObjectCreated } from '../ingest/event';
+import type { ObjectReader, OpenedObject } from '../ingest/ingest';
+
+/** Reads the exact object version an event names: by version id, else pinned by ETag. */
+export class S3ObjectReader implements ObjectReader {
+  constructor(private readonly s3: S3Client) {}
+
+  async open(ref: ObjectCreated): Promise<OpenedObject | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...pin(ref) }));
+      return {
+        body: out.Body as Readable,
+        contentType: out.ContentType ?? null,
+        versionId: out.VersionId ?? ref.versionId,
+        etag: out.ETag ? out.ETag.replace(/"/g, '') : ref.etag,
+      };
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  randomAccess(ref: ObjectCreated, size: number): AsyncBuffer {
+    return {
+      byteLength: size,
+      slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+        const last = (end ?? size) - 1;
+        if (last < start) return new ArrayBuffer(0);
+        const out = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${last}`, ...pin(ref) }));
+        const bytes = await out.Body!.transformToByteArray();
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      },
+    };
+  }
+}
+
+function pin(ref: ObjectCreated): { VersionId?: string; IfMatch?: string } {
+  if (ref.versionId) return { VersionId: ref.versionId };
+  return ref.etag ? { IfMatch: `"${ref.etag}"` } : {};
+}
+
+/** The version is gone (deleted, or replaced in an unversioned bucket): a fact to record, not a fault to retry. */
+function isGone(err: unknown): boolean {
+  if (err instanceof NoSuchKey) return true;
+  if (err instanceof S3ServiceException) return err.name === 'NoSuchKey' || err.name === 'NoSuchVersion' || err.$metadata.httpStatusCode === 412;
+  return false;
+}

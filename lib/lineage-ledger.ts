@@ -1,0 +1,176 @@
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP } from '../lambdas/shared/ledger-schema';
+import { DEFAULT_LEDGER_PREFIX } from './private/defaults';
+import { acknowledgeObjectPrefixGrant } from './private/nag';
+
+/** Item-level write actions the ledger denies to every principal. */
+export const LEDGER_DENIED_ACTIONS = [
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+];
+
+export interface LineageLedgerProps {
+  /**
+   * Object-Locked bucket that receives a WORM copy of every record and link,
+   * so that even an edit of the table is caught by `verify`.
+   */
+  readonly wormBucket: s3.IBucket;
+
+  /**
+   * Key prefix of the WORM copies.
+   * @default 'ledger/'
+   */
+  readonly wormPrefix?: string;
+
+  /**
+   * KMS key of the table.
+   * @default - a new customer-managed key with annual rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Deny item updates and deletes to every principal, administrators included,
+   * with a resource policy on the table. Turning it off leaves append-only to
+   * IAM alone.
+   * @default true
+   */
+  readonly denyMutations?: boolean;
+
+  /**
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The append-only, tamper-evident lineage ledger: a DynamoDB table (on demand,
+ * point-in-time recovery, deletion protection, KMS) whose writers may only
+ * PutItem with `attribute_not_exists`, plus WORM copies in an Object-Locked
+ * bucket. The library that reads and writes it is `LedgerStore`
+ * (lambdas/shared/ledger-store.ts).
+ */
+export class LineageLedger extends Construct {
+  readonly table: dynamodb.Table;
+  readonly encryptionKey: kms.IKey;
+  readonly wormBucket: s3.IBucket;
+  readonly wormPrefix: string;
+
+  constructor(scope: Construct, id: string, props: LineageLedgerProps) {
+    super(scope, id);
+    const prefix = props.wormPrefix ?? DEFAULT_LEDGER_PREFIX;
+    if (!Token.isUnresolved(prefix) && !/^([A-Za-z0-9!_.*'()-]+\/)+$/.test(prefix)) {
+      throw new Error(`LineageLedger: 'wormPrefix' must be one or more path segments ending in '/', e.g. 'ledger/' (got '${prefix}').`);
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.wormBucket = props.wormBucket;
+    this.wormPrefix = prefix;
+    this.encryptionKey =
+      props.encryptionKey ?? new kms.Key(this, 'Key', { description: `cdk-mlops lineage ledger key (${this.node.path})`, enableKeyRotation: true, removalPolicy });
+
+    this.table = new dynamodb.Table(this, 'Resource', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: LEDGER_INDEX_LOOKUP,
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: LEDGER_INDEX_BY_CHAIN,
+      partitionKey: { name: 'gsi2pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi2sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: ['id'],
+    });
+    if (props.denyMutations ?? true) {
+      this.table.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'LedgerIsAppendOnly',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: LEDGER_DENIED_ACTIONS,
+          // '*' in a table's own resource policy means this table; naming its ARN would be circular.
+          resources: ['*'],
+        }),
+      );
+    }
+  }
+
+  /**
+   * Append records: PutItem (the library always conditions it on
+   * `attribute_not_exists`), the reads an append needs, and PutObject of WORM
+   * copies. No UpdateItem, DeleteItem or BatchWriteItem, ever.
+   */
+  grantAppend(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.grantTable(grantee, ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'], ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey']);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.wormBucket.arnForObjects(`${this.wormPrefix}*`)] });
+    this.acknowledgeWormPrefix(grantee);
+    this.wormBucket.encryptionKey?.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return grant;
+  }
+
+  /** Read records and verify chains (including reading and listing the WORM copies). */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.grantTable(grantee, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'], ['kms:Decrypt']);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.wormBucket.arnForObjects(`${this.wormPrefix}*`)] });
+    this.acknowledgeWormPrefix(grantee);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.wormBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${this.wormPrefix}*`] } },
+    });
+    this.wormBucket.encryptionKey?.grant(grantee, 'kms:Decrypt');
+    return grant;
+  }
+
+  /** Sets the environment `LedgerStore.fromEnvironment()` reads. */
+  bindEnvironment(fn: lambda.Function): void {
+    fn.addEnvironment(LEDGER_ENV.table, this.table.tableName);
+    fn.addEnvironment(LEDGER_ENV.wormBucket, this.wormBucket.bucketName);
+    fn.addEnvironment(LEDGER_ENV.wormPrefix, this.wormPrefix);
+  }
+
+  /**
+   * Lost races for a chain head (ConditionalCheckFailedRequests): a rising count
+   * means writers contend for the same chain. Statistic: Sum; period: 5 minutes.
+   */
+  metricConditionalCheckFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.table.metricConditionalCheckFailedRequests({ period: Duration.minutes(5), ...props });
+  }
+
+  /** Throttled requests to the ledger table. Statistic: Sum; period: 5 minutes. */
+  metricThrottledRequests(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.table.metricThrottledRequestsForOperations({ operations: [dynamodb.Operation.PUT_ITEM, dynamodb.Operation.QUERY, dynamodb.Operation.GET_ITEM], period: Duration.minutes(5), ...props });
+  }
+
+  private acknowledgeWormPrefix(grantee: iam.IGrantable): void {
+    acknowledgeObjectPrefixGrant(grantee, this.wormBucket, `${this.wormPrefix}*`, `Ledger WORM copies are named by record id and chain position at run time; the grant is scoped to the '${this.wormPrefix}' prefix of the ledger bucket.`);
+  }
+
+  /** Every grant on the table goes through here, with the table's key. */
+  private grantTable(grantee: iam.IGrantable, actions: string[], kmsActions: string[]): iam.Grant {
+    const indexArns = [LEDGER_INDEX_LOOKUP, LEDGER_INDEX_BY_CHAIN].map((index) => `${this.table.tableArn}/index/${index}`);
+    const grant = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn, ...indexArns] });
+    this.encryptionKey.grant(grantee, ...kmsActions);
+    return grant;
+  }
+}

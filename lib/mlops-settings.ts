@@ -1,0 +1,58 @@
+import { Duration } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Node } from 'constructs';
+
+/**
+ * Settings of the reference app, read from cdk.json context (`cdk-mlops:<name>`)
+ * or `cdk synth -c cdk-mlops:<name>=<value>`. Every setting has a default.
+ */
+export interface MlopsSettings {
+  /** Stack name. Context `cdk-mlops:stackName`, default `CdkMlops`. */
+  readonly stackName: string;
+  /** Prefix of uploaded datasets. Context `cdk-mlops:dataPrefix`, default `data/`. */
+  readonly dataPrefix: string;
+  /** Object Lock mode and retention. Context `cdk-mlops:objectLockMode` (GOVERNANCE|COMPLIANCE, default GOVERNANCE), `cdk-mlops:objectLockRetentionDays` (default 30). */
+  readonly objectLockRetention: s3.ObjectLockRetention;
+  /** Context `cdk-mlops:noncurrentVersionExpirationDays`, default 365. */
+  readonly noncurrentVersionExpiration: Duration;
+  /** Context `cdk-mlops:accessLogRetentionDays`, default 365. */
+  readonly accessLogsRetention: Duration;
+}
+
+export const SETTING_DEFAULTS = {
+  stackName: 'CdkMlops',
+  dataPrefix: 'data/',
+  objectLockMode: 'GOVERNANCE',
+  objectLockRetentionDays: 30,
+  noncurrentVersionExpirationDays: 365,
+  accessLogRetentionDays: 365,
+} as const;
+
+/** Reads and checks the settings; a bad value fails with the context key and the fix. */
+export function readSettings(node: Node): MlopsSettings {
+  const get = (name: keyof typeof SETTING_DEFAULTS): unknown => node.tryGetContext(`cdk-mlops:${name}`) ?? SETTING_DEFAULTS[name];
+  const days = (name: keyof typeof SETTING_DEFAULTS): number => {
+    const raw = get(name);
+    const n = typeof raw === 'string' ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+      throw new Error(`context 'cdk-mlops:${name}' must be a whole number of days >= 1 (got ${JSON.stringify(raw)}).`);
+    }
+    return n;
+  };
+  const mode = String(get('objectLockMode')).toUpperCase();
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') {
+    throw new Error(`context 'cdk-mlops:objectLockMode' must be GOVERNANCE or COMPLIANCE (got ${JSON.stringify(get('objectLockMode'))}).`);
+  }
+  const retention = Duration.days(days('objectLockRetentionDays'));
+  const stackName = String(get('stackName'));
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    throw new Error(`context 'cdk-mlops:stackName' must be a valid CloudFormation stack name (got ${JSON.stringify(stackName)}).`);
+  }
+  return {
+    stackName,
+    dataPrefix: String(get('dataPrefix')),
+    objectLockRetention: mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(retention) : s3.ObjectLockRetention.governance(retention),
+    noncurrentVersionExpiration: Duration.days(days('noncurrentVersionExpirationDays')),
+    accessLogsRetention: Duration.days(days('accessLogRetentionDays')),
+  };
+}

@@ -1,0 +1,36 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { DataLake, type DataLakeProps } from './data-lake';
+import { DatasetIngest } from './dataset-ingest';
+import { LineageLedger } from './lineage-ledger';
+
+export interface MlopsStackProps extends StackProps {
+  /**
+   * Settings of the data lake.
+   * @default - the DataLake defaults
+   */
+  readonly dataLake?: DataLakeProps;
+}
+
+/**
+ * The whole kit in one stack: data lake, lineage ledger and ingest (training,
+ * gates, endpoints, monitoring and the dashboard join it as they land). Every
+ * piece is also importable on its own.
+ */
+export class MlopsStack extends Stack {
+  readonly dataLake: DataLake;
+  readonly ledger: LineageLedger;
+  readonly ingest: DatasetIngest;
+
+  constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
+    super(scope, id, props);
+    this.dataLake = new DataLake(this, 'DataLake', props.dataLake);
+    this.ledger = new LineageLedger(this, 'Ledger', { wormBucket: this.dataLake.artifactsBucket });
+    this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
+
+    new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.dataLake.artifactsBucket.bucketName });
+    new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
+  }
+}
