@@ -7,16 +7,33 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
  * default chain. Locally the standard service-specific endpoint variables
  * (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB) point them at the emulators;
  * S3 then needs path-style addressing, since `bucket.127.0.0.1` does not resolve.
+ * Given an environment other than the process's, region and credentials come
+ * from it too.
  */
+
+interface BaseConfig {
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+function baseConfig(env: NodeJS.ProcessEnv): BaseConfig {
+  if (env === process.env) return {};
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  return {
+    ...(region ? { region } : {}),
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+  };
+}
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  return new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
+  return new S3Client({ ...baseConfig(env), ...(endpoint ? { endpoint, forcePathStyle: true } : {}) });
 }
 
 export function dynamoDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? { endpoint } : {}), {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ ...baseConfig(env), ...(endpoint ? { endpoint } : {}) }), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }

@@ -1,0 +1,97 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { LedgerStore } from '../lambdas/shared/ledger-store';
+import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
+import type { IngestOutcome } from '../lambdas/ingest/ingest';
+import { startEmulators } from './local/emulators';
+import { LocalStack } from './local/local-stack';
+import { logicalIdByPath } from './local/cloud-assembly';
+import { uploadWithEvent } from './local/s3-events';
+import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
+import { renderLedgerReport } from './local/report';
+import { synthesize } from './local/synth';
+
+/*
+ * `npm start`: the lifecycle that exists so far, run locally on the synthesized
+ * stack. Synth -> emulators up -> buckets/tables from the template -> real
+ * dataset files uploaded -> S3 events routed through the template's rule to
+ * the bundled ingest Lambda -> ledger printed and verified -> report written.
+ * State is kept in local-run/ (fresh each run) so `npm run cli -- --local ...`
+ * can query it afterwards.
+ */
+
+const ROOT = path.resolve(__dirname, '..');
+const OUTDIR = path.join(ROOT, 'cdk.out');
+const RUN_DIR = path.join(ROOT, 'local-run');
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const step = (msg: string): void => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
+
+  step('synthesizing the app (cdk-nag AwsSolutions on) ...');
+  const stackName = synthesize(OUTDIR);
+
+  rmSync(RUN_DIR, { recursive: true, force: true });
+  mkdirSync(RUN_DIR, { recursive: true });
+  const emulators = await startEmulators({ dataDir: path.join(RUN_DIR, 'emulators') });
+  step(`emulators up: S3 ${emulators.s3Endpoint}, DynamoDB ${emulators.dynamoEndpoint}`);
+  try {
+    const stack = await LocalStack.start({ outdir: OUTDIR, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' } });
+    const dataBucket = stack.output('DataBucketName');
+    const artifactsBucket = stack.output('ArtifactsBucketName');
+    const tableName = stack.output('LedgerTableName');
+    const prefix = stack.output('DataPrefix');
+    step(`stack ${stackName} provisioned from the template: data bucket ${dataBucket}, ledger table ${tableName}`);
+    const state = { stackName, outdir: OUTDIR, dataBucket, artifactsBucket, tableName, wormPrefix: 'ledger/' };
+    writeFileSync(path.join(RUN_DIR, 'state.json'), JSON.stringify(state, null, 2));
+
+    const s3 = s3Client(emulators.env);
+    const ingestId = logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`);
+    const uploads: { label: string; key: string; body: Uint8Array | string; contentType: string }[] = [
+      { label: 'CPS 1985 wages, CSV', key: `${prefix}cps-wages/cps-1985.csv`, body: cpsCsv(), contentType: 'text/csv' },
+      { label: 'same data, JSON Lines', key: `${prefix}cps-wages-jsonl/cps-1985.jsonl`, body: cpsJsonLines(), contentType: 'application/x-ndjson' },
+      { label: 'same data, Parquet', key: `${prefix}cps-wages-parquet/cps-1985.parquet`, body: await cpsParquet(), contentType: 'application/vnd.apache.parquet' },
+      { label: 'a Latin-1 file (not UTF-8)', key: `${prefix}cps-wages/latin1-notes.csv`, body: Buffer.from('name,city\nJos\xe9,M\xe1laga\n', 'latin1'), contentType: 'text/csv' },
+      { label: 'an empty file', key: `${prefix}cps-wages/empty.csv`, body: Buffer.alloc(0), contentType: 'text/csv' },
+    ];
+    const outcomes: { label: string; outcome: IngestOutcome }[] = [];
+    let firstEvent: Record<string, unknown> | undefined;
+    for (const u of uploads) {
+      const event = await uploadWithEvent(s3, { Bucket: dataBucket, Key: u.key, Body: u.body, ContentType: u.contentType });
+      firstEvent ??= event;
+      outcomes.push({ label: u.label, outcome: await deliver(stack, event, ingestId) });
+    }
+    outcomes.push({ label: 'duplicate event for the CSV', outcome: await deliver(stack, firstEvent!, ingestId) });
+    for (const { label, outcome } of outcomes) {
+      const verdict = outcome.duplicate ? 'duplicate (already recorded)' : outcome.status === 'accepted' ? 'accepted' : `rejected: ${outcome.reason}`;
+      step(`ingest ${label.padEnd(30)} -> ${outcome.recordId} ${verdict}`);
+    }
+
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
+    const reports = await ledger.verifyAll();
+    const histories = await Promise.all(reports.map(async (r) => ({ chain: r.chain, records: await ledger.history(r.chain) })));
+    for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
+
+    const reportPath = path.join(RUN_DIR, 'report.md');
+    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, reports, histories }));
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, reports, histories }, null, 2));
+    step(`report written: ${path.relative(process.cwd(), reportPath)}`);
+    step(`query it: npm run cli -- lineage history dataset/cps-wages --local`);
+    if (reports.some((r) => !r.ok)) process.exitCode = 1;
+  } finally {
+    await emulators.stop();
+  }
+}
+
+async function deliver(stack: LocalStack, event: Record<string, unknown>, ingestId: string): Promise<IngestOutcome> {
+  const invocations = await stack.putEvent(event);
+  const mine = invocations.find((i) => i.functionId === ingestId);
+  if (!mine) throw new Error('the S3 event matched no ingest rule');
+  if (mine.error) throw mine.error;
+  return mine.result as IngestOutcome;
+}
+
+main().catch((err: unknown) => {
+  console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,233 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { IntrinsicResolver, readTemplate, resourcesOfType, type CfnTemplate, type PhysicalResource } from './cloud-assembly';
+import type { Emulators } from './emulators';
+import { matchesPattern } from './event-pattern';
+
+/*
+ * A synthesized stack, brought up on the local emulators: its buckets and tables
+ * created under local names, its intrinsics resolved against them, its Lambda
+ * functions run in-process from the bundles in cdk.out with the template's
+ * environment, and events routed through the template's EventBridge rules.
+ */
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+
+export interface LocalStackOptions {
+  /** Cloud assembly directory. */
+  readonly outdir: string;
+  readonly stackName: string;
+  readonly emulators: Emulators;
+  /**
+   * Extra environment for every function (e.g. quieter logging).
+   * @default {}
+   */
+  readonly functionEnv?: Readonly<Record<string, string>>;
+}
+
+type Handler = (event: unknown, context: Record<string, unknown>) => Promise<unknown>;
+
+export interface Invocation {
+  readonly functionId: string;
+  readonly result?: unknown;
+  readonly error?: Error;
+}
+
+export class LocalStack {
+  readonly template: CfnTemplate;
+  readonly resolver: IntrinsicResolver;
+  readonly physical: ReadonlyMap<string, PhysicalResource>;
+  private readonly handlers = new Map<string, Handler>();
+
+  private constructor(private readonly options: LocalStackOptions) {
+    this.template = readTemplate(options.outdir, options.stackName);
+    this.physical = physicalNames(this.template, options.stackName);
+    this.resolver = new IntrinsicResolver(this.physical, { region: REGION, accountId: ACCOUNT, partition: 'aws', stackName: options.stackName });
+  }
+
+  /** Reads the stack from the assembly and creates its buckets and tables (existing ones are kept). */
+  static async start(options: LocalStackOptions): Promise<LocalStack> {
+    const stack = new LocalStack(options);
+    await stack.provision();
+    return stack;
+  }
+
+  /** The local name of a resource (what `Ref` gives). */
+  ref(logicalId: string): string {
+    const r = this.physical.get(logicalId);
+    if (!r) throw new Error(`no resource '${logicalId}' in stack ${this.options.stackName}`);
+    return r.ref;
+  }
+
+  /** The resolved value of a stack output. */
+  output(name: string): string {
+    const out = this.template.Outputs?.[name];
+    if (!out) throw new Error(`stack ${this.options.stackName} has no output '${name}'`);
+    return this.resolver.resolveString(out.Value, `output ${name}`);
+  }
+
+  /** The environment a function runs with: the template's variables, resolved, plus the emulators'. */
+  functionEnvironment(functionId: string): Record<string, string> {
+    const fn = this.template.Resources[functionId];
+    if (fn?.Type !== 'AWS::Lambda::Function') throw new Error(`'${functionId}' is not a Lambda function of the stack`);
+    const vars = ((fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
+    const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, this.resolver.resolveString(v, `${functionId} environment ${k}`)]));
+    return { ...resolved, ...this.options.emulators.env, AWS_LAMBDA_FUNCTION_NAME: functionId, ...this.options.functionEnv };
+  }
+
+  /** Invokes a function's bundled handler in-process, under its own environment. */
+  async invoke(functionId: string, event: unknown): Promise<unknown> {
+    const env = this.functionEnvironment(functionId);
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const handler = this.loadHandler(functionId);
+      return await handler(event, lambdaContext(functionId));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+
+  /**
+   * Delivers an event the way EventBridge would: to the Lambda targets of every
+   * enabled rule of the stack whose pattern matches.
+   */
+  async putEvent(event: Record<string, unknown>): Promise<Invocation[]> {
+    const out: Invocation[] = [];
+    for (const [ruleId, rule] of resourcesOfType(this.template, 'AWS::Events::Rule')) {
+      const props = rule.Properties ?? {};
+      if (props.State === 'DISABLED' || !props.EventPattern) continue;
+      if (!matchesPattern(this.resolver.resolve(props.EventPattern), event)) continue;
+      for (const target of (props.Targets as { Arn: unknown; Input?: string }[] | undefined) ?? []) {
+        const arn = this.resolver.resolveString(target.Arn, `${ruleId} target`);
+        const functionId = [...this.physical].find(([id, r]) => r.attributes.Arn === arn && this.template.Resources[id]?.Type === 'AWS::Lambda::Function')?.[0];
+        if (!functionId) throw new Error(`rule ${ruleId}: target ${arn} is not a Lambda function of the stack`);
+        const input = target.Input !== undefined ? (JSON.parse(target.Input) as unknown) : event;
+        try {
+          out.push({ functionId, result: await this.invoke(functionId, input) });
+        } catch (err) {
+          out.push({ functionId, error: err as Error });
+        }
+      }
+    }
+    return out;
+  }
+
+  private loadHandler(functionId: string): Handler {
+    const cached = this.handlers.get(functionId);
+    if (cached) return cached;
+    const fn = this.template.Resources[functionId]!;
+    const asset = fn.Metadata?.['aws:asset:path'];
+    if (typeof asset !== 'string') throw new Error(`${functionId}: no bundled asset in the assembly (was it synthesized with bundling skipped?)`);
+    const handlerSpec = fn.Properties?.Handler;
+    const [file, exportName] = (typeof handlerSpec === 'string' ? handlerSpec : 'index.handler').split(/\.(?=[^.]+$)/);
+    const modulePath = path.resolve(this.options.outdir, asset, `${file}.js`);
+    if (!existsSync(modulePath)) throw new Error(`${functionId}: bundle ${modulePath} not found`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(modulePath) as Record<string, unknown>;
+    const handler = mod[exportName!];
+    if (typeof handler !== 'function') throw new Error(`${functionId}: ${modulePath} exports no function '${exportName}'`);
+    this.handlers.set(functionId, handler as Handler);
+    return handler as Handler;
+  }
+
+  private async provision(): Promise<void> {
+    const env = this.options.emulators.env;
+    const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! };
+    const s3 = new S3Client({ endpoint: this.options.emulators.s3Endpoint, forcePathStyle: true, region: REGION, credentials });
+    const ddb = new DynamoDBClient({ endpoint: this.options.emulators.dynamoEndpoint, region: REGION, credentials });
+    try {
+      for (const [id] of resourcesOfType(this.template, 'AWS::S3::Bucket')) {
+        try {
+          await s3.send(new CreateBucketCommand({ Bucket: this.ref(id) }));
+        } catch (err) {
+          if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+        }
+      }
+      for (const [id, table] of resourcesOfType(this.template, 'AWS::DynamoDB::Table')) {
+        try {
+          await ddb.send(new CreateTableCommand(tableInput(this.ref(id), table.Properties ?? {})));
+        } catch (err) {
+          if (!(err instanceof ResourceInUseException)) throw err;
+        }
+      }
+    } finally {
+      s3.destroy();
+      ddb.destroy();
+    }
+  }
+}
+
+/** Local physical names: deterministic, valid for each service, unique per stack. */
+function physicalNames(template: CfnTemplate, stackName: string): Map<string, PhysicalResource> {
+  const map = new Map<string, PhysicalResource>();
+  for (const [id, r] of Object.entries(template.Resources)) {
+    const arn = (service: string, resource: string): string => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+    switch (r.Type) {
+      case 'AWS::S3::Bucket': {
+        const name = `${stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+        map.set(id, { ref: name, attributes: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${REGION}.amazonaws.com` } });
+        break;
+      }
+      case 'AWS::DynamoDB::Table':
+        map.set(id, { ref: id, attributes: { Arn: arn('dynamodb', `table/${id}`), StreamArn: arn('dynamodb', `table/${id}/stream/local`) } });
+        break;
+      case 'AWS::Lambda::Function':
+        map.set(id, { ref: id, attributes: { Arn: arn('lambda', `function:${id}`) } });
+        break;
+      case 'AWS::SQS::Queue':
+        map.set(id, { ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}`, attributes: { Arn: arn('sqs', id), QueueName: id, QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}` } });
+        break;
+      case 'AWS::StepFunctions::StateMachine':
+        map.set(id, { ref: arn('states', `stateMachine:${id}`), attributes: { Arn: arn('states', `stateMachine:${id}`), Name: id } });
+        break;
+      case 'AWS::SNS::Topic':
+        map.set(id, { ref: arn('sns', id), attributes: { TopicArn: arn('sns', id), TopicName: id } });
+        break;
+      case 'AWS::KMS::Key':
+        map.set(id, { ref: id, attributes: { Arn: arn('kms', `key/${id}`), KeyId: id } });
+        break;
+      case 'AWS::IAM::Role':
+        map.set(id, { ref: id, attributes: { Arn: `arn:aws:iam::${ACCOUNT}:role/${id}`, RoleId: id } });
+        break;
+      default: {
+        const service = r.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
+        map.set(id, { ref: id, attributes: { Arn: arn(service, id), Name: id } });
+      }
+    }
+  }
+  return map;
+}
+
+/** CreateTable input from an AWS::DynamoDB::Table's properties (keys, attributes and GSIs only matter locally). */
+function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {
+  const gsis = (props.GlobalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes']) ?? undefined;
+  return {
+    TableName: name,
+    KeySchema: props.KeySchema as CreateTableCommandInput['KeySchema'],
+    AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+    BillingMode: 'PAY_PER_REQUEST',
+    ...(gsis ? { GlobalSecondaryIndexes: gsis.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) } : {}),
+  };
+}
+
+function lambdaContext(functionName: string): Record<string, unknown> {
+  const deadline = Date.now() + 15 * 60 * 1000;
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}

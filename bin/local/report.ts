@@ -1,0 +1,27 @@
+import type { LedgerRecord, VerifyReport } from '../../lambdas/core/lineage';
+import type { IngestOutcome } from '../../lambdas/ingest/ingest';
+
+export interface LedgerReportInput {
+  readonly stackName: string;
+  readonly outcomes: readonly { label: string; outcome: IngestOutcome }[];
+  readonly reports: readonly VerifyReport[];
+  readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
+}
+
+/** The local run's report, as Markdown. */
+export function renderLedgerReport(input: LedgerReportInput): string {
+  const lines = [`# cdk-mlops local run — ${input.stackName}`, '', `Generated ${new Date().toISOString()}.`, '', '## Ingest', '', '| upload | record | result |', '|---|---|---|'];
+  for (const { label, outcome } of input.outcomes) {
+    lines.push(`| ${label} | \`${outcome.recordId}\` | ${outcome.duplicate ? 'duplicate event, no new record' : outcome.status === 'accepted' ? 'accepted' : `rejected: ${outcome.reason ?? ''}`} |`);
+  }
+  lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
+  for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);
+  for (const h of input.histories) {
+    lines.push('', `### ${h.chain}`, '', '| created | id | kind | status | sha256 | schema |', '|---|---|---|---|---|---|');
+    for (const rec of h.records) {
+      const d = rec.data as Partial<{ status: string; reason: string; sha256: string | null; schema: { fingerprint: string; columns: readonly unknown[] } }>;
+      lines.push(`| ${rec.createdAt} | \`${rec.id}\` | ${rec.kind} | ${d.status ?? ''}${d.reason ? ` (${d.reason})` : ''} | \`${(d.sha256 ?? '').slice(0, 16)}\` | ${d.schema ? `${d.schema.columns.length} columns, \`${d.schema.fingerprint.slice(0, 12)}\`` : ''} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
