@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
+import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
+import { LedgerStore } from '../lambdas/shared/ledger-store';
+import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
+import { startEmulators } from './local/emulators';
+
+const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
+
+Commands:
+  history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
+  show <record-id>      a record, what it derives from and what derives from it
+  derived <record-id>   everything derived from a record, transitively
+  chains                the ledger's chains
+  verify [chain]        check one chain (or all) against the table and the WORM copies;
+                        exits 1 if anything was altered or removed
+
+Target (one of):
+  --local               the state of the last \`npm start\` (in local-run/; --local-dir <dir> for another)
+  --stack <name>        a deployed stack, from its outputs (normal AWS credentials)
+  --table <name> --bucket <name> [--prefix ledger/]
+                        explicit names (or ${LEDGER_ENV.table} / ${LEDGER_ENV.wormBucket} in the environment)`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Target {
+  ledger: LedgerStore;
+  close(): Promise<void>;
+}
+
+export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      local: { type: 'boolean' },
+      'local-dir': { type: 'string' },
+      stack: { type: 'string' },
+      table: { type: 'string' },
+      bucket: { type: 'string' },
+      prefix: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    out(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const [group, command, arg] = positionals;
+  if (group !== 'lineage' || !command) throw new UsageError(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
+  const needsArg = ['history', 'show', 'derived'].includes(command);
+  if (!['history', 'show', 'derived', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
+  if (needsArg && !arg) throw new UsageError(`'lineage ${command}' needs ${command === 'history' ? 'a subject, e.g. dataset/cps-wages' : 'a record id'}`);
+
+  const target = await openTarget(values);
+  try {
+    const print = (value: unknown, text: () => string[]): void => (values.json ? out(JSON.stringify(value, null, 2)) : text().forEach((l) => out(l)));
+    switch (command) {
+      case 'history': {
+        const records = await target.ledger.history(arg!);
+        print(records, () => (records.length ? records.map(describe) : [`no records about '${arg}'`]));
+        return 0;
+      }
+      case 'show': {
+        const record = await target.ledger.get(arg!);
+        if (!record) throw new UsageError(`no record '${arg}'`);
+        const [ancestors, derived] = await Promise.all([target.ledger.ancestors(arg!), target.ledger.derivedFrom(arg!)]);
+        print({ record, ancestors, derived }, () => [
+          describe(record),
+          JSON.stringify(record.data, null, 2),
+          `derives from (${ancestors.length}):`,
+          ...ancestors.map((r) => `  ${describe(r)}`),
+          `derived (${derived.length}):`,
+          ...derived.map((r) => `  ${describe(r)}`),
+        ]);
+        return 0;
+      }
+      case 'derived': {
+        const derived = await target.ledger.derivedFrom(arg!);
+        print(derived, () => (derived.length ? derived.map(describe) : [`nothing is derived from '${arg}'`]));
+        return 0;
+      }
+      case 'chains': {
+        const chains = await target.ledger.chains();
+        print(chains, () => chains);
+        return 0;
+      }
+      default: {
+        const reports = arg ? [await target.ledger.verify(arg)] : await target.ledger.verifyAll();
+        print(reports, () => reports.flatMap(describeReport));
+        return reports.every((r) => r.ok) ? 0 : 1;
+      }
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+function describe(r: LedgerRecord): string {
+  const d = r.data as Partial<{ status: string; reason: string; sha256: string | null; key: string }>;
+  const status = d.status ? ` ${d.status}${d.reason ? ` (${d.reason})` : ''}` : '';
+  return `${r.createdAt}  ${r.kind.padEnd(14)} ${r.id}  ${r.subject}${d.key ? `  ${d.key}` : ''}${status}${d.sha256 ? `  sha256:${d.sha256.slice(0, 16)}` : ''}`;
+}
+
+function describeReport(r: VerifyReport): string[] {
+  const head = `${r.ok ? 'OK    ' : 'FAILED'} ${r.chain}: ${r.length} links, head ${r.head.slice(0, 16)}${r.redundantLinks ? `, ${r.redundantLinks} redundant link(s)` : ''}`;
+  return [head, ...r.problems.map((p) => `       ${p.code}: ${p.message}`)];
+}
+
+async function openTarget(values: { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string }): Promise<Target> {
+  if (values.local || values['local-dir']) {
+    const dir = path.resolve(values['local-dir'] ?? 'local-run');
+    const statePath = path.join(dir, 'state.json');
+    if (!existsSync(statePath)) throw new UsageError(`${statePath} not found: run \`npm start\` first`);
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tableName: string; artifactsBucket: string; wormPrefix: string };
+    const emulators = await startEmulators({ dataDir: path.join(dir, 'emulators') });
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3: s3Client(emulators.env), tableName: state.tableName, wormBucket: state.artifactsBucket, wormPrefix: state.wormPrefix });
+    return { ledger, close: () => emulators.stop() };
+  }
+  let table = values.table ?? process.env[LEDGER_ENV.table];
+  let bucket = values.bucket ?? process.env[LEDGER_ENV.wormBucket];
+  if (values.stack) {
+    const cfn = new CloudFormationClient({});
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: values.stack }))).Stacks?.[0];
+    const output = (key: string): string | undefined => stack?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+    table = output('LedgerTableName');
+    bucket = output('ArtifactsBucketName');
+    if (!table || !bucket) throw new UsageError(`stack ${values.stack} has no LedgerTableName/ArtifactsBucketName outputs (is it an MlopsStack?)`);
+  }
+  if (!table || !bucket) throw new UsageError(`no ledger given: use --local, --stack <name>, or --table and --bucket\n\n${USAGE}`);
+  const ledger = new LedgerStore({ ddb: dynamoDocumentClient(), s3: s3Client(), tableName: table, wormBucket: bucket, wormPrefix: values.prefix ?? process.env[LEDGER_ENV.wormPrefix] ?? 'ledger/' });
+  return { ledger, close: () => Promise.resolve() };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      console.error(`cdk-mlops: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    },
+  );
+}
