@@ -46,7 +46,7 @@ export function incompleteTailStart(buf: Uint8Array): number {
   for (let i = len - 1; i >= 0 && i >= len - 3; i--) {
     const b = buf[i]!;
     if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    if (b < 0xc0) return len; // ASCII (or a stray continuation run): nothing to carry
+    if (b < 0xc2 || b > 0xf4) return len; // ASCII or a byte that starts no sequence: nothing to carry
     const needed = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
     return len - i < needed ? i : len;
   }
@@ -68,8 +68,8 @@ export function firstInvalidUtf8(buf: Uint8Array): { offset: number; reason: str
     else if (b >= 0xe0 && b <= 0xef) { need = 2; min = 0x800; cp = b & 0x0f; }
     else if (b >= 0xf0 && b <= 0xf4) { need = 3; min = 0x10000; cp = b & 0x07; }
     else return { offset: i, reason: `byte 0x${hex(b)} cannot start a UTF-8 sequence` };
-    if (i + need >= buf.length) return { offset: i, reason: 'truncated multi-byte sequence' };
     for (let k = 1; k <= need; k++) {
+      if (i + k >= buf.length) return { offset: i, reason: 'truncated multi-byte sequence' };
       const c = buf[i + k]!;
       if ((c & 0xc0) !== 0x80) return { offset: i, reason: `byte 0x${hex(b)} is not followed by a continuation byte` };
       cp = (cp << 6) | (c & 0x3f);
