@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { digestStream } from '../../lambdas/core/digest';
 
 async function* chunked(bytes: Buffer, sizes: number[]): AsyncGenerator<Uint8Array> {
+  await Promise.resolve();
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
     const n = sizes[i % sizes.length]!;
