@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../bin/app';
+import { SKIP_BUNDLING } from '../helpers/stacks';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Every acknowledgement in the tree: [construct path, rule id, reason]. */
+function acknowledgements(app: App): [string, string, string][] {
+  return app.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      // recorded as { 'Annotation::<rule id>': reason }
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .map(([id, reason]): [string, string, string] => [c.node.path, id.replace(/^Annotation::/, ''), reason]),
+  );
+}
+
+describe('reference app', () => {
+  it('passes cdk-nag AwsSolutions with zero unacknowledged findings', () => {
+    // GIVEN the whole app, with the nag plugin buildApp installs
+    const { app } = buildApp({ context: SKIP_BUNDLING });
+    // WHEN / THEN synth runs every rule and throws on any unacknowledged finding
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('fails synth when a finding is not acknowledged (the check can fail)', () => {
+    const { app, stack } = buildApp({ context: SKIP_BUNDLING });
+    new s3.Bucket(stack, 'Careless'); // no SSL enforcement, no access logs
+    expect(() => app.synth()).toThrow(/AwsSolutions-S10|AwsSolutions-S1\b/);
+  });
+
+  it('acknowledges only these findings, each with a reason', () => {
+    const { app } = buildApp({ context: SKIP_BUNDLING });
+    const acks = acknowledgements(app);
+    for (const [where, id, reason] of acks) expect(reason.length, `${where} ${id}`).toBeGreaterThan(40);
+    expect(acks.map(([where, id]) => `${where} ${id}`).sort()).toEqual([
+      'CdkMlops/DataLake/AccessLogsBucket AwsSolutions-S1',
+      'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::*]',
+      'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
+      'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
+    ]);
+  });
+
+  it.each([
+    [{ 'cdk-mlops:objectLockMode': 'SOMETIMES' }, /context 'cdk-mlops:objectLockMode' must be GOVERNANCE or COMPLIANCE/],
+    [{ 'cdk-mlops:objectLockRetentionDays': 0 }, /context 'cdk-mlops:objectLockRetentionDays' must be a whole number of days >= 1 \(got 0\)/],
+    [{ 'cdk-mlops:objectLockRetentionDays': '3.5' }, /'cdk-mlops:objectLockRetentionDays' must be a whole number/],
+    [{ 'cdk-mlops:stackName': '9lives' }, /context 'cdk-mlops:stackName' must be a valid CloudFormation stack name/],
+  ])('rejects bad context %o', (context, message) => {
+    expect(() => buildApp({ context: { ...SKIP_BUNDLING, ...context } })).toThrow(message);
+  });
+
+  it('takes its settings from context (strings from -c work too)', () => {
+    const { stack } = buildApp({ context: { ...SKIP_BUNDLING, 'cdk-mlops:objectLockMode': 'compliance', 'cdk-mlops:objectLockRetentionDays': '365', 'cdk-mlops:stackName': 'Other' } });
+    expect(stack.stackName).toBe('Other');
+    expect(stack.dataLake.objectLockRetention).toMatchObject({ mode: 'COMPLIANCE' });
+  });
+
+  it('synthesizes offline with the pinned CDK CLI, bundling the Lambda with the local esbuild', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
+    try {
+      const res = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: 'true' },
+        timeout: 120_000,
+      });
+      expect(res.status, res.stderr).toBe(0);
+      const template = JSON.parse(readFileSync(path.join(out, 'CdkMlops.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Metadata?: Record<string, string> }> };
+      const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
+      expect(existsSync(path.join(out, fn.Metadata!['aws:asset:path']!, 'index.js'))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,31 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../../bin/app';
+
+/** Context that skips esbuild bundling: construct tests assert templates, not bundles. */
+export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+export function testStack(context: Record<string, unknown> = {}): Stack {
+  const app = new App({ context: { ...SKIP_BUNDLING, ...context } });
+  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'us-east-1' } });
+}
+
+/** The reference app's stack and template, without bundling. */
+export function referenceTemplate(context: Record<string, unknown> = {}): { template: Template; stackName: string } {
+  const { stack } = buildApp({ context: { ...SKIP_BUNDLING, ...context } });
+  return { template: Template.fromStack(stack), stackName: stack.stackName };
+}
+
+/** Every IAM policy statement in a template, with the policy's logical id. */
+export function iamStatements(template: Template): { policy: string; statement: { Effect: string; Action: string | string[]; Resource: unknown } }[] {
+  const out: { policy: string; statement: any }[] = [];
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    for (const statement of (res as any).Properties.PolicyDocument.Statement) out.push({ policy: id, statement });
+  }
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const p of (res as any).Properties.Policies ?? []) for (const statement of p.PolicyDocument.Statement) out.push({ policy: id, statement });
+  }
+  return out;
+}
+
+export const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
