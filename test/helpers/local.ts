@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { logicalIdByPath } from '../../bin/local/cloud-assembly';
+import { startEmulators, type Emulators } from '../../bin/local/emulators';
+import { LocalStack } from '../../bin/local/local-stack';
+import { synthesize } from '../../bin/local/synth';
+import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
+import { LedgerStore } from '../../lambdas/shared/ledger-store';
+import { SKIP_BUNDLING } from './stacks';
+
+export interface LocalEnvironment {
+  readonly emulators: Emulators;
+  readonly stack: LocalStack;
+  readonly outdir: string;
+  readonly s3: S3Client;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly dataBucket: string;
+  readonly artifactsBucket: string;
+  readonly tableName: string;
+  readonly ingestFunctionId: string;
+  /** A LedgerStore on the stack's table and bucket. */
+  ledger(options?: Partial<ConstructorParameters<typeof LedgerStore>[0]>): LedgerStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Synthesizes the reference app (bundled or not), starts s3rver and dynalite on
+ * ephemeral ports and creates the template's buckets and table in them.
+ */
+export async function startLocal(options: { bundle?: boolean } = {}): Promise<LocalEnvironment> {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
+  const stackName = synthesize(outdir, options.bundle ? {} : SKIP_BUNDLING);
+  const emulators = await startEmulators();
+  const stack = await LocalStack.start({ outdir, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } });
+  const s3 = s3Client(emulators.env);
+  const ddb = dynamoDocumentClient(emulators.env);
+  const tableName = stack.output('LedgerTableName');
+  const artifactsBucket = stack.output('ArtifactsBucketName');
+  return {
+    emulators,
+    stack,
+    outdir,
+    s3,
+    ddb,
+    dataBucket: stack.output('DataBucketName'),
+    artifactsBucket,
+    tableName,
+    ingestFunctionId: logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`),
+    ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
+    async stop() {
+      s3.destroy();
+      ddb.destroy();
+      await emulators.stop();
+      rmSync(outdir, { recursive: true, force: true });
+    },
+  };
+}
