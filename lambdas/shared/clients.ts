@@ -28,7 +28,12 @@ function baseConfig(env: NodeJS.ProcessEnv): BaseConfig {
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  return new S3Client({ ...baseConfig(env), ...(endpoint ? { endpoint, forcePathStyle: true } : {}) });
+  // Against an emulator only: send checksums only where an operation requires
+  // them. By default the SDK uploads streams with aws-chunked encoding (for its
+  // CRC32 trailer), and s3rver stores that framing as if it were the object.
+  // In AWS the default stays: Object-Locked buckets require a checksum on PutObject.
+  const local = endpoint ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {};
+  return new S3Client({ ...baseConfig(env), ...local });
 }
 
 export function dynamoDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {

@@ -5,16 +5,17 @@ import { objectCreatedEvent, uploadWithEvent } from '../../bin/local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet } from '../../bin/local/sample-data';
 import { sha256Hex, type LedgerRecord } from '../../lambdas/core/lineage';
 import type { IngestOutcome } from '../../lambdas/ingest/ingest';
+import { handler as ingestHandler } from '../../lambdas/ingest/index';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 
 let env: LocalEnvironment;
-let handler: (event: unknown, context: unknown) => Promise<IngestOutcome>;
+// The handler reads its environment at its first invocation, after beforeAll has set it.
+const handler = ingestHandler as unknown as (event: unknown, context: unknown) => Promise<IngestOutcome>;
 
 beforeAll(async () => {
   env = await startLocal();
   // The handler runs with the environment the template gives it, resolved against the emulators.
   Object.assign(process.env, env.stack.functionEnvironment(env.ingestFunctionId));
-  ({ handler } = (await import('../../lambdas/ingest/index')) as unknown as { handler: typeof handler });
 });
 afterAll(async () => {
   await env?.stop();

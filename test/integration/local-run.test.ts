@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadWithEvent } from '../../bin/local/s3-events';
+import { cpsCsv } from '../../bin/local/sample-data';
+import { startLocal, type LocalEnvironment } from '../helpers/local';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+describe('the synthesized stack, run locally', () => {
+  let env: LocalEnvironment;
+  beforeAll(async () => {
+    env = await startLocal({ bundle: true });
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('routes an S3 event through the template rule to the bundled handler from cdk.out', async () => {
+    const event = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'data/cps/cps.csv', Body: cpsCsv(), ContentType: 'text/csv' });
+    const [first] = await env.stack.putEvent(event);
+    expect(first).toMatchObject({ functionId: env.ingestFunctionId, result: { status: 'accepted', dataset: 'cps', duplicate: false } });
+    const [again] = await env.stack.putEvent(event);
+    expect(again).toMatchObject({ result: { duplicate: true } });
+  });
+
+  it('does not route objects outside the data prefix or from another bucket', async () => {
+    const outside = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'scratch/a.csv', Body: 'a\n1\n' });
+    expect(await env.stack.putEvent(outside)).toEqual([]);
+    const other = { ...outside, detail: { ...(outside.detail as object), bucket: { name: env.artifactsBucket } } };
+    expect(await env.stack.putEvent(other)).toEqual([]);
+  });
+});
+
+describe('npm start', () => {
+  it('runs the local lifecycle to the end and writes its report', async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' } });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/ingest CPS 1985 wages, CSV\s+-> dsv-\w+ accepted/);
+    expect(stdout).toMatch(/duplicate event for the CSV\s+-> dsv-\w+ duplicate/);
+    expect(stdout).toMatch(/rejected: not valid UTF-8 at byte 13/);
+    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(3 links/);
+    const report = path.join(ROOT, 'local-run', 'report.md');
+    expect(existsSync(report)).toBe(true);
+    expect(readFileSync(report, 'utf8')).toContain('| dataset/cps-wages | 3 | yes |');
+  }, 120_000);
+});
