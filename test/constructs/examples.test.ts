@@ -1,0 +1,39 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { DataLakeExampleStack } from '../../docs/examples/data-lake';
+import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
+import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
+import { SKIP_BUNDLING } from '../helpers/stacks';
+
+function nagged(): App {
+  const app = new App({ context: SKIP_BUNDLING });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return app;
+}
+
+describe('documentation examples', () => {
+  it('DataLake example: your key, COMPLIANCE lock, upload-only grant', () => {
+    const app = new App({ context: SKIP_BUNDLING });
+    const stack = new DataLakeExampleStack(app, 'Example');
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } } } });
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:PutObject' })]) } });
+  });
+
+  it('LineageLedger example: the recorder may append and nothing more', () => {
+    const app = new App({ context: SKIP_BUNDLING });
+    const stack = new LineageLedgerExampleStack(app, 'Example');
+    const json = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
+    expect(json).toContain('dynamodb:PutItem');
+    expect(json).not.toMatch(/dynamodb:(UpdateItem|DeleteItem|BatchWriteItem|\*)/);
+  });
+
+  it('DatasetIngest example: synthesizes with your bucket and warns that its settings are yours', () => {
+    const app = nagged();
+    const stack = new DatasetIngestExampleStack(app, 'Example', { existingDataBucketName: 'team-data' });
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { EventPattern: { detail: { bucket: { name: ['team-data'] } } } });
+    Annotations.fromStack(stack).hasWarning('/Example/Lake', Match.stringLikeRegexp('dataBucket is brought by you'));
+    expect(() => app.synth()).not.toThrow();
+  });
+});
