@@ -54,7 +54,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
+async function time(fn: () => unknown): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
 
   const expected = execFileSync('sha256sum', [FILE], { encoding: 'utf8' }).split(' ')[0];
   const results: { name: string; seconds: number }[] = [];
-  const bench = async (name: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
+  const bench = async (name: string, fn: () => unknown): Promise<void> => {
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) times.push(await time(fn));
     results.push({ name, seconds: median(times) });
