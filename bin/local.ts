@@ -16,7 +16,7 @@ import { synthesize } from './local/synth';
  * stack. Synth -> emulators up -> buckets/tables from the template -> real
  * dataset files uploaded -> S3 events routed through the template's rule to
  * the bundled ingest Lambda -> ledger printed and verified -> report written.
- * State is kept in local-run/ (fresh each run) so `npm run cli -- --local ...`
+ * State is kept in local-run/ (fresh each run) so `npx cdk-mlops lineage ... --local`
  * can query it afterwards.
  */
 
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, reports, histories }));
     writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, reports, histories }, null, 2));
     step(`report written: ${path.relative(process.cwd(), reportPath)}`);
-    step(`query it: npm run cli -- lineage history dataset/cps-wages --local`);
+    step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
     await emulators.stop();

@@ -16,7 +16,9 @@ import {
 
 export interface DataLakeProps {
   /**
-   * Customer-managed KMS key for the data and artifacts buckets.
+   * Customer-managed KMS key for the data and artifacts buckets. When you bring
+   * a `dataBucket` imported by name, pass its key here too: grants on the data
+   * bucket name this key.
    * @default - a new key with annual rotation, retained on stack deletion
    */
   readonly encryptionKey?: kms.IKey;
@@ -199,8 +201,7 @@ export class DataLake extends Construct {
       resource: bucket,
     });
     acknowledgeObjectPrefixGrant(grantee, bucket, keyPattern, `Objects under '${keyPattern}' are created at run time (uploads, models, reports), so the grant is scoped to that key pattern of this one bucket.`);
-    const key = bucket === this.dataBucket || bucket === this.artifactsBucket ? (bucket.encryptionKey ?? this.encryptionKey) : undefined;
-    key?.grant(grantee, ...kmsActions);
+    (bucket.encryptionKey ?? this.encryptionKey).grant(grantee, ...kmsActions);
     return result;
   }
 

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main, UsageError } from '../../bin/cli';
+import { startEmulators } from '../../bin/local/emulators';
+import { LocalStack } from '../../bin/local/local-stack';
+import { LedgerStore } from '../../lambdas/shared/ledger-store';
+import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
+import { startLocal, type LocalEnvironment } from '../helpers/local';
+
+let env: LocalEnvironment;
+const saved = { ...process.env };
+
+async function cli(...args: string[]): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await main(args, (l) => lines.push(...l.split('\n')));
+  return { code, lines };
+}
+
+beforeAll(async () => {
+  env = await startLocal();
+  // The CLI's clients use the default chain: point it at the emulators as a user would at AWS.
+  Object.assign(process.env, env.emulators.env);
+  const ledger = env.ledger();
+  await ledger.append({ kind: 'DatasetVersion', subject: 'dataset/wages', id: 'dsv-1', data: { dataset: 'wages', bucket: 'b', key: 'data/wages/a.csv', versionId: 'v1', etag: 'e', sha256: 'ab'.repeat(32), size: 10, contentType: 'text/csv', format: 'csv', status: 'accepted', source: { eventId: null, eventTime: null } } });
+  await ledger.append({ kind: 'Incident', subject: 'pipeline/wages', id: 'inc-1', parents: ['dsv-1'], data: { type: 'drift', reason: 'test' } });
+});
+afterAll(async () => {
+  process.env = saved;
+  await env?.stop();
+});
+
+describe('cdk-mlops lineage', () => {
+  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+
+  it('prints the history of a subject', async () => {
+    const { code, lines } = await cli('lineage', 'history', 'dataset/wages', ...target());
+    expect(code).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/DatasetVersion dsv-1 {2}dataset\/wages {2}data\/wages\/a\.csv accepted {2}sha256:abababababababab$/)]);
+  });
+
+  it('shows a record with what it derives from and what derives from it, also as JSON', async () => {
+    const { lines } = await cli('lineage', 'show', 'inc-1', ...target());
+    expect(lines).toContain('derives from (1):');
+    const json = await cli('lineage', 'derived', 'dsv-1', '--json', ...target());
+    expect((JSON.parse(json.lines.join('\n')) as { id: string }[]).map((r) => r.id)).toEqual(['inc-1']);
+  });
+
+  it('verifies every chain (exit 0), and exits 1 naming the problem once a record is removed', async () => {
+    expect(await cli('lineage', 'verify', ...target())).toEqual({ code: 0, lines: [expect.stringMatching(/^OK +dataset\/wages: 1 links/), expect.stringMatching(/^OK +pipeline\/wages: 1 links/)] });
+    await env.ddb.send(new DeleteCommand({ TableName: env.tableName, Key: { pk: 'REC#inc-1', sk: 'REC' } }));
+    const broken = await cli('lineage', 'verify', 'pipeline/wages', ...target());
+    expect(broken.code).toBe(1);
+    expect(broken.lines).toEqual([expect.stringMatching(/^FAILED pipeline\/wages/), expect.stringContaining('missing-record: record inc-1 (link 1) is missing')]);
+  });
+
+  it('finds the ledger from a deployed stack\'s outputs (CloudFormation mocked: it has no emulator)', async () => {
+    const cfn = mockClient(CloudFormationClient);
+    cfn.on(DescribeStacksCommand, { StackName: 'CdkMlops' }).resolves({
+      Stacks: [{ StackName: 'CdkMlops', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'LedgerTableName', OutputValue: env.tableName }, { OutputKey: 'ArtifactsBucketName', OutputValue: env.artifactsBucket }] }],
+    });
+    try {
+      const { code, lines } = await cli('lineage', 'chains', '--stack', 'CdkMlops');
+      expect(code).toBe(0);
+      expect(lines).toEqual(expect.arrayContaining(['dataset/wages', 'pipeline/wages']));
+      cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+      await expect(cli('lineage', 'chains', '--stack', 'Other')).rejects.toThrow('stack Other has no LedgerTableName/ArtifactsBucketName outputs');
+    } finally {
+      cfn.restore();
+    }
+  });
+
+  it.each([
+    [['lineage', 'nope', '--table', 't', '--bucket', 'b'], "unknown lineage command 'nope'"],
+    [['models', 'list'], "unknown command 'models list'"],
+    [['lineage', 'history', '--table', 't', '--bucket', 'b'], "'lineage history' needs a subject"],
+    [['lineage', 'show', '--table', 't', '--bucket', 'b'], "'lineage show' needs a record id"],
+    [['lineage', 'verify', '--local-dir', '/nonexistent'], 'state.json not found: run `npm start` first'],
+  ])('rejects %j with a usage error', async (args, message) => {
+    await expect(cli(...args)).rejects.toThrow(UsageError);
+    await expect(cli(...args)).rejects.toThrow(message);
+  });
+
+  it('asks for a target when none is given', async () => {
+    const before = { table: process.env.LEDGER_TABLE, bucket: process.env.LEDGER_WORM_BUCKET };
+    delete process.env.LEDGER_TABLE;
+    delete process.env.LEDGER_WORM_BUCKET;
+    await expect(cli('lineage', 'chains')).rejects.toThrow('no ledger given: use --local, --stack <name>, or --table and --bucket');
+    Object.assign(process.env, before.table ? { LEDGER_TABLE: before.table } : {}, before.bucket ? { LEDGER_WORM_BUCKET: before.bucket } : {});
+  });
+
+  it('reads the state a local run left on disk (--local-dir): emulators restarted on the persisted data', async () => {
+    // Prepare: a run that persists its emulators' data, then stops
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-run-'));
+    try {
+      const emulators = await startEmulators({ dataDir: path.join(dir, 'emulators') });
+      const stack = await LocalStack.start({ outdir: env.outdir, stackName: 'CdkMlops', emulators });
+      const [tableName, artifactsBucket] = [stack.output('LedgerTableName'), stack.output('ArtifactsBucketName')];
+      const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3: s3Client(emulators.env), tableName, wormBucket: artifactsBucket });
+      await ledger.append({ kind: 'Incident', subject: 'endpoint/persisted', id: 'inc-p', data: { type: 'rollback', reason: 'kept on disk' } });
+      await emulators.stop();
+      writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ tableName, artifactsBucket, wormPrefix: 'ledger/' }));
+      // Act
+      const { code, lines } = await cli('lineage', 'verify', 'endpoint/persisted', '--local-dir', dir);
+      // Assess
+      expect(code).toBe(0);
+      expect(lines[0]).toMatch(/^OK +endpoint\/persisted: 1 links/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
