@@ -64,7 +64,7 @@ export interface LedgerStoreOptions {
   readonly randomId?: () => string;
   /** How many lost races for the chain head before giving up. @default 200 */
   readonly maxLinkAttempts?: number;
-  /** How long a duplicate writer waits for the first writer's link. @default 2000 */
+  /** How long a duplicate writer waits for the first writer's link before linking the record itself. @default 5000 */
   readonly linkWaitMs?: number;
 }
 
@@ -106,7 +106,7 @@ export class LedgerStore {
     this.now = options.now ?? (() => new Date());
     this.randomId = options.randomId ?? randomUUID;
     this.maxLinkAttempts = options.maxLinkAttempts ?? 200;
-    this.linkWaitMs = options.linkWaitMs ?? 2000;
+    this.linkWaitMs = options.linkWaitMs ?? 5000;
   }
 
   /** A store configured from LEDGER_TABLE, LEDGER_WORM_BUCKET and LEDGER_WORM_PREFIX. */
