@@ -104,7 +104,10 @@ export class LocalStack {
       const props = rule.Properties ?? {};
       if (props.State === 'DISABLED' || !props.EventPattern) continue;
       if (!matchesPattern(this.resolver.resolve(props.EventPattern), event)) continue;
-      for (const target of (props.Targets as { Arn: unknown; Input?: string }[] | undefined) ?? []) {
+      for (const target of (props.Targets as { Arn: unknown; Input?: string; InputPath?: string; InputTransformer?: unknown }[] | undefined) ?? []) {
+        if (target.InputPath !== undefined || target.InputTransformer !== undefined) {
+          throw new Error(`rule ${ruleId}: InputPath/InputTransformer targets are not supported by the local runner`);
+        }
         const arn = this.resolver.resolveString(target.Arn, `${ruleId} target`);
         const functionId = [...this.physical].find(([id, r]) => r.attributes.Arn === arn && this.template.Resources[id]?.Type === 'AWS::Lambda::Function')?.[0];
         if (!functionId) throw new Error(`rule ${ruleId}: target ${arn} is not a Lambda function of the stack`);
