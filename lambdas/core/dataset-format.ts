@@ -90,14 +90,22 @@ export function delimitedSchema(format: 'csv' | 'tsv', head: Buffer, headIsWhole
   if (!header || header.length === 0 || (header.length === 1 && header[0]!.trim() === '')) {
     throw new UnreadableDatasetError('header row: no column names');
   }
-  const seen = new Map<string, number>();
-  header.forEach((name, i) => {
-    if (name.trim() === '') throw new UnreadableDatasetError(`header row, column ${i + 1}: blank column name`);
-    const first = seen.get(name);
-    if (first !== undefined) throw new UnreadableDatasetError(`header row, column ${i + 1}: duplicate column name '${name}' (also column ${first + 1})`);
-    seen.set(name, i);
-  });
+  const problem = headerProblem(header);
+  if (problem) throw new UnreadableDatasetError(`header row, ${problem}`);
   return fingerprintOf(format, header.map((name) => ({ name, type: 'string' })), { source: 'header row' });
+}
+
+/** What is wrong with a header row (blank or duplicate names), or undefined. */
+export function headerProblem(header: readonly string[]): string | undefined {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < header.length; i++) {
+    const name = header[i]!;
+    if (name.trim() === '') return `column ${i + 1}: blank column name`;
+    const first = seen.get(name);
+    if (first !== undefined) return `column ${i + 1}: duplicate column name '${name}' (also column ${first + 1})`;
+    seen.set(name, i);
+  }
+  return undefined;
 }
 
 /** How many JSON Lines records the schema is sampled from. */

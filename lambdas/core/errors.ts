@@ -22,3 +22,28 @@ export class InvalidRecordError extends CdkMlopsError {}
 
 /** A ledger write lost too many races for the head of its chain. */
 export class LedgerContentionError extends CdkMlopsError {}
+
+/** Where in a dataset file a problem is. */
+export interface DatasetLocation {
+  readonly file: string;
+  /** 1-based row (record) number; the header is row 1 in CSV/TSV, the first line is line 1 in JSON Lines. */
+  readonly row?: number;
+  readonly column?: string;
+  readonly byteOffset?: number;
+}
+
+/** A dataset file that cannot be read as its format: the message names file, row and column. */
+export class DatasetParseError extends CdkMlopsError {
+  readonly location: DatasetLocation;
+
+  constructor(location: DatasetLocation, detail: string, options?: ErrorOptions) {
+    const where = [
+      location.file,
+      location.row !== undefined ? `row ${location.row}` : undefined,
+      location.column !== undefined ? `column '${location.column}'` : undefined,
+      location.byteOffset !== undefined ? `byte ${location.byteOffset}` : undefined,
+    ].filter((x) => x !== undefined);
+    super(`${where.join(', ')}: ${detail}`, options);
+    this.location = location;
+  }
+}

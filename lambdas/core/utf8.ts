@@ -30,6 +30,11 @@ export class Utf8StreamValidator {
     this.carry = cut < buf.length ? Buffer.from(buf.subarray(cut)) : EMPTY;
   }
 
+  /** The first invalid sequence found so far, if any. */
+  get failed(): { readonly offset: number; readonly reason: string } | undefined {
+    return this.failure;
+  }
+
   /** Ends the stream: a sequence still open at the end is invalid. */
   end(): Utf8Result {
     if (this.failure) return { valid: false, ...this.failure };

@@ -1,0 +1,98 @@
+/*
+ * Frequent items by the Misra–Gries summary: at most `capacity` counters; when a
+ * new value finds them full, every counter is decremented (the value's own
+ * occurrence included). Each reported count underestimates the true count by at
+ * most `deducted` (≤ n / (capacity + 1)), and summaries merge with the same
+ * guarantee (Agarwal et al., "Mergeable Summaries", 2012). While nothing has
+ * been deducted, the counts are exact and so is the number of distinct values.
+ */
+
+export interface FrequentItemsState {
+  readonly capacity: number;
+  readonly counts: Record<string, number>;
+  /** Total decremented from every counter so far: the error bound of each count. */
+  readonly deducted: number;
+}
+
+export class FrequentItems {
+  private readonly counts = new Map<string, number>();
+  private deducted = 0;
+
+  constructor(readonly capacity = 1000) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`FrequentItems: capacity must be a positive integer (got ${capacity})`);
+  }
+
+  add(value: string, weight = 1): void {
+    const current = this.counts.get(value);
+    if (current !== undefined) {
+      this.counts.set(value, current + weight);
+      return;
+    }
+    if (this.counts.size < this.capacity) {
+      this.counts.set(value, weight);
+      return;
+    }
+    // Full: subtract the smaller of the new weight and the smallest counter from everything.
+    let min = weight;
+    for (const c of this.counts.values()) if (c < min) min = c;
+    this.deducted += min;
+    for (const [k, c] of this.counts) {
+      if (c - min <= 0) this.counts.delete(k);
+      else this.counts.set(k, c - min);
+    }
+    if (weight - min > 0) this.counts.set(value, weight - min);
+  }
+
+  /** True while every count is exact. */
+  get exact(): boolean {
+    return this.deducted === 0;
+  }
+
+  get errorBound(): number {
+    return this.deducted;
+  }
+
+  /** Distinct values, when exact; otherwise undefined. */
+  get distinct(): number | undefined {
+    return this.exact ? this.counts.size : undefined;
+  }
+
+  /** The `k` most frequent values, most frequent first (ties by value, for stable output). */
+  top(k: number): [string, number][] {
+    return [...this.counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, k);
+  }
+
+  /** Count of one value (a lower bound when not exact). */
+  count(value: string): number {
+    return this.counts.get(value) ?? 0;
+  }
+
+  merge(other: FrequentItems): void {
+    const summed = new Map(this.counts);
+    for (const [k, c] of other.counts) summed.set(k, (summed.get(k) ?? 0) + c);
+    let deducted = this.deducted + other.deducted;
+    if (summed.size > this.capacity) {
+      // Subtract the (capacity+1)-th largest count and keep what stays positive.
+      const cut = [...summed.values()].sort((a, b) => b - a)[this.capacity]!;
+      deducted += cut;
+      for (const [k, c] of summed) {
+        if (c - cut <= 0) summed.delete(k);
+        else summed.set(k, c - cut);
+      }
+    }
+    this.counts.clear();
+    for (const [k, c] of summed) this.counts.set(k, c);
+    this.deducted = deducted;
+  }
+
+  toJSON(): FrequentItemsState {
+    return { capacity: this.capacity, counts: Object.fromEntries(this.counts), deducted: this.deducted };
+  }
+
+  static fromJSON(state: FrequentItemsState): FrequentItems {
+    const f = new FrequentItems(state.capacity);
+    for (const [k, c] of Object.entries(state.counts)) f.counts.set(k, c);
+    f.deducted = state.deducted;
+    return f;
+  }
+}
