@@ -82,7 +82,7 @@ export class DatasetProfile {
   }
 
   static fromJSON(state: DatasetProfileState): DatasetProfile {
-    if (state.version !== PROFILE_VERSION) throw new Error(`profile version ${String(state.version)} is not supported (expected ${PROFILE_VERSION})`);
+    if (state.version !== PROFILE_VERSION) throw new Error(`profile version ${JSON.stringify((state as { version: unknown }).version)} is not supported (expected ${PROFILE_VERSION})`);
     const p = new DatasetProfile(state.format);
     p.rows = state.rows;
     for (const { name, profile } of state.columns) p.columns.set(name, ColumnAccumulator.fromJSON(profile));
