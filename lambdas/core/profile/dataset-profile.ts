@@ -82,7 +82,8 @@ export class DatasetProfile {
   }
 
   static fromJSON(state: DatasetProfileState): DatasetProfile {
-    if (state.version !== PROFILE_VERSION) throw new Error(`profile version ${JSON.stringify((state as { version: unknown }).version)} is not supported (expected ${PROFILE_VERSION})`);
+    const version: unknown = state.version;
+    if (version !== PROFILE_VERSION) throw new Error(`profile version ${JSON.stringify(version)} is not supported (expected ${String(PROFILE_VERSION)})`);
     const p = new DatasetProfile(state.format);
     p.rows = state.rows;
     for (const { name, profile } of state.columns) p.columns.set(name, ColumnAccumulator.fromJSON(profile));
