@@ -74,6 +74,18 @@ export interface ColumnSummary {
 
 export const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] as const;
 
+/**
+ * DDSketch.merge of @datadog/sketches-js 2.1.1 merges the positive store and the
+ * zero count but never the negative store (DataDog/sketches-js#22, open), so a
+ * merged sketch loses every negative value. Merge that store here too; a
+ * merge into an empty sketch copies both stores and needs no help.
+ */
+export function mergeSketch(into: DDSketch, from: DDSketch): void {
+  const wasEmpty = into.count === 0;
+  into.merge(from);
+  if (!wasEmpty && from.count > 0) into.negativeStore.merge(from.negativeStore);
+}
+
 export class ColumnAccumulator {
   count = 0;
   missing = 0;
@@ -213,7 +225,7 @@ export class ColumnAccumulator {
       this.n = n;
       this.min = Math.min(this.min, other.min);
       this.max = Math.max(this.max, other.max);
-      this.sketch.merge(other.sketch);
+      mergeSketch(this.sketch, other.sketch);
     }
     this.minLength = Math.min(this.minLength, other.minLength);
     this.maxLength = Math.max(this.maxLength, other.maxLength);
