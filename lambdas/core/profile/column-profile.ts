@@ -309,6 +309,11 @@ export class ColumnAccumulator {
     return exact !== undefined ? { value: exact, exact: true } : { value: Math.round(this.hll.estimate()), exact: false };
   }
 
+  /** Every value the frequent-items summary holds, with its count (all values, while the summary is exact). */
+  values(): [string, number][] {
+    return this.frequent.top(Infinity);
+  }
+
   /** Count of one value (exact while the summary is exact; otherwise a lower bound). */
   frequency(value: string): number {
     return this.frequent.count(value);
