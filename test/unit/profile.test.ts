@@ -2,7 +2,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { DDSketch } from '@datadog/sketches-js';
 import { DatasetParseError } from '../../lambdas/core/errors';
-import { mergeSketch } from '../../lambdas/core/profile/column-profile';
+import { FLOAT_KIND, INTEGER_KIND, mergeSketch, NOT_NUMERIC, numericKind } from '../../lambdas/core/profile/column-profile';
 import { mergeProfiles, DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { FrequentItems } from '../../lambdas/core/profile/frequent-items';
 import { HyperLogLog, murmur3 } from '../../lambdas/core/profile/hyperloglog';
@@ -265,5 +265,25 @@ describe('FrequentItems (Misra–Gries)', () => {
     ['x', 'z', 'z'].forEach((v) => b.add(v));
     a.merge(b); // sums x3 y1 z2, cut at the 3rd largest (1): x2 z1, deducted 1
     expect(a.toJSON()).toEqual({ capacity: 2, counts: { x: 2, z: 1 }, deducted: 1 });
+  });
+});
+
+describe('numericKind (the allocation-free lexer replacing two regexes)', () => {
+  const INTEGER = /^[+-]?\d+$/;
+  const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  const byRegex = (s: string) => (INTEGER.test(s) ? INTEGER_KIND : DECIMAL.test(s) ? FLOAT_KIND : NOT_NUMERIC);
+
+  it.each(['0', '-12', '+7', '3.', '.5', '-.5', '1e5', '1E-5', '2.5e+10', '', '+', '-', '.', 'e5', '1e', '1e+', '1.2.3', ' 1', '1 ', '0x10', 'NaN', 'Infinity', '١٢', '1_000'])('%j agrees with the regex', (s) => {
+    expect(numericKind(s)).toBe(byRegex(s));
+  });
+
+  it('agrees with the regex on 20,000 random strings over a numeric alphabet', () => {
+    const alphabet = '0123456789+-.eE x';
+    let seed = 3;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 20_000; i++) {
+      const s = Array.from({ length: Math.floor(random() * 7) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      expect(numericKind(s), JSON.stringify(s)).toBe(byRegex(s));
+    }
   });
 });
