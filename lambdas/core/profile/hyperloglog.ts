@@ -46,6 +46,20 @@ export function murmur3(text: string, seed = 0): number {
   return h >>> 0;
 }
 
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+
+/** MurmurHash3's 32-bit finalizer over a number's IEEE-754 bits: equal numbers, equal hashes (1.5 and 1.50 alike). */
+export function hashNumber(value: number): number {
+  F64[0] = value === 0 ? 0 : value; // -0 and 0 are one value
+  let h = Math.imul(U32[0]! ^ Math.imul(U32[1]!, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  return (h ^ (h >>> 12)) >>> 0;
+}
+
 export class HyperLogLog {
   readonly registers: Uint8Array;
 
@@ -55,7 +69,15 @@ export class HyperLogLog {
   }
 
   add(value: string): void {
-    const h = murmur3(value);
+    this.addHash(murmur3(value));
+  }
+
+  /** Adds a number by its value (see hashNumber). */
+  addNumber(value: number): void {
+    this.addHash(hashNumber(value));
+  }
+
+  private addHash(h: number): void {
     const index = h >>> (32 - HLL_PRECISION);
     const rest = (h << HLL_PRECISION) | (1 << (HLL_PRECISION - 1)); // sentinel bit bounds the rank
     const rank = Math.clz32(rest) + 1;
