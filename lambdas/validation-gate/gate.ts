@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { InvalidContractError, parseContract, type DatasetContract } from '../core/constraints';
+import { DatasetParseError, InvalidEventError } from '../core/errors';
+import type { DriftThresholds } from '../core/drift';
+import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
+import { profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
+import { evaluateValidation } from '../core/validation';
+import type { ObjectReader } from '../ingest/ingest';
+
+/*
+ * ValidationGate: profile a DatasetVersion, check it against its contract and
+ * (optionally) a baseline profile, store the profile and the report, append a
+ * GateReport to the ledger, and return a verdict a state machine branches on.
+ * A dataset that cannot be read fails the gate with the parse error's location;
+ * only a request that names no known DatasetVersion throws (InvalidEventError).
+ */
+
+export interface ValidationGateEvent {
+  readonly datasetVersionId: string;
+  /** Key (in the artifacts bucket) of a baseline profile to check drift against. */
+  readonly baselineProfileKey?: string;
+}
+
+export interface ValidationGateResult {
+  readonly passed: boolean;
+  /** The first reason, for a Choice state or a notification; all of them are in `reasons`. */
+  readonly reason: string | null;
+  readonly reasons: readonly string[];
+  readonly datasetVersionId: string;
+  readonly gateReportId: string;
+  readonly reportUri: string;
+  readonly profileUri: string | null;
+}
+
+export interface ValidationGateDeps {
+  readonly ledger: {
+    get(id: string): Promise<LedgerRecord | undefined>;
+    append(draft: RecordDraft<'GateReport'>): Promise<{ record: LedgerRecord }>;
+  };
+  readonly objects: ObjectReader;
+  readonly artifacts: { uri(key: string): string; getText(key: string): Promise<string | undefined>; putJson(key: string, value: unknown): Promise<string> };
+}
+
+export interface ValidationGateSettings {
+  /** Prefix of contracts in the artifacts bucket: `<prefix><dataset>.yaml` (or `.json`). @default 'contracts/' */
+  readonly contractsPrefix: string;
+  readonly profilesPrefix: string;
+  readonly reportsPrefix: string;
+  readonly driftThresholds?: DriftThresholds;
+  readonly columnDriftThresholds?: Readonly<Record<string, DriftThresholds>>;
+}
+
+export function parseValidationGateEvent(event: unknown): ValidationGateEvent {
+  if (event === null || typeof event !== 'object') throw new InvalidEventError('event: expected an object with datasetVersionId');
+  const e = event as Record<string, unknown>;
+  if (typeof e.datasetVersionId !== 'string' || e.datasetVersionId === '') throw new InvalidEventError('datasetVersionId: expected a non-empty string');
+  if (e.baselineProfileKey !== undefined && (typeof e.baselineProfileKey !== 'string' || e.baselineProfileKey === '')) throw new InvalidEventError('baselineProfileKey: expected a non-empty string');
+  return { datasetVersionId: e.datasetVersionId, ...(e.baselineProfileKey ? { baselineProfileKey: e.baselineProfileKey as string } : {}) };
+}
+
+export async function runValidationGate(event: ValidationGateEvent, deps: ValidationGateDeps, settings: ValidationGateSettings): Promise<ValidationGateResult> {
+  const record = await deps.ledger.get(event.datasetVersionId);
+  if (!record || record.kind !== 'DatasetVersion') throw new InvalidEventError(`datasetVersionId: no DatasetVersion '${event.datasetVersionId}' in the ledger`);
+  const dsv = record as LedgerRecord<'DatasetVersion'>;
+  const { dataset } = dsv.data;
+  const configHash = createHash('sha256').update(JSON.stringify({ event, d: settings.driftThresholds ?? null, c: settings.columnDriftThresholds ?? null })).digest('hex').slice(0, 16);
+  const reportKey = `${settings.reportsPrefix}validation/${dataset}/${dsv.id}-${configHash}.json`;
+
+  const finish = async (passed: boolean, reasons: string[], metrics: Record<string, number | null>, thresholds: Record<string, number>, report: Record<string, unknown>, profileUri: string | null): Promise<ValidationGateResult> => {
+    const reportUri = await deps.artifacts.putJson(reportKey, { gate: 'validation', datasetVersionId: dsv.id, passed, reasons, metrics, thresholds, profileUri, ...report });
+    const { record: gate } = await deps.ledger.append({
+      kind: 'GateReport',
+      id: deterministicId('gr', 'validation', dsv.id, configHash),
+      subject: `dataset/${dataset}`,
+      parents: [dsv.id],
+      data: { gate: 'validation', passed, metrics, thresholds, reasons, reportUri },
+    });
+    return { passed, reason: reasons[0] ?? null, reasons, datasetVersionId: dsv.id, gateReportId: gate.id, reportUri, profileUri };
+  };
+
+  if (dsv.data.status === 'rejected') {
+    return finish(false, [`dataset version ${dsv.id} was rejected at ingest: ${dsv.data.reason ?? 'no reason recorded'}`], {}, {}, {}, null);
+  }
+
+  let contract: DatasetContract | undefined;
+  let baseline: DatasetProfile | undefined;
+  try {
+    contract = await loadContract(deps.artifacts, settings.contractsPrefix, dataset);
+  } catch (err) {
+    if (err instanceof InvalidContractError) return finish(false, [`contract: ${err.message}`], {}, {}, {}, null);
+    throw err;
+  }
+  if (event.baselineProfileKey) {
+    const text = await deps.artifacts.getText(event.baselineProfileKey);
+    if (text === undefined) return finish(false, [`baseline profile ${deps.artifacts.uri(event.baselineProfileKey)} does not exist`], {}, {}, {}, null);
+    baseline = DatasetProfile.fromJSON(JSON.parse(text) as DatasetProfileState);
+  }
+
+  let profile: DatasetProfile;
+  try {
+    profile = await profileObject(dsv, deps.objects);
+  } catch (err) {
+    if (err instanceof DatasetParseError) return finish(false, [err.message], {}, {}, { location: err.location }, null);
+    throw err;
+  }
+  const profileUri = await deps.artifacts.putJson(`${settings.profilesPrefix}${dataset}/${dsv.id}.json`, profile.toJSON());
+  const outcome = evaluateValidation(profile, { contract, baseline, driftThresholds: settings.driftThresholds, columnDriftThresholds: settings.columnDriftThresholds });
+  return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
+}
+
+async function loadContract(artifacts: ValidationGateDeps['artifacts'], prefix: string, dataset: string): Promise<DatasetContract | undefined> {
+  for (const ext of ['yaml', 'yml', 'json']) {
+    const key = `${prefix}${dataset}.${ext}`;
+    const text = await artifacts.getText(key);
+    if (text !== undefined) return parseContract(text, artifacts.uri(key));
+  }
+  return undefined;
+}
+
+/** Profiles the exact object version a DatasetVersion names. */
+export async function profileObject(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader): Promise<DatasetProfile> {
+  const d = dsv.data;
+  const ref = { bucket: d.bucket, key: d.key, versionId: d.versionId, etag: d.etag, size: d.size, eventId: null, eventTime: null };
+  const file = `s3://${d.bucket}/${d.key}`;
+  if (d.format === 'parquet') return profileParquet(objects.randomAccess(ref, d.size), { file });
+  const opened = await objects.open(ref);
+  if (!opened) throw new DatasetParseError({ file }, 'the object version no longer exists');
+  if (d.format === 'jsonl') return profileJsonLines(opened.body, { file });
+  if (d.format === 'csv' || d.format === 'tsv') return profileDelimited(opened.body, { file, delimiter: d.format === 'tsv' ? '\t' : ',' });
+  throw new DatasetParseError({ file }, `format '${String(d.format)}' cannot be profiled`);
+}
