@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { DataLake, type DataLakeProps } from './data-lake';
 import { DatasetIngest } from './dataset-ingest';
 import { LineageLedger } from './lineage-ledger';
+import { ValidationGate } from './validation-gate';
 
 export interface MlopsStackProps extends StackProps {
   /**
@@ -21,16 +22,19 @@ export class MlopsStack extends Stack {
   readonly dataLake: DataLake;
   readonly ledger: LineageLedger;
   readonly ingest: DatasetIngest;
+  readonly validationGate: ValidationGate;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
     this.dataLake = new DataLake(this, 'DataLake', props.dataLake);
     this.ledger = new LineageLedger(this, 'Ledger', { wormBucket: this.dataLake.artifactsBucket });
     this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
+    this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.dataLake.artifactsBucket.bucketName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
+    new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
   }
 }

@@ -56,7 +56,7 @@ export function parseValidationGateEvent(event: unknown): ValidationGateEvent {
   const e = event as Record<string, unknown>;
   if (typeof e.datasetVersionId !== 'string' || e.datasetVersionId === '') throw new InvalidEventError('datasetVersionId: expected a non-empty string');
   if (e.baselineProfileKey !== undefined && (typeof e.baselineProfileKey !== 'string' || e.baselineProfileKey === '')) throw new InvalidEventError('baselineProfileKey: expected a non-empty string');
-  return { datasetVersionId: e.datasetVersionId, ...(e.baselineProfileKey ? { baselineProfileKey: e.baselineProfileKey as string } : {}) };
+  return { datasetVersionId: e.datasetVersionId, ...(e.baselineProfileKey ? { baselineProfileKey: e.baselineProfileKey } : {}) };
 }
 
 export async function runValidationGate(event: ValidationGateEvent, deps: ValidationGateDeps, settings: ValidationGateSettings): Promise<ValidationGateResult> {

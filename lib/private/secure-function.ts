@@ -63,6 +63,8 @@ export class SecureFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         minify: true,
+        // Error names survive minification: Step Functions catches errors by name.
+        keepNames: true,
         sourceMap: true,
         target: 'node22',
         format: nodejs.OutputFormat.CJS,

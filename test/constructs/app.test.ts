@@ -40,11 +40,17 @@ describe('reference app', () => {
     const { app } = buildApp({ context: SKIP_BUNDLING });
     const acks = acknowledgements(app);
     for (const [where, id, reason] of acks) expect(reason.length, `${where} ${id}`).toBeGreaterThan(40);
-    expect(acks.map(([where, id]) => `${where} ${id}`).sort()).toEqual([
+    expect([...new Set(acks.map(([where, id]) => `${where} ${id}`))].sort()).toEqual([
       'CdkMlops/DataLake/AccessLogsBucket AwsSolutions-S1',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/contracts/*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/profiles/*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/reports/*]',
+      'CdkMlops/ValidationGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
     ]);
   });
 

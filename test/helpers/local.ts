@@ -21,6 +21,7 @@ export interface LocalEnvironment {
   readonly artifactsBucket: string;
   readonly tableName: string;
   readonly ingestFunctionId: string;
+  readonly validationGateFunctionId: string;
   /** A LedgerStore on the stack's table and bucket. */
   ledger(options?: Partial<ConstructorParameters<typeof LedgerStore>[0]>): LedgerStore;
   stop(): Promise<void>;
@@ -49,6 +50,7 @@ export async function startLocal(options: { bundle?: boolean } = {}): Promise<Lo
     artifactsBucket,
     tableName,
     ingestFunctionId: logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`),
+    validationGateFunctionId: logicalIdByPath(stack.template, `${stackName}/ValidationGate/Function/Resource`),
     ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
     async stop() {
       s3.destroy();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { binMass, chiSquare, compareProfiles, jsDistance, ksStatistic, psi, PSI_EPSILON } from '../../lambdas/core/drift';
+import { DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { profileDelimited } from '../../lambdas/core/profile/readers';
 
 async function* once(text: string): AsyncGenerator<Uint8Array> {
@@ -79,6 +80,13 @@ describe('compareProfiles', () => {
     expect(color.metrics.linf).toBeCloseTo(1 / 3, 12);
     expect(color.reasons).toContain("color: share of 'blue' moved by 0.3333 (L∞ > 0.1)");
     expect(color.reasons).toContain("color: new category 'purple'");
+  });
+
+  it('finds no drift between a profile and its own JSON round trip, even on discrete columns with big atoms', async () => {
+    const base = await profile('years,color', Array.from({ length: 1000 }, (_, i) => `${i % 10 < 4 ? 12 : 8 + (i % 9)},${i % 3 ? 'a' : 'b'}`));
+    const restored = DatasetProfile.fromJSON(JSON.parse(JSON.stringify(base.toJSON())));
+    const report = compareProfiles(restored, base);
+    expect(report.columns.map((c) => [c.column, c.metrics])).toEqual([['years', { psi: 0, jsDistance: 0, ks: 0 }], ['color', { linf: 0, chiSquare: 0, chiSquarePValue: 1 }]]);
   });
 
   it('reports a column missing from the current data, and honours per-column thresholds', async () => {

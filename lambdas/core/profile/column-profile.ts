@@ -117,6 +117,26 @@ export interface ColumnSummary {
 export const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] as const;
 
 /**
+ * A sketch from its protobuf, with the canonical mapping. DDSketch.fromProto
+ * re-derives the log mapping from its serialized gamma, so every bin's value comes
+ * out ~1e-14 off a fresh sketch's, and equal data would no longer compare equal
+ * (a discrete value would sit on both sides of a CDF step). The bins are copied
+ * into a sketch built the same way as every fresh one instead.
+ */
+export function restoreSketch(base64: string): DDSketch {
+  const restored = DDSketch.fromProto(new Uint8Array(Buffer.from(base64, 'base64')));
+  const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+  if (!sketch.mergeable(restored) && Math.abs(sketch.mapping.gamma / restored.mapping.gamma - 1) > 1e-9) {
+    throw new Error(`profile sketch was made with another relative accuracy (gamma ${restored.mapping.gamma}, expected ${sketch.mapping.gamma})`);
+  }
+  sketch.store.copy(restored.store);
+  sketch.negativeStore.copy(restored.negativeStore);
+  sketch.zeroCount = restored.zeroCount;
+  sketch.count = restored.count;
+  return sketch;
+}
+
+/**
  * DDSketch.merge of @datadog/sketches-js 2.1.1 merges the positive store and the
  * zero count but never the negative store (DataDog/sketches-js#22, open), so a
  * merged sketch loses every negative value. Merge that store here too; a
@@ -335,7 +355,7 @@ export class ColumnAccumulator {
       c.m2 = state.numeric.m2;
       c.min = state.numeric.min;
       c.max = state.numeric.max;
-      c.sketch = DDSketch.fromProto(new Uint8Array(Buffer.from(state.numeric.sketch, 'base64')));
+      c.sketch = restoreSketch(state.numeric.sketch);
     }
     if (state.text) {
       c.minLength = state.text.minLength;

@@ -1,0 +1,89 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadWithEvent } from '../../bin/local/s3-events';
+import { cpsCsv, cpsRows } from '../../bin/local/sample-data';
+import type { LedgerRecord } from '../../lambdas/core/lineage';
+import type { IngestOutcome } from '../../lambdas/ingest/ingest';
+import type { ValidationGateResult } from '../../lambdas/validation-gate/gate';
+import { startLocal, type LocalEnvironment } from '../helpers/local';
+
+let env: LocalEnvironment;
+beforeAll(async () => {
+  env = await startLocal({ bundle: true });
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+/** Uploads a file and ingests it through the template's rule and the bundled ingest function. */
+async function ingest(key: string, body: string | Buffer): Promise<IngestOutcome> {
+  const event = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: key, Body: body });
+  const [delivered] = await env.stack.putEvent(event);
+  return delivered!.result as IngestOutcome;
+}
+
+const gate = (event: unknown) => env.stack.invoke(env.validationGateFunctionId, event) as Promise<ValidationGateResult>;
+const putArtifact = (key: string, body: string) => env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: body }));
+const getArtifact = async (key: string) => JSON.parse(await (await env.s3.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: env.artifactsBucket, Key: key }))).Body!.transformToString()) as Record<string, any>;
+
+describe('ValidationGate (bundled, on s3rver + dynalite)', () => {
+  it('passes a dataset that keeps its contract, storing the profile and the report and appending a GateReport', async () => {
+    // Prepare: the CPS data and a contract for it
+    await putArtifact('contracts/cps.yaml', 'version: 1\nrows: { min: 500 }\ncolumns:\n  wage: { type: float, nullable: false, min: 0 }\n  gender: { allowedValues: [female, male] }\n  race: { allowedValues: [hispanic, other, white] }\n');
+    const dsv = await ingest('data/cps/cps-1985.csv', cpsCsv());
+    // Act
+    const result = await gate({ datasetVersionId: dsv.recordId });
+    // Assess
+    expect(result).toMatchObject({ passed: true, reason: null, reasons: [], datasetVersionId: dsv.recordId });
+    const report = await getArtifact(result.reportUri.replace(`s3://${env.artifactsBucket}/`, ''));
+    expect(report).toMatchObject({ gate: 'validation', passed: true, metrics: { rows: 534, columns: 11, contractViolations: 0 } });
+    expect(report.summary.columns.wage.numeric.mean).toBeCloseTo(cpsRows().reduce((s, r) => s + r.wage, 0) / 534, 9);
+    const record = (await env.ledger().get(result.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(record).toMatchObject({ kind: 'GateReport', subject: 'dataset/cps', parents: [dsv.recordId], data: { gate: 'validation', passed: true, reportUri: result.reportUri } });
+    expect((await env.ledger().derivedFrom(dsv.recordId)).map((r) => r.id)).toContain(result.gateReportId);
+  });
+
+  it('fails with the contract violations as reasons', async () => {
+    await putArtifact('contracts/strict.yaml', 'version: 1\ncolumns:\n  wage: { max: 20 }\n  gender: { allowedValues: [female] }\n');
+    const dsv = await ingest('data/strict/cps.csv', cpsCsv());
+    const result = await gate({ datasetVersionId: dsv.recordId });
+    expect(result.passed).toBe(false);
+    expect(result.reasons).toEqual(['wage: maximum 44.5 is above 20', "gender: value(s) outside the allowed set: 'male' (289)"]);
+    expect(result.reason).toBe('wage: maximum 44.5 is above 20');
+  });
+
+  it('fails on drift against a baseline profile, and passes the same data against itself', async () => {
+    const base = await ingest('data/drift/base.csv', cpsCsv());
+    const baseline = await gate({ datasetVersionId: base.recordId });
+    const baselineKey = baseline.profileUri!.replace(`s3://${env.artifactsBucket}/`, '');
+    const shifted = await ingest('data/drift/shifted.csv', cpsCsv(cpsRows().map((r) => ({ ...r, wage: r.wage * 2 + 10 }))));
+    const drifted = await gate({ datasetVersionId: shifted.recordId, baselineProfileKey: baselineKey });
+    expect(drifted.passed).toBe(false);
+    expect(drifted.reasons.join('\n')).toMatch(/^wage: PSI \d+\.\d+ > 0\.2$/m);
+    const same = await gate({ datasetVersionId: base.recordId, baselineProfileKey: baselineKey });
+    expect(same.reasons).toEqual([]);
+    expect(same).toMatchObject({ passed: true });
+  });
+
+  it('fails a malformed CSV with the file, row and column, without crashing', async () => {
+    const dsv = await ingest('data/broken/rows.csv', 'a,b\n1,2\n3\n');
+    expect(dsv.status).toBe('accepted'); // the header is fine: ingest records it; the gate reads every row
+    const result = await gate({ datasetVersionId: dsv.recordId });
+    expect(result).toMatchObject({ passed: false, profileUri: null });
+    expect(result.reason).toBe(`s3://${env.dataBucket}/data/broken/rows.csv, row 3, column 'b': expected 2 fields (as the header), found 1`);
+  });
+
+  it('fails a dataset version that ingest rejected, with ingest\'s reason', async () => {
+    const dsv = await ingest('data/broken/empty.csv', Buffer.alloc(0));
+    expect(await gate({ datasetVersionId: dsv.recordId })).toMatchObject({ passed: false, reason: `dataset version ${dsv.recordId} was rejected at ingest: empty file` });
+  });
+
+  it('throws a named error for a request naming no dataset version', async () => {
+    await expect(gate({ datasetVersionId: 'dsv-nope' })).rejects.toMatchObject({ name: 'InvalidEventError', message: "datasetVersionId: no DatasetVersion 'dsv-nope' in the ledger" });
+    await expect(gate({})).rejects.toThrow('datasetVersionId: expected a non-empty string');
+  });
+
+  it('leaves every chain verifiable', async () => {
+    for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+  });
+});
