@@ -63,7 +63,7 @@ export function checkBiasConfig(config: BiasGateConfig): void {
   spec(config.label, 'label');
   if (config.prediction) spec(config.prediction, 'prediction');
   if (!Array.isArray(config.facets) || config.facets.length === 0) throw new InvalidBiasConfigError('facets: expected at least one facet');
-  config.facets.forEach((f, i) => spec(f, `facets[${i}]`));
+  config.facets.forEach((f: ValueSpec, i: number) => spec(f, `facets[${i}]`));
   for (const [metric, t] of Object.entries(config.thresholds)) {
     const ok = typeof t === 'number' ? Number.isFinite(t) && t >= 0 : t !== null && typeof t === 'object' && (t.min === undefined || Number.isFinite(t.min)) && (t.max === undefined || Number.isFinite(t.max)) && (t.min !== undefined || t.max !== undefined);
     if (!ok) throw new InvalidBiasConfigError(`thresholds.${metric}: expected a number >= 0 (|value| bound) or { min, max }`);
@@ -76,8 +76,13 @@ function selects(spec: ValueSpec, value: unknown): boolean | undefined {
     const n = typeof value === 'number' ? value : Number(value);
     return Number.isNaN(n) ? undefined : n > spec.threshold;
   }
-  const text = String(value);
+  const text = asText(value);
   return spec.values!.some((v) => String(v) === text);
+}
+
+/** A cell as text: scalars as themselves, anything else as JSON. */
+function asText(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value as string | number | boolean | bigint);
 }
 
 /** Facet key used in metric names: `column=v1|v2` or `column>threshold`. */
@@ -122,7 +127,7 @@ export class BiasAccumulator {
         label: positiveLabel ? '1' : '0',
         positiveLabel,
         ...(prediction !== undefined ? { positivePrediction: prediction } : {}),
-        ...(group !== undefined && group !== null && group !== '' ? { group: String(group) } : {}),
+        ...(group !== undefined && group !== null && group !== '' ? { group: asText(group) } : {}),
       });
     }
   }

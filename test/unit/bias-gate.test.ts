@@ -79,7 +79,7 @@ describe('edge cases', () => {
     [{ ...config, thresholds: { DPL: -1 } }, 'thresholds.DPL: expected a number >= 0'],
     [{ ...config, thresholds: { DI: {} } }, 'thresholds.DI: expected a number >= 0 (|value| bound) or { min, max }'],
   ])('rejects a bad config, naming the field: %#', (bad, message) => {
-    expect(() => new BiasAccumulator(bad as BiasGateConfig)).toThrow(InvalidBiasConfigError);
-    expect(() => new BiasAccumulator(bad as BiasGateConfig)).toThrow(message);
+    expect(() => new BiasAccumulator(bad)).toThrow(InvalidBiasConfigError);
+    expect(() => new BiasAccumulator(bad)).toThrow(message);
   });
 });
