@@ -82,7 +82,7 @@ function selects(spec: ValueSpec, value: unknown): boolean | undefined {
 
 /** A cell as text: scalars as themselves, anything else as JSON. */
 function asText(value: unknown): string {
-  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value as string | number | boolean | bigint);
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : `${value as string | number | boolean | bigint}`;
 }
 
 /** Facet key used in metric names: `column=v1|v2` or `column>threshold`. */
