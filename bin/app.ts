@@ -1,7 +1,19 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MlopsStack } from '../lib/mlops-stack';
 import { readSettings } from '../lib/mlops-settings';
+
+/**
+ * The context in cdk.json, which the CDK CLI passes to the app. The local runner
+ * and the tests build the app in-process and pass it themselves, so they build
+ * exactly the app that deploys.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const file = path.join(__dirname, '..', 'cdk.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+}
 
 /**
  * The reference app: `npx cdk synth` / `npx cdk deploy`. Settings come from
@@ -19,6 +31,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
       noncurrentVersionExpiration: settings.noncurrentVersionExpiration,
       accessLogsRetention: settings.accessLogsRetention,
     },
+    ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

@@ -1,3 +1,4 @@
+export * from './bias-gate';
 export * from './data-lake';
 export * from './dataset-ingest';
 export * from './lineage-ledger';

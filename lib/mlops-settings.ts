@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Node } from 'constructs';
+import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 
 /**
  * Settings of the reference app, read from cdk.json context (`cdk-mlops:<name>`)
@@ -17,6 +18,8 @@ export interface MlopsSettings {
   readonly noncurrentVersionExpiration: Duration;
   /** Context `cdk-mlops:accessLogRetentionDays`, default 365. */
   readonly accessLogsRetention: Duration;
+  /** Bias gate configuration. Context `cdk-mlops:biasGate` (an object, checked by BiasGate), default: no bias gate. */
+  readonly biasGate?: BiasGateConfig;
 }
 
 export const SETTING_DEFAULTS = {
@@ -54,5 +57,13 @@ export function readSettings(node: Node): MlopsSettings {
     objectLockRetention: mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(retention) : s3.ObjectLockRetention.governance(retention),
     noncurrentVersionExpiration: Duration.days(days('noncurrentVersionExpirationDays')),
     accessLogsRetention: Duration.days(days('accessLogRetentionDays')),
+    ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
   };
+}
+
+function biasGate(raw: unknown): { biasGate?: BiasGateConfig } {
+  if (raw === undefined || raw === null) return {};
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error("context 'cdk-mlops:biasGate' must be an object: { label, facets, thresholds }.");
+  return { biasGate: value as BiasGateConfig };
 }

@@ -1,5 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import type { BiasGateConfig } from '../lambdas/core/bias-gate';
+import { BiasGate } from './bias-gate';
 import { DataLake, type DataLakeProps } from './data-lake';
 import { DatasetIngest } from './dataset-ingest';
 import { LineageLedger } from './lineage-ledger';
@@ -11,6 +13,11 @@ export interface MlopsStackProps extends StackProps {
    * @default - the DataLake defaults
    */
   readonly dataLake?: DataLakeProps;
+  /**
+   * Bias gate configuration (label, facets, thresholds).
+   * @default - no bias gate
+   */
+  readonly biasGate?: BiasGateConfig;
 }
 
 /**
@@ -23,6 +30,7 @@ export class MlopsStack extends Stack {
   readonly ledger: LineageLedger;
   readonly ingest: DatasetIngest;
   readonly validationGate: ValidationGate;
+  readonly biasGate?: BiasGate;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -30,11 +38,13 @@ export class MlopsStack extends Stack {
     this.ledger = new LineageLedger(this, 'Ledger', { wormBucket: this.dataLake.artifactsBucket });
     this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
     this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
+    if (props.biasGate) this.biasGate = new BiasGate(this, 'BiasGate', { dataLake: this.dataLake, ledger: this.ledger, config: props.biasGate });
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.dataLake.artifactsBucket.bucketName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
     new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
+    if (this.biasGate) new CfnOutput(this, 'BiasGateFunctionName', { value: this.biasGate.function.functionName });
   }
 }

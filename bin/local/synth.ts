@@ -1,4 +1,4 @@
-import { buildApp } from '../app';
+import { buildApp, cdkJsonContext } from '../app';
 
 /**
  * Synthesizes the reference app into `outdir` in-process (same code, same
@@ -6,7 +6,7 @@ import { buildApp } from '../app';
  */
 export function synthesize(outdir: string, context: Record<string, unknown> = {}): string {
   // The CLI turns these on; the local runner finds functions and bundles by them.
-  const { app, stack } = buildApp({ outdir, context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context } });
+  const { app, stack } = buildApp({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context } });
   app.synth();
   return stack.stackName;
 }

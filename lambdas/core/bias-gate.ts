@@ -2,6 +2,8 @@ import {
   addObservation,
   emptyBiasCounts,
   mergeBiasCounts,
+  POST_TRAINING_METRICS,
+  PRE_TRAINING_METRICS,
   postTrainingBias,
   preTrainingBias,
   type BiasCounts,
@@ -65,6 +67,9 @@ export function checkBiasConfig(config: BiasGateConfig): void {
   if (!Array.isArray(config.facets) || config.facets.length === 0) throw new InvalidBiasConfigError('facets: expected at least one facet');
   config.facets.forEach((f: ValueSpec, i: number) => spec(f, `facets[${i}]`));
   for (const [metric, t] of Object.entries(config.thresholds)) {
+    const known = (PRE_TRAINING_METRICS as readonly string[]).includes(metric) || (POST_TRAINING_METRICS as readonly string[]).includes(metric);
+    if (!known) throw new InvalidBiasConfigError(`thresholds.${metric}: not a metric (pre-training: ${PRE_TRAINING_METRICS.join(', ')}; post-training: ${POST_TRAINING_METRICS.join(', ')})`);
+    if ((POST_TRAINING_METRICS as readonly string[]).includes(metric) && !config.prediction) throw new InvalidBiasConfigError(`thresholds.${metric}: a post-training metric needs 'prediction' (the column with the model's predictions)`);
     const ok = typeof t === 'number' ? Number.isFinite(t) && t >= 0 : t !== null && typeof t === 'object' && (t.min === undefined || Number.isFinite(t.min)) && (t.max === undefined || Number.isFinite(t.max)) && (t.min !== undefined || t.max !== undefined);
     if (!ok) throw new InvalidBiasConfigError(`thresholds.${metric}: expected a number >= 0 (|value| bound) or { min, max }`);
   }

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { InvalidContractError, parseContract, type DatasetContract } from '../core/constraints';
 import { DatasetParseError, InvalidEventError } from '../core/errors';
 import type { DriftThresholds } from '../core/drift';
-import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import type { LedgerRecord, RecordDraft } from '../core/lineage';
 import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
-import { profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
 import { evaluateValidation } from '../core/validation';
 import type { ObjectReader } from '../ingest/ingest';
+import { profileDatasetVersion } from '../shared/dataset-reader';
+import { configHash, recordGateReport, type GateVerdict } from '../shared/gate-report';
 
 /*
  * ValidationGate: profile a DatasetVersion, check it against its contract and
@@ -22,14 +22,7 @@ export interface ValidationGateEvent {
   readonly baselineProfileKey?: string;
 }
 
-export interface ValidationGateResult {
-  readonly passed: boolean;
-  /** The first reason, for a Choice state or a notification; all of them are in `reasons`. */
-  readonly reason: string | null;
-  readonly reasons: readonly string[];
-  readonly datasetVersionId: string;
-  readonly gateReportId: string;
-  readonly reportUri: string;
+export interface ValidationGateResult extends GateVerdict {
   readonly profileUri: string | null;
 }
 
@@ -64,20 +57,11 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
   if (!record || record.kind !== 'DatasetVersion') throw new InvalidEventError(`datasetVersionId: no DatasetVersion '${event.datasetVersionId}' in the ledger`);
   const dsv = record as LedgerRecord<'DatasetVersion'>;
   const { dataset } = dsv.data;
-  const configHash = createHash('sha256').update(JSON.stringify({ event, d: settings.driftThresholds ?? null, c: settings.columnDriftThresholds ?? null })).digest('hex').slice(0, 16);
-  const reportKey = `${settings.reportsPrefix}validation/${dataset}/${dsv.id}-${configHash}.json`;
-
-  const finish = async (passed: boolean, reasons: string[], metrics: Record<string, number | null>, thresholds: Record<string, number>, report: Record<string, unknown>, profileUri: string | null): Promise<ValidationGateResult> => {
-    const reportUri = await deps.artifacts.putJson(reportKey, { gate: 'validation', datasetVersionId: dsv.id, passed, reasons, metrics, thresholds, profileUri, ...report });
-    const { record: gate } = await deps.ledger.append({
-      kind: 'GateReport',
-      id: deterministicId('gr', 'validation', dsv.id, configHash),
-      subject: `dataset/${dataset}`,
-      parents: [dsv.id],
-      data: { gate: 'validation', passed, metrics, thresholds, reasons, reportUri },
-    });
-    return { passed, reason: reasons[0] ?? null, reasons, datasetVersionId: dsv.id, gateReportId: gate.id, reportUri, profileUri };
-  };
+  const gate = { name: 'validation', reportsPrefix: settings.reportsPrefix, configHash: configHash({ event, d: settings.driftThresholds ?? null, c: settings.columnDriftThresholds ?? null }) };
+  const finish = async (passed: boolean, reasons: string[], metrics: Record<string, number | null>, thresholds: Record<string, number>, report: Record<string, unknown>, profileUri: string | null): Promise<ValidationGateResult> => ({
+    ...(await recordGateReport(deps, gate, dsv, { passed, reasons, metrics, thresholds }, { profileUri, ...report })),
+    profileUri,
+  });
 
   if (dsv.data.status === 'rejected') {
     return finish(false, [`dataset version ${dsv.id} was rejected at ingest: ${dsv.data.reason ?? 'no reason recorded'}`], {}, {}, {}, null);
@@ -99,7 +83,7 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
 
   let profile: DatasetProfile;
   try {
-    profile = await profileObject(dsv, deps.objects);
+    profile = await profileDatasetVersion(dsv, deps.objects);
   } catch (err) {
     if (err instanceof DatasetParseError) return finish(false, [err.message], {}, {}, { location: err.location }, null);
     throw err;
@@ -116,17 +100,4 @@ async function loadContract(artifacts: ValidationGateDeps['artifacts'], prefix: 
     if (text !== undefined) return parseContract(text, artifacts.uri(key));
   }
   return undefined;
-}
-
-/** Profiles the exact object version a DatasetVersion names. */
-export async function profileObject(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader): Promise<DatasetProfile> {
-  const d = dsv.data;
-  const ref = { bucket: d.bucket, key: d.key, versionId: d.versionId, etag: d.etag, size: d.size, eventId: null, eventTime: null };
-  const file = `s3://${d.bucket}/${d.key}`;
-  if (d.format === 'parquet') return profileParquet(objects.randomAccess(ref, d.size), { file });
-  const opened = await objects.open(ref);
-  if (!opened) throw new DatasetParseError({ file }, 'the object version no longer exists');
-  if (d.format === 'jsonl') return profileJsonLines(opened.body, { file });
-  if (d.format === 'csv' || d.format === 'tsv') return profileDelimited(opened.body, { file, delimiter: d.format === 'tsv' ? '\t' : ',' });
-  throw new DatasetParseError({ file }, `format '${String(d.format)}' cannot be profiled`);
 }

@@ -7,7 +7,7 @@ import { Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../bin/app';
-import { SKIP_BUNDLING } from '../helpers/stacks';
+import { APP_CONTEXT } from '../helpers/stacks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -25,22 +25,26 @@ function acknowledgements(app: App): [string, string, string][] {
 describe('reference app', () => {
   it('passes cdk-nag AwsSolutions with zero unacknowledged findings', () => {
     // GIVEN the whole app, with the nag plugin buildApp installs
-    const { app } = buildApp({ context: SKIP_BUNDLING });
+    const { app } = buildApp({ context: APP_CONTEXT() });
     // WHEN / THEN synth runs every rule and throws on any unacknowledged finding
     expect(() => app.synth()).not.toThrow();
   });
 
   it('fails synth when a finding is not acknowledged (the check can fail)', () => {
-    const { app, stack } = buildApp({ context: SKIP_BUNDLING });
+    const { app, stack } = buildApp({ context: APP_CONTEXT() });
     new s3.Bucket(stack, 'Careless'); // no SSL enforcement, no access logs
     expect(() => app.synth()).toThrow(/AwsSolutions-S10|AwsSolutions-S1\b/);
   });
 
   it('acknowledges only these findings, each with a reason', () => {
-    const { app } = buildApp({ context: SKIP_BUNDLING });
+    const { app } = buildApp({ context: APP_CONTEXT() });
     const acks = acknowledgements(app);
     for (const [where, id, reason] of acks) expect(reason.length, `${where} ${id}`).toBeGreaterThan(40);
     expect([...new Set(acks.map(([where, id]) => `${where} ${id}`))].sort()).toEqual([
+      'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::*]',
+      'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
+      'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/reports/*]',
+      'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
       'CdkMlops/DataLake/AccessLogsBucket AwsSolutions-S1',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
@@ -60,11 +64,11 @@ describe('reference app', () => {
     [{ 'cdk-mlops:objectLockRetentionDays': '3.5' }, /'cdk-mlops:objectLockRetentionDays' must be a whole number/],
     [{ 'cdk-mlops:stackName': '9lives' }, /context 'cdk-mlops:stackName' must be a valid CloudFormation stack name/],
   ])('rejects bad context %o', (context, message) => {
-    expect(() => buildApp({ context: { ...SKIP_BUNDLING, ...context } })).toThrow(message);
+    expect(() => buildApp({ context: { ...APP_CONTEXT(), ...context } })).toThrow(message);
   });
 
   it('takes its settings from context (strings from -c work too)', () => {
-    const { stack } = buildApp({ context: { ...SKIP_BUNDLING, 'cdk-mlops:objectLockMode': 'compliance', 'cdk-mlops:objectLockRetentionDays': '365', 'cdk-mlops:stackName': 'Other' } });
+    const { stack } = buildApp({ context: { ...APP_CONTEXT(), 'cdk-mlops:objectLockMode': 'compliance', 'cdk-mlops:objectLockRetentionDays': '365', 'cdk-mlops:stackName': 'Other' } });
     expect(stack.stackName).toBe('Other');
     expect(stack.dataLake.objectLockRetention).toMatchObject({ mode: 'COMPLIANCE' });
   });

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { DataLake, LineageLedger, ValidationGate } from '../../lib';
+import { BiasGate, DataLake, LineageLedger, ValidationGate } from '../../lib';
 import { asArray, iamStatements, testStack } from '../helpers/stacks';
 
 function gate(props: Partial<ConstructorParameters<typeof ValidationGate>[2]> = {}) {
@@ -40,5 +40,20 @@ describe('ValidationGate', () => {
     [{ contractsPrefix: 'contracts' }, /'contractsPrefix' must be one or more path segments ending in '\/'/],
   ])('rejects bad props: %o', (props, message) => {
     expect(() => gate(props)).toThrow(message);
+  });
+});
+
+describe('BiasGate', () => {
+  const config = { label: { column: 'wage', threshold: 10 }, facets: [{ column: 'gender', values: ['female'] }], thresholds: { DPL: 0.1 } };
+
+  it('carries its configuration to the function, checked at synth', () => {
+    const stack = testStack();
+    const dataLake = new DataLake(stack, 'Lake');
+    const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    new BiasGate(stack, 'Bias', { dataLake, ledger, config });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ BIAS_CONFIG: JSON.stringify(config), REPORTS_PREFIX: 'reports/' }) } });
+    expect(() => new BiasGate(stack, 'Bad', { dataLake, ledger, config: { ...config, thresholds: { DI: { min: 0.8 } } } })).toThrow(
+      "BiasGate: invalid 'config': thresholds.DI: a post-training metric needs 'prediction' (the column with the model's predictions)",
+    );
   });
 });

@@ -22,6 +22,7 @@ export interface LocalEnvironment {
   readonly tableName: string;
   readonly ingestFunctionId: string;
   readonly validationGateFunctionId: string;
+  readonly biasGateFunctionId: string;
   /** A LedgerStore on the stack's table and bucket. */
   ledger(options?: Partial<ConstructorParameters<typeof LedgerStore>[0]>): LedgerStore;
   stop(): Promise<void>;
@@ -51,6 +52,7 @@ export async function startLocal(options: { bundle?: boolean } = {}): Promise<Lo
     tableName,
     ingestFunctionId: logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`),
     validationGateFunctionId: logicalIdByPath(stack.template, `${stackName}/ValidationGate/Function/Resource`),
+    biasGateFunctionId: logicalIdByPath(stack.template, `${stackName}/BiasGate/Function/Resource`),
     ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
     async stop() {
       s3.destroy();

@@ -1,6 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../../bin/app';
+import { buildApp, cdkJsonContext } from '../../bin/app';
 
 /** Context that skips esbuild bundling: construct tests assert templates, not bundles. */
 export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
@@ -12,9 +12,12 @@ export function testStack(context: Record<string, unknown> = {}): Stack {
 
 /** The reference app's stack and template, without bundling. */
 export function referenceTemplate(context: Record<string, unknown> = {}): { template: Template; stackName: string } {
-  const { stack } = buildApp({ context: { ...SKIP_BUNDLING, ...context } });
+  const { stack } = buildApp({ context: { ...cdkJsonContext(), ...SKIP_BUNDLING, ...context } });
   return { template: Template.fromStack(stack), stackName: stack.stackName };
 }
+
+/** The reference app as the CLI builds it (cdk.json context), without bundling. */
+export const APP_CONTEXT = (): Record<string, unknown> => ({ ...cdkJsonContext(), ...SKIP_BUNDLING });
 
 /** Every IAM policy statement in a template, with the policy's logical id. */
 export function iamStatements(template: Template): { policy: string; statement: { Effect: string; Action: string | string[]; Resource: unknown } }[] {

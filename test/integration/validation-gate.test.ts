@@ -87,3 +87,34 @@ describe('ValidationGate (bundled, on s3rver + dynalite)', () => {
     for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
   });
 });
+
+describe('BiasGate (bundled, configured from cdk.json: wage > 10 by gender and race)', () => {
+  const bias = (event: unknown) => env.stack.invoke(env.biasGateFunctionId, event) as Promise<ValidationGateResult>;
+
+  it('measures the CPS data and fails on the documented gap, recording the GateReport', async () => {
+    const dsv = await ingest('data/cps-bias/cps.csv', cpsCsv());
+    const result = await bias({ datasetVersionId: dsv.recordId });
+    const rows = cpsRows();
+    const women = rows.filter((r) => r.gender === 'female');
+    const men = rows.filter((r) => r.gender !== 'female');
+    const dpl = men.filter((r) => r.wage > 10).length / men.length - women.filter((r) => r.wage > 10).length / women.length;
+    expect(result.passed).toBe(dpl <= 0.2);
+    const record = (await env.ledger().get(result.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(record.data.gate).toBe('bias');
+    expect(record.data.metrics['gender=female.DPL']).toBeCloseTo(dpl, 12);
+    expect(record.data.thresholds).toEqual({ CI: 0.8, DPL: 0.2, KL: 0.2 });
+    expect(record.parents).toEqual([dsv.recordId]);
+  });
+
+  it('fails a malformed file with its location rather than crashing', async () => {
+    const dsv = await ingest('data/cps-bias/broken.csv', 'wage,gender,race\n12,female,white\n9,male\n');
+    const result = await bias({ datasetVersionId: dsv.recordId });
+    expect(result).toMatchObject({ passed: false, reason: `s3://${env.dataBucket}/data/cps-bias/broken.csv, row 3, column 'race': expected 3 fields (as the header), found 2` });
+  });
+
+  it('fails with "cannot be computed" when a facet is absent from the data', async () => {
+    const dsv = await ingest('data/cps-bias/men-only.csv', 'wage,gender,race\n12,male,white\n9,male,white\n');
+    const result = await bias({ datasetVersionId: dsv.recordId });
+    expect(result.reasons).toContain('gender=female: DPL cannot be computed (facet d is empty)');
+  });
+});

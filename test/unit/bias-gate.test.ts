@@ -77,9 +77,11 @@ describe('edge cases', () => {
     [{ ...config, label: { column: 'wage' } }, 'label: give either values or threshold (exactly one)'],
     [{ ...config, facets: [{ column: 'g', values: [] }] }, 'facets[0].values: expected a non-empty list'],
     [{ ...config, thresholds: { DPL: -1 } }, 'thresholds.DPL: expected a number >= 0'],
-    [{ ...config, thresholds: { DI: {} } }, 'thresholds.DI: expected a number >= 0 (|value| bound) or { min, max }'],
-  ])('rejects a bad config, naming the field: %#', (bad, message) => {
-    expect(() => new BiasAccumulator(bad)).toThrow(InvalidBiasConfigError);
-    expect(() => new BiasAccumulator(bad)).toThrow(message);
+    [{ ...config, prediction: { column: 'p', values: [1] }, thresholds: { DI: {} } }, 'thresholds.DI: expected a number >= 0 (|value| bound) or { min, max }'],
+    [{ ...config, thresholds: { DI: { min: 0.8 } } }, "thresholds.DI: a post-training metric needs 'prediction'"],
+    [{ ...config, thresholds: { XYZ: 1 } }, 'thresholds.XYZ: not a metric'],
+  ] as [unknown, string][])('rejects a bad config, naming the field: %#', (bad, message) => {
+    expect(() => new BiasAccumulator(bad as BiasGateConfig)).toThrow(InvalidBiasConfigError);
+    expect(() => new BiasAccumulator(bad as BiasGateConfig)).toThrow(message);
   });
 });

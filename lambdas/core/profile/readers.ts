@@ -35,12 +35,20 @@ async function* utf8Text(source: AsyncIterable<Uint8Array>, file: string): Async
   if (rest) yield rest;
 }
 
-/** Profiles CSV or TSV: the first row is the header; every row must have as many fields. */
-export async function profileDelimited(source: AsyncIterable<Uint8Array>, options: ReadOptions & { delimiter?: ',' | '\t' }): Promise<DatasetProfile> {
-  const profile = new DatasetProfile(options.delimiter === '\t' ? 'tsv' : 'csv', options);
+export interface DelimitedOptions {
+  readonly file: string;
+  /** @default ',' */
+  readonly delimiter?: ',' | '\t';
+}
+
+/**
+ * Streams CSV or TSV rows: the first row is the header (checked for blank and
+ * duplicate names); every later row must have as many fields. `onRow` gets the
+ * cells and the row number (the header is row 1).
+ */
+export async function forEachDelimitedRow(source: AsyncIterable<Uint8Array>, options: DelimitedOptions, onHeader: (header: string[]) => void, onRow: (cells: string[], row: number) => void): Promise<void> {
   const { file } = options;
   let header: string[] | undefined;
-  let columns: ReturnType<DatasetProfile['column']>[] = [];
   let row = 0;
   let failure: Error | undefined;
 
@@ -54,43 +62,51 @@ export async function profileDelimited(source: AsyncIterable<Uint8Array>, option
       skipEmptyLines: true,
       step: (results, parser) => {
         row++;
-        const error = results.errors[0];
-        if (error) {
-          failure ??= new DatasetParseError({ file, row }, `${error.message} (${error.code})`);
+        const fail = (error: Error): void => {
+          failure ??= error;
           parser.abort();
-          return;
-        }
+        };
+        const error = results.errors[0];
+        if (error) return fail(new DatasetParseError({ file, row }, `${error.message} (${error.code})`));
         const cells = results.data;
         if (!header) {
           const problem = headerProblem(cells);
-          if (problem) {
-            failure ??= new DatasetParseError({ file, row }, `header: ${problem}`);
-            parser.abort();
-            return;
-          }
+          if (problem) return fail(new DatasetParseError({ file, row }, `header: ${problem}`));
           header = cells;
-          columns = header.map((name) => profile.column(name));
-          return;
+          return onHeader(header);
         }
         if (cells.length !== header.length) {
           const column = cells.length > header.length ? `(extra field ${header.length + 1})` : header[cells.length]!;
-          failure ??= new DatasetParseError({ file, row, column }, `expected ${header.length} fields (as the header), found ${cells.length}`);
-          parser.abort();
-          return;
+          return fail(new DatasetParseError({ file, row, column }, `expected ${header.length} fields (as the header), found ${cells.length}`));
         }
-        profile.addTextRow(columns, cells);
+        try {
+          onRow(cells, row);
+        } catch (err) {
+          fail(err as Error);
+        }
       },
       complete: () => (failure ? reject(failure) : resolve()),
       error: (err: Error) => reject(failure ?? new DatasetParseError({ file, row }, err.message, { cause: err })),
     });
   });
   if (!header) throw new DatasetParseError({ file, row: 1 }, 'no header row (the file is empty or blank)');
+}
+
+/** Profiles CSV or TSV (see forEachDelimitedRow for what is checked). */
+export async function profileDelimited(source: AsyncIterable<Uint8Array>, options: ReadOptions & { delimiter?: ',' | '\t' }): Promise<DatasetProfile> {
+  const profile = new DatasetProfile(options.delimiter === '\t' ? 'tsv' : 'csv', options);
+  let columns: ReturnType<DatasetProfile['column']>[] = [];
+  await forEachDelimitedRow(
+    source,
+    options,
+    (header) => (columns = header.map((name) => profile.column(name))),
+    (cells) => profile.addTextRow(columns, cells),
+  );
   return profile;
 }
 
-/** Profiles JSON Lines: every non-blank line must be a JSON object. */
-export async function profileJsonLines(source: AsyncIterable<Uint8Array>, options: ReadOptions): Promise<DatasetProfile> {
-  const profile = new DatasetProfile('jsonl', options);
+/** Streams JSON Lines records: every non-blank line must be a JSON object. `onRecord` gets it and its line number. */
+export async function forEachJsonRecord(source: AsyncIterable<Uint8Array>, file: string, onRecord: (record: Record<string, unknown>, line: number) => void): Promise<void> {
   let carry = '';
   let line = 0;
   const take = (text: string): void => {
@@ -101,30 +117,35 @@ export async function profileJsonLines(source: AsyncIterable<Uint8Array>, option
     try {
       value = JSON.parse(trimmed);
     } catch (err) {
-      throw new DatasetParseError({ file: options.file, row: line }, `invalid JSON (${(err as Error).message})`, { cause: err });
+      throw new DatasetParseError({ file, row: line }, `invalid JSON (${(err as Error).message})`, { cause: err });
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new DatasetParseError({ file: options.file, row: line }, `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+      throw new DatasetParseError({ file, row: line }, `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
     }
-    profile.addRecord(value as Record<string, unknown>);
+    onRecord(value as Record<string, unknown>, line);
   };
-  for await (const text of utf8Text(source, options.file)) {
+  for await (const text of utf8Text(source, file)) {
     const parts = (carry + text).split('\n');
     carry = parts.pop()!;
     for (const part of parts) take(part);
   }
   if (carry !== '') take(carry);
+}
+
+/** Profiles JSON Lines. */
+export async function profileJsonLines(source: AsyncIterable<Uint8Array>, options: ReadOptions): Promise<DatasetProfile> {
+  const profile = new DatasetProfile('jsonl', options);
+  await forEachJsonRecord(source, options.file, (record) => profile.addRecord(record));
   return profile;
 }
 
-/** Profiles Parquet one row group at a time (uncompressed and Snappy pages; other codecs need hyparquet-compressors). */
-export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions): Promise<DatasetProfile> {
-  const profile = new DatasetProfile('parquet', options);
+/** Streams Parquet records one row group at a time (uncompressed and Snappy pages; other codecs need hyparquet-compressors). */
+export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, onRecord: (record: Record<string, unknown>, row: number) => void): Promise<void> {
   let metadata;
   try {
     metadata = await parquetMetadataAsync(buffer);
   } catch (err) {
-    throw new DatasetParseError({ file: options.file }, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
+    throw new DatasetParseError({ file }, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
   }
   let rowStart = 0;
   for (const group of metadata.row_groups) {
@@ -133,10 +154,16 @@ export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions):
     try {
       records = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd });
     } catch (err) {
-      throw new DatasetParseError({ file: options.file, row: rowStart + 1 }, `row group starting here cannot be read: ${(err as Error).message}`, { cause: err });
+      throw new DatasetParseError({ file, row: rowStart + 1 }, `row group starting here cannot be read: ${(err as Error).message}`, { cause: err });
     }
-    for (const r of records) profile.addRecord(r);
+    records.forEach((r, i) => onRecord(r, rowStart + i + 1));
     rowStart = rowEnd;
   }
+}
+
+/** Profiles Parquet. */
+export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions): Promise<DatasetProfile> {
+  const profile = new DatasetProfile('parquet', options);
+  await forEachParquetRecord(buffer, options.file, (record) => profile.addRecord(record));
   return profile;
 }

@@ -1,0 +1,61 @@
+import { DatasetParseError } from '../core/errors';
+import type { LedgerRecord } from '../core/lineage';
+import type { DatasetProfile } from '../core/profile/dataset-profile';
+import { forEachDelimitedRow, forEachJsonRecord, forEachParquetRecord, profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
+import type { ObjectCreated } from '../ingest/event';
+import type { ObjectReader } from '../ingest/ingest';
+
+/*
+ * Reading the exact object version a DatasetVersion names, in its own format,
+ * for the gates: as a profile, or record by record.
+ */
+
+function locate(dsv: LedgerRecord<'DatasetVersion'>): { ref: ObjectCreated; file: string } {
+  const d = dsv.data;
+  return { ref: { bucket: d.bucket, key: d.key, versionId: d.versionId, etag: d.etag, size: d.size, eventId: null, eventTime: null }, file: `s3://${d.bucket}/${d.key}` };
+}
+
+async function open(objects: ObjectReader, ref: ObjectCreated, file: string): Promise<AsyncIterable<Uint8Array>> {
+  const opened = await objects.open(ref);
+  if (!opened) throw new DatasetParseError({ file }, 'the object version no longer exists');
+  return opened.body;
+}
+
+/** Profiles the dataset version (one streaming pass). */
+export async function profileDatasetVersion(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader): Promise<DatasetProfile> {
+  const { ref, file } = locate(dsv);
+  switch (dsv.data.format) {
+    case 'parquet':
+      return profileParquet(objects.randomAccess(ref, dsv.data.size), { file });
+    case 'jsonl':
+      return profileJsonLines(await open(objects, ref, file), { file });
+    case 'csv':
+    case 'tsv':
+      return profileDelimited(await open(objects, ref, file), { file, delimiter: dsv.data.format === 'tsv' ? '\t' : ',' });
+    default:
+      throw new DatasetParseError({ file }, `format '${String(dsv.data.format)}' cannot be read`);
+  }
+}
+
+/** Calls `onRecord` for every record (CSV/TSV cells keyed by header, as text). */
+export async function forEachDatasetRecord(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader, onRecord: (record: Record<string, unknown>, row: number) => void): Promise<void> {
+  const { ref, file } = locate(dsv);
+  switch (dsv.data.format) {
+    case 'parquet':
+      return forEachParquetRecord(objects.randomAccess(ref, dsv.data.size), file, onRecord);
+    case 'jsonl':
+      return forEachJsonRecord(await open(objects, ref, file), file, onRecord);
+    case 'csv':
+    case 'tsv': {
+      let header: string[] = [];
+      return forEachDelimitedRow(
+        await open(objects, ref, file),
+        { file, delimiter: dsv.data.format === 'tsv' ? '\t' : ',' },
+        (h) => (header = h),
+        (cells, row) => onRecord(Object.fromEntries(header.map((name, i) => [name, cells[i]])), row),
+      );
+    }
+    default:
+      throw new DatasetParseError({ file }, `format '${String(dsv.data.format)}' cannot be read`);
+  }
+}
