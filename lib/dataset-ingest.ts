@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
+import { serviceMetric } from './private/metrics';
 import { SecureFunction } from './private/secure-function';
 
 export interface DatasetIngestProps {
@@ -132,13 +133,6 @@ export class DatasetIngest extends Construct {
   }
 
   private metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.metricsNamespace,
-      metricName,
-      dimensionsMap: { service: this.serviceName },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return serviceMetric(this.metricsNamespace, this.serviceName, metricName, props);
   }
 }

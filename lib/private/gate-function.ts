@@ -1,11 +1,12 @@
 import { Duration, Names, Size } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import type { LineageLedger } from '../lineage-ledger';
+import { serviceMetric } from './metrics';
 import { SecureFunction } from './secure-function';
 
 /** Where gates write their reports in the artifacts bucket. */
@@ -68,7 +69,6 @@ export function createGateFunction(gate: Construct, props: GateCommonProps & { e
     role: fn.role,
     metricsNamespace,
     serviceName,
-    metric: (metricName, metricProps) =>
-      new cloudwatch.Metric({ namespace: metricsNamespace, metricName, dimensionsMap: { service: serviceName }, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...metricProps }),
+    metric: (metricName, metricProps) => serviceMetric(metricsNamespace, serviceName, metricName, metricProps),
   };
 }
