@@ -1,7 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
+import type { GateVerdict } from '../lambdas/shared/gate-report';
 import type { IngestOutcome } from '../lambdas/ingest/ingest';
 import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
@@ -67,19 +69,50 @@ async function main(): Promise<void> {
       step(`ingest ${label.padEnd(30)} -> ${outcome.recordId} ${verdict}`);
     }
 
+    // The gates, bundled from cdk.out, on the CSV version: a contract first, then validation and bias.
+    await s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: 'contracts/cps-wages.yaml', Body: CPS_CONTRACT }));
+    const csvVersion = outcomes[0]!.outcome.recordId;
+    const gates: { gate: string; verdict: GateVerdict }[] = [];
+    for (const [gate, path] of [['validation', 'ValidationGate'], ['bias', 'BiasGate']] as const) {
+      const id = findFunction(stack, `${stackName}/${path}/Function/Resource`);
+      if (!id) continue; // the bias gate is optional (cdk.json context cdk-mlops:biasGate)
+      const verdict = (await stack.invoke(id, { datasetVersionId: csvVersion })) as GateVerdict;
+      gates.push({ gate, verdict });
+      step(`${gate} gate on ${csvVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
+    }
+
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
     const reports = await ledger.verifyAll();
     const histories = await Promise.all(reports.map(async (r) => ({ chain: r.chain, records: await ledger.history(r.chain) })));
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
 
     const reportPath = path.join(RUN_DIR, 'report.md');
-    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, reports, histories }));
-    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, reports, histories }, null, 2));
+    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, reports, histories }));
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, reports, histories }, null, 2));
     step(`report written: ${path.relative(process.cwd(), reportPath)}`);
     step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
     await emulators.stop();
+  }
+}
+
+/** The reference contract for the CPS data (what `suggestContract` proposes, reviewed). */
+const CPS_CONTRACT = `version: 1
+rows: { min: 100 }
+columns:
+  wage: { type: float, nullable: false, min: 0 }
+  education: { type: integer, nullable: false, min: 0, max: 30 }
+  age: { type: integer, nullable: false, min: 14, max: 100 }
+  gender: { type: string, allowedValues: [female, male] }
+  race: { type: string, allowedValues: [hispanic, other, white] }
+`;
+
+function findFunction(stack: LocalStack, cdkPath: string): string | undefined {
+  try {
+    return logicalIdByPath(stack.template, cdkPath);
+  } catch {
+    return undefined;
   }
 }
 

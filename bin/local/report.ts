@@ -1,9 +1,11 @@
 import type { LedgerRecord, VerifyReport } from '../../lambdas/core/lineage';
 import type { IngestOutcome } from '../../lambdas/ingest/ingest';
+import type { GateVerdict } from '../../lambdas/shared/gate-report';
 
 export interface LedgerReportInput {
   readonly stackName: string;
   readonly outcomes: readonly { label: string; outcome: IngestOutcome }[];
+  readonly gates: readonly { gate: string; verdict: GateVerdict }[];
   readonly reports: readonly VerifyReport[];
   readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
 }
@@ -13,6 +15,10 @@ export function renderLedgerReport(input: LedgerReportInput): string {
   const lines = [`# cdk-mlops local run — ${input.stackName}`, '', `Generated ${new Date().toISOString()}.`, '', '## Ingest', '', '| upload | record | result |', '|---|---|---|'];
   for (const { label, outcome } of input.outcomes) {
     lines.push(`| ${label} | \`${outcome.recordId}\` | ${outcome.duplicate ? 'duplicate event, no new record' : outcome.status === 'accepted' ? 'accepted' : `rejected: ${outcome.reason ?? ''}`} |`);
+  }
+  lines.push('', '## Gates', '', '| gate | dataset version | verdict | report |', '|---|---|---|---|');
+  for (const { gate, verdict } of input.gates) {
+    lines.push(`| ${gate} | \`${verdict.datasetVersionId}\` | ${verdict.passed ? 'passed' : `failed: ${verdict.reasons.join('; ')}`} | ${verdict.reportUri} |`);
   }
   lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
   for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);

@@ -47,9 +47,13 @@ describe('npm start', () => {
     expect(stdout).toMatch(/ingest CPS 1985 wages, CSV\s+-> dsv-\w+ accepted/);
     expect(stdout).toMatch(/duplicate event for the CSV\s+-> dsv-\w+ duplicate/);
     expect(stdout).toMatch(/rejected: not valid UTF-8 at byte 13/);
-    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(3 links/);
+    expect(stdout).toMatch(/validation gate on dsv-\w+: passed/);
+    expect(stdout).toMatch(/bias gate on dsv-\w+: (passed|FAILED — gender=female)/);
+    // 3 dataset versions + 2 gate reports
+    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(5 links/);
     const report = path.join(ROOT, 'local-run', 'report.md');
     expect(existsSync(report)).toBe(true);
-    expect(readFileSync(report, 'utf8')).toContain('| dataset/cps-wages | 3 | yes |');
+    expect(readFileSync(report, 'utf8')).toContain('| dataset/cps-wages | 5 | yes |');
+    expect(readFileSync(report, 'utf8')).toMatch(/\| validation \| `dsv-\w+` \| passed \|/);
   }, 120_000);
 });
