@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { DataLakeExampleStack } from '../../docs/examples/data-lake';
 import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
+import { GatesExampleStack } from '../../docs/examples/gates';
 import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
 import { SKIP_BUNDLING } from '../helpers/stacks';
 
@@ -34,6 +35,13 @@ describe('documentation examples', () => {
     const stack = new DatasetIngestExampleStack(app, 'Example', { existingDataBucketName: 'team-data' });
     Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { EventPattern: { detail: { bucket: { name: ['team-data'] } } } });
     Annotations.fromStack(stack).hasWarning('/Example/Lake', Match.stringLikeRegexp('dataBucket is brought by you'));
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('gates example: both gates synthesize under cdk-nag with the thresholds in their environment', () => {
+    const app = nagged();
+    const stack = new GatesExampleStack(app, 'Gates');
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DRIFT_THRESHOLDS: '{"psi":0.25,"ks":0.15}' }) } });
     expect(() => app.synth()).not.toThrow();
   });
 });

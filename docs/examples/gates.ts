@@ -1,0 +1,33 @@
+// Example: the validation and bias gates in your own stack, with your thresholds.
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { BiasGate, DataLake, LineageLedger, ValidationGate } from '../../lib';
+
+export class GatesExampleStack extends Stack {
+  readonly validation: ValidationGate;
+  readonly bias: BiasGate;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const lake = new DataLake(this, 'Lake');
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    // Contracts live in the artifacts bucket at contracts/<dataset>.yaml.
+    this.validation = new ValidationGate(this, 'Validation', {
+      dataLake: lake,
+      ledger,
+      driftThresholds: { psi: 0.25, ks: 0.15 },
+      columnDriftThresholds: { income: { psi: 0.1 } },
+    });
+    this.bias = new BiasGate(this, 'Bias', {
+      dataLake: lake,
+      ledger,
+      config: {
+        label: { column: 'approved', values: ['yes'] },
+        prediction: { column: 'predicted', values: ['yes'] }, // scored holdout rows
+        facets: [{ column: 'sex', values: ['female'] }, { column: 'age', threshold: 60 }],
+        groupColumn: 'region',
+        thresholds: { CI: 0.6, DPL: 0.1, KL: 0.2, DPPL: 0.1, DI: { min: 0.8, max: 1.25 }, RD: 0.1 },
+      },
+    });
+  }
+}
