@@ -83,6 +83,8 @@ export interface ColumnProfileState {
   readonly frequent: FrequentItemsState;
   /** Non-integer numbers, counted in the HyperLogLog only. */
   readonly continuous: number;
+  /** Whether `hll` also holds the discrete values (false while the frequent-values summary is exact). */
+  readonly hllSeeded: boolean;
 }
 
 export interface ColumnSummary {
@@ -167,15 +169,20 @@ export class ColumnAccumulator {
   private frequent: FrequentItems;
   /** Values kept out of the frequent-items summary (non-integer numbers). */
   private continuous = 0;
+  /** Whether the HLL holds the discrete values too (see distinctValue). */
+  private hllSeeded = false;
+
+  private readonly longestMissingToken: number;
 
   constructor(frequentCapacity = 1000, private readonly missingTokens: ReadonlySet<string> = new Set(DEFAULT_MISSING_TOKENS)) {
     this.frequent = new FrequentItems(frequentCapacity);
+    this.longestMissingToken = Math.max(0, ...[...missingTokens].map((t) => t.length));
   }
 
   /** A cell from a text format: its kind is inferred. */
   observeText(raw: string): void {
     this.count++;
-    if (this.missingTokens.has(raw)) {
+    if (raw.length <= this.longestMissingToken && this.missingTokens.has(raw)) {
       this.missing++;
       return;
     }
@@ -284,9 +291,24 @@ export class ColumnAccumulator {
     if (length > this.maxLength) this.maxLength = length;
   }
 
+  /**
+   * A discrete value. While the frequent-values summary is exact its keys are the
+   * distinct values, so hashing into the HyperLogLog waits until the summary would
+   * first evict; the HLL is then seeded with every value held (nothing is lost).
+   */
   private distinctValue(key: string): void {
-    this.hll.add(key);
+    if (this.hllSeeded) this.hll.add(key);
+    else if (this.frequent.wouldEvict(key)) {
+      this.seedHll();
+      this.hll.add(key);
+    }
     this.frequent.add(key);
+  }
+
+  private seedHll(): void {
+    if (this.hllSeeded) return;
+    for (const k of this.frequent.keys()) this.hll.add(k);
+    this.hllSeeded = true;
   }
 
   /**
@@ -320,7 +342,10 @@ export class ColumnAccumulator {
     }
     this.minLength = Math.min(this.minLength, other.minLength);
     this.maxLength = Math.max(this.maxLength, other.maxLength);
-    this.hll.merge(other.hll);
+    this.seedHll();
+    const otherHll = new HyperLogLog(Uint8Array.from(other.hll.registers));
+    if (!other.hllSeeded) for (const k of other.frequent.keys()) otherHll.add(k);
+    this.hll.merge(otherHll);
     this.frequent.merge(other.frequent);
     this.continuous += other.continuous;
   }
@@ -338,6 +363,7 @@ export class ColumnAccumulator {
       hll: this.hll.toBase64(),
       frequent: this.frequent.toJSON(),
       continuous: this.continuous,
+      hllSeeded: this.hllSeeded,
     };
   }
 
@@ -364,6 +390,7 @@ export class ColumnAccumulator {
     c.hll = HyperLogLog.fromBase64(state.hll);
     c.frequent = FrequentItems.fromJSON(state.frequent);
     c.continuous = state.continuous;
+    c.hllSeeded = state.hllSeeded;
     return c;
   }
 

@@ -43,6 +43,16 @@ export class FrequentItems {
     if (weight - min > 0) this.counts.set(value, weight - min);
   }
 
+  /** True when adding `value` would evict (the summary is full and does not hold it). */
+  wouldEvict(value: string): boolean {
+    return this.counts.size >= this.capacity && !this.counts.has(value);
+  }
+
+  /** The values held. */
+  keys(): IterableIterator<string> {
+    return this.counts.keys();
+  }
+
   /** True while every count is exact. */
   get exact(): boolean {
     return this.deducted === 0;
