@@ -2,13 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
 import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
+import { profileDatasetVersion } from '../lambdas/shared/dataset-reader';
+import { S3ObjectReader } from '../lambdas/shared/s3-objects';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
 import { startEmulators } from './local/emulators';
 
 const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
+       cdk-mlops contract suggest <dataset-version-id> [target]
 
 Commands:
   history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
@@ -17,6 +22,8 @@ Commands:
   chains                the ledger's chains
   verify [chain]        check one chain (or all) against the table and the WORM copies;
                         exits 1 if anything was altered or removed
+  contract suggest <id> profile that dataset version and print a suggested contract (YAML)
+                        to review and store as contracts/<dataset>.yaml in the artifacts bucket
 
 Target (one of):
   --local               the state of the last \`npm start\` (in local-run/; --local-dir <dir> for another)
@@ -30,6 +37,7 @@ export class UsageError extends Error {
 
 interface Target {
   ledger: LedgerStore;
+  s3: S3Client;
   close(): Promise<void>;
 }
 
@@ -53,6 +61,7 @@ export async function main(argv: string[], out: (line: string) => void = console
     return values.help ? 0 : 2;
   }
   const [group, command, arg] = positionals;
+  if (group === 'contract') return suggestCommand(command, arg, values, out);
   if (group !== 'lineage' || !command) throw new UsageError(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
   const needsArg = ['history', 'show', 'derived'].includes(command);
   if (!['history', 'show', 'derived', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
@@ -102,6 +111,24 @@ export async function main(argv: string[], out: (line: string) => void = console
   }
 }
 
+async function suggestCommand(command: string | undefined, id: string | undefined, values: TargetOptions, out: (line: string) => void): Promise<number> {
+  if (command !== 'suggest') throw new UsageError(`unknown contract command '${command ?? ''}'\n\n${USAGE}`);
+  if (!id) throw new UsageError("'contract suggest' needs a dataset version id");
+  const target = await openTarget(values);
+  try {
+    const record = await target.ledger.get(id);
+    if (record?.kind !== 'DatasetVersion') throw new UsageError(`no DatasetVersion '${id}' in the ledger`);
+    const dsv = record as LedgerRecord<'DatasetVersion'>;
+    if (dsv.data.status !== 'accepted') throw new UsageError(`dataset version ${id} was rejected at ingest: ${dsv.data.reason ?? ''}`);
+    const profile = await profileDatasetVersion(dsv, new S3ObjectReader(target.s3));
+    out(`# suggested from ${id} (s3://${dsv.data.bucket}/${dsv.data.key}, ${profile.rows} rows): review, then store as contracts/${dsv.data.dataset}.yaml`);
+    out(contractToYaml(suggestContract(profile)).trimEnd());
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
 function describe(r: LedgerRecord): string {
   const d = r.data as Partial<{ status: string; reason: string; sha256: string | null; key: string }>;
   const status = d.status ? ` ${d.status}${d.reason ? ` (${d.reason})` : ''}` : '';
@@ -113,15 +140,18 @@ function describeReport(r: VerifyReport): string[] {
   return [head, ...r.problems.map((p) => `       ${p.code}: ${p.message}`)];
 }
 
-async function openTarget(values: { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string }): Promise<Target> {
+type TargetOptions = { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string };
+
+async function openTarget(values: TargetOptions): Promise<Target> {
   if (values.local || values['local-dir']) {
     const dir = path.resolve(values['local-dir'] ?? 'local-run');
     const statePath = path.join(dir, 'state.json');
     if (!existsSync(statePath)) throw new UsageError(`${statePath} not found: run \`npm start\` first`);
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tableName: string; artifactsBucket: string; wormPrefix: string };
     const emulators = await startEmulators({ dataDir: path.join(dir, 'emulators') });
-    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3: s3Client(emulators.env), tableName: state.tableName, wormBucket: state.artifactsBucket, wormPrefix: state.wormPrefix });
-    return { ledger, close: () => emulators.stop() };
+    const s3 = s3Client(emulators.env);
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: state.tableName, wormBucket: state.artifactsBucket, wormPrefix: state.wormPrefix });
+    return { ledger, s3, close: () => emulators.stop() };
   }
   let table = values.table ?? process.env[LEDGER_ENV.table];
   let bucket = values.bucket ?? process.env[LEDGER_ENV.wormBucket];
@@ -134,8 +164,9 @@ async function openTarget(values: { local?: boolean; 'local-dir'?: string; stack
     if (!table || !bucket) throw new UsageError(`stack ${values.stack} has no LedgerTableName/ArtifactsBucketName outputs (is it an MlopsStack?)`);
   }
   if (!table || !bucket) throw new UsageError(`no ledger given: use --local, --stack <name>, or --table and --bucket\n\n${USAGE}`);
-  const ledger = new LedgerStore({ ddb: dynamoDocumentClient(), s3: s3Client(), tableName: table, wormBucket: bucket, wormPrefix: values.prefix ?? process.env[LEDGER_ENV.wormPrefix] ?? 'ledger/' });
-  return { ledger, close: () => Promise.resolve() };
+  const s3 = s3Client();
+  const ledger = new LedgerStore({ ddb: dynamoDocumentClient(), s3, tableName: table, wormBucket: bucket, wormPrefix: values.prefix ?? process.env[LEDGER_ENV.wormPrefix] ?? 'ledger/' });
+  return { ledger, s3, close: () => Promise.resolve() };
 }
 
 if (require.main === module) {

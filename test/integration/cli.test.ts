@@ -10,6 +10,10 @@ import { startEmulators } from '../../bin/local/emulators';
 import { LocalStack } from '../../bin/local/local-stack';
 import { LedgerStore } from '../../lambdas/shared/ledger-store';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { cpsCsv } from '../../bin/local/sample-data';
+import { checkContract, parseContract } from '../../lambdas/core/constraints';
+import { profileDelimited } from '../../lambdas/core/profile/readers';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 
 let env: LocalEnvironment;
@@ -83,6 +87,26 @@ describe('cdk-mlops lineage', () => {
   ])('rejects %j with a usage error', async (args, message) => {
     await expect(cli(...args)).rejects.toThrow(UsageError);
     await expect(cli(...args)).rejects.toThrow(message);
+  });
+
+  it('suggests a contract from a dataset version, as YAML the same data keeps', async () => {
+    // Prepare: a real object and its DatasetVersion
+    const body = cpsCsv();
+    const put = await env.s3.send(new PutObjectCommand({ Bucket: env.dataBucket, Key: 'data/cps/cps.csv', Body: body }));
+    await env.ledger().append({ kind: 'DatasetVersion', subject: 'dataset/cps', id: 'dsv-cps', data: { dataset: 'cps', bucket: env.dataBucket, key: 'data/cps/cps.csv', versionId: null, etag: put.ETag!.replace(/"/g, ''), sha256: null, size: Buffer.byteLength(body), contentType: 'text/csv', format: 'csv', status: 'accepted', source: { eventId: null, eventTime: null } } });
+    // Act
+    const { code, lines } = await cli('contract', 'suggest', 'dsv-cps', ...target());
+    // Assess
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^# suggested from dsv-cps \(s3:\/\/.+\/data\/cps\/cps\.csv, 534 rows\): review, then store as contracts\/cps\.yaml$/);
+    const contract = parseContract(lines.slice(1).join('\n'));
+    expect(contract.columns.gender).toEqual({ type: 'string', nullable: false, allowedValues: ['female', 'male'] });
+    expect(contract.columns.wage).toMatchObject({ type: 'float', nullable: false, min: 0 });
+    const profile = await profileDelimited((async function* () { yield await Promise.resolve(Buffer.from(body)); })(), { file: 'cps.csv' });
+    expect(checkContract(contract, profile)).toEqual([]);
+    await expect(cli('contract', 'suggest', 'dsv-nope', ...target())).rejects.toThrow("no DatasetVersion 'dsv-nope' in the ledger");
+    await expect(cli('contract', 'suggest', ...target())).rejects.toThrow("'contract suggest' needs a dataset version id");
+    await expect(cli('contract', 'list', ...target())).rejects.toThrow("unknown contract command 'list'");
   });
 
   it('asks for a target when none is given', async () => {
