@@ -6,7 +6,7 @@ import { FLOAT_KIND, INTEGER_KIND, mergeSketch, NOT_NUMERIC, numericKind } from 
 import { mergeProfiles, DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { FrequentItems } from '../../lambdas/core/profile/frequent-items';
 import { HyperLogLog, murmur3 } from '../../lambdas/core/profile/hyperloglog';
-import { profileDelimited, profileJsonLines, profileParquet } from '../../lambdas/core/profile/readers';
+import { forEachDelimitedRow, profileDelimited, profileJsonLines, profileParquet } from '../../lambdas/core/profile/readers';
 
 async function* chunks(text: string | Buffer, size = 1 << 16): AsyncGenerator<Uint8Array> {
   await Promise.resolve();
@@ -300,5 +300,13 @@ describe('numericKind (the allocation-free lexer replacing two regexes)', () => 
       const s = Array.from({ length: Math.floor(random() * 7) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
       expect(numericKind(s), JSON.stringify(s)).toBe(byRegex(s));
     }
+  });
+});
+
+describe('forEachDelimitedRow', () => {
+  it('rejects with the error a callback throws (header or row), instead of crashing the parser', async () => {
+    const stop = new Error('stop');
+    await expect(forEachDelimitedRow(chunks('a,b\n1,2\n'), { file: 'd.csv' }, () => { throw stop; }, () => undefined)).rejects.toBe(stop);
+    await expect(forEachDelimitedRow(chunks('a,b\n1,2\n'), { file: 'd.csv' }, () => undefined, () => { throw stop; })).rejects.toBe(stop);
   });
 });

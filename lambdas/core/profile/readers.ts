@@ -73,7 +73,12 @@ export async function forEachDelimitedRow(source: AsyncIterable<Uint8Array>, opt
           const problem = headerProblem(cells);
           if (problem) return fail(new DatasetParseError({ file, row }, `header: ${problem}`));
           header = cells;
-          return onHeader(header);
+          try {
+            onHeader(header);
+          } catch (err) {
+            fail(err as Error);
+          }
+          return;
         }
         if (cells.length !== header.length) {
           const column = cells.length > header.length ? `(extra field ${header.length + 1})` : header[cells.length]!;
