@@ -7,7 +7,7 @@ import type { GateVerdict } from '../lambdas/shared/gate-report';
 import type { IngestOutcome } from '../lambdas/ingest/ingest';
 import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
-import { logicalIdByPath } from './local/cloud-assembly';
+import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
 import { renderLedgerReport } from './local/report';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const csvVersion = outcomes[0]!.outcome.recordId;
     const gates: { gate: string; verdict: GateVerdict }[] = [];
     for (const [gate, path] of [['validation', 'ValidationGate'], ['bias', 'BiasGate']] as const) {
-      const id = findFunction(stack, `${stackName}/${path}/Function/Resource`);
+      const id = findLogicalIdByPath(stack.template, `${stackName}/${path}/Function/Resource`);
       if (!id) continue; // the bias gate is optional (cdk.json context cdk-mlops:biasGate)
       const verdict = (await stack.invoke(id, { datasetVersionId: csvVersion })) as GateVerdict;
       gates.push({ gate, verdict });
@@ -107,14 +107,6 @@ columns:
   gender: { type: string, allowedValues: [female, male] }
   race: { type: string, allowedValues: [hispanic, other, white] }
 `;
-
-function findFunction(stack: LocalStack, cdkPath: string): string | undefined {
-  try {
-    return logicalIdByPath(stack.template, cdkPath);
-  } catch {
-    return undefined;
-  }
-}
 
 async function deliver(stack: LocalStack, event: Record<string, unknown>, ingestId: string): Promise<IngestOutcome> {
   const invocations = await stack.putEvent(event);

@@ -43,9 +43,15 @@ export function resourcesOfType(template: CfnTemplate, type: string): [string, C
  * `CdkMlops/Ingest/Function/Resource`: the L1 itself or the L2's default child.
  */
 export function logicalIdByPath(template: CfnTemplate, cdkPath: string): string {
-  const found = Object.entries(template.Resources).find(([, r]) => r.Metadata?.['aws:cdk:path'] === cdkPath) ?? Object.entries(template.Resources).find(([, r]) => r.Metadata?.['aws:cdk:path'] === `${cdkPath}/Resource`);
+  const found = findLogicalIdByPath(template, cdkPath);
   if (!found) throw new Error(`no resource with construct path '${cdkPath}' in the template`);
-  return found[0];
+  return found;
+}
+
+/** As logicalIdByPath, but undefined when the stack has no such construct (an optional one). */
+export function findLogicalIdByPath(template: CfnTemplate, cdkPath: string): string | undefined {
+  const entries = Object.entries(template.Resources);
+  return (entries.find(([, r]) => r.Metadata?.['aws:cdk:path'] === cdkPath) ?? entries.find(([, r]) => r.Metadata?.['aws:cdk:path'] === `${cdkPath}/Resource`))?.[0];
 }
 
 export interface PhysicalResource {

@@ -143,9 +143,8 @@ function numericDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumu
 }
 
 function categoricalDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumulator, t: DriftThresholds & typeof DEFAULT_DRIFT_THRESHOLDS): ColumnDrift {
-  const nonMissing = (s: ReturnType<ColumnAccumulator['summary']>): number => s.count - s.missing;
-  const [nb, nc] = [nonMissing(base.summary()), nonMissing(cur.summary())];
-  const unique = [...new Set(frequentKeys(base, cur))].sort();
+  const [nb, nc] = [base.count - base.missing, cur.count - cur.missing];
+  const unique = [...new Set([...base.values(), ...cur.values()].map(([value]) => value))].sort();
   const countsB = unique.map((k) => base.frequency(k));
   const countsC = unique.map((k) => cur.frequency(k));
   // what the summaries do not hold one by one
@@ -171,10 +170,6 @@ function categoricalDrift(column: string, base: ColumnAccumulator, cur: ColumnAc
   return { column, kind: 'categorical', metrics, drifted: reasons.length > 0, reasons };
 }
 
-function frequentKeys(...cols: ColumnAccumulator[]): string[] {
-  return cols.flatMap((c) => Object.keys(c.toJSON().frequent.counts));
-}
-
 /** Drift of every column the baseline has, with per-column thresholds over the defaults. */
 export function compareProfiles(
   baseline: DatasetProfile,
@@ -191,7 +186,7 @@ export function compareProfiles(
     }
     const cur = current.column(name);
     const type = base.type();
-    if ((type === 'integer' || type === 'float') && base.summary().numeric && cur.summary().numeric) {
+    if ((type === 'integer' || type === 'float') && base.hasFiniteNumbers() && cur.hasFiniteNumbers()) {
       columns.push(numericDrift(name, base, cur, t, options.bins ?? DEFAULT_PSI_BINS));
     } else if (type === 'string' || type === 'boolean') {
       columns.push(categoricalDrift(name, base, cur, t));

@@ -418,6 +418,11 @@ export class ColumnAccumulator {
     return out;
   }
 
+  /** True when the column holds at least one finite number. */
+  hasFiniteNumbers(): boolean {
+    return this.n > 0;
+  }
+
   /** The quantile q of the finite values (DDSketch, clamped to the exact min and max). */
   quantile(q: number): number | null {
     if (this.n === 0) return null;
