@@ -18,9 +18,10 @@ export default tseslint.config(
     },
   },
   {
-    // Tests mutate untyped JSON fixtures and events on purpose.
+    // Tests mutate untyped JSON fixtures and events on purpose, and their in-memory fakes are async without awaiting.
     files: ['test/**/*.ts'],
     rules: {
+      '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -1,3 +1,4 @@
+import './local/node20';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';

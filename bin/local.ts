@@ -1,3 +1,4 @@
+import './local/node20';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
@@ -9,7 +10,10 @@ import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
-import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
+import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows } from './local/sample-data';
+import { trainLogisticRegression } from './local/demo-model';
+import { registerLocalModel } from './local/register-model';
+import type { ModelSignature } from '../lambdas/core/model-signature';
 import { renderLedgerReport } from './local/report';
 import { synthesize } from './local/synth';
 
@@ -81,7 +85,20 @@ async function main(): Promise<void> {
       step(`${gate} gate on ${csvVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
     }
 
+    // A candidate model (a logistic regression trained here, until the training
+    // pipeline lands), registered in the ledger, then judged by the bias gate:
+    // the bundled onnxruntime-node scores the rows, post-training metrics follow.
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
+    const biasId = findLogicalIdByPath(stack.template, `${stackName}/BiasGate/Function/Resource`);
+    if (biasId) {
+      const trained = trainLogisticRegression(cpsRows() as unknown as Record<string, unknown>[], { signature: DEMO_SIGNATURE, target: (r) => ((r.wage as number) > 10 ? 1 : 0) });
+      const model = await registerLocalModel(ledger, s3, artifactsBucket, { pipeline: 'cps-wages', model: trained, datasetVersionIds: [csvVersion], hyperparameters: { iterations: '500', learningRate: '0.5', l2: '0.001' } });
+      step(`model ${model.modelVersionId} registered (logistic regression on ${DEMO_SIGNATURE.features.map((f) => (typeof f === 'string' ? f : f.column)).join(', ')}; training accuracy ${(trained.accuracy * 100).toFixed(1)}%): ${model.uri}`);
+      const verdict = (await stack.invoke(biasId, { datasetVersionId: csvVersion, modelVersionId: model.modelVersionId })) as GateVerdict;
+      gates.push({ gate: 'bias (post-training)', verdict });
+      step(`bias gate on ${csvVersion} with model ${model.modelVersionId}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
+    }
+
     const reports = await ledger.verifyAll();
     const histories = await Promise.all(reports.map(async (r) => ({ chain: r.chain, records: await ledger.history(r.chain) })));
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
@@ -96,6 +113,9 @@ async function main(): Promise<void> {
     await emulators.stop();
   }
 }
+
+/** The demo model's inputs: gender is not among them, yet its predictions can still differ by gender. */
+const DEMO_SIGNATURE: ModelSignature = { input: 'features', output: 'score', features: ['education', 'experience', 'union', 'south'] };
 
 /** The reference contract for the CPS data (what `suggestContract` proposes, reviewed). */
 const CPS_CONTRACT = `version: 1

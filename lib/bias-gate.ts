@@ -2,6 +2,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { checkBiasConfig, InvalidBiasConfigError, type BiasGateConfig } from '../lambdas/core/bias-gate';
+import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { createGateFunction, type GateCommonProps, type GateFunction } from './private/gate-function';
 
 export interface BiasGateProps extends GateCommonProps {
@@ -12,6 +13,12 @@ export interface BiasGateProps extends GateCommonProps {
    * threshold per metric (`0.1` means |value| ≤ 0.1; `{ min: 0.8 }` bounds DI).
    */
   readonly config: BiasGateConfig;
+  /**
+   * Keys in the artifacts bucket the gate may read candidate models from (a
+   * ModelVersion's `artifact.uri`).
+   * @default 'models/*'
+   */
+  readonly modelArtifactsPattern?: string;
 }
 
 /**
@@ -19,6 +26,11 @@ export interface BiasGateProps extends GateCommonProps {
  * DatasetVersion, per facet, in one streaming pass; checks them against the
  * thresholds; stores a report; appends a GateReport to the ledger; and returns
  * `{ passed, reason, ... }` for a state machine to branch on.
+ *
+ * Invoked with `{ datasetVersionId }` it is a pre-training check; with
+ * `{ datasetVersionId, modelVersionId }` it also runs the candidate ONNX model
+ * (onnxruntime-node, bundled for the function's architecture) over the rows in
+ * batches and checks the post-training metrics.
  */
 export class BiasGate extends Construct {
   readonly function: lambda.IFunction;
@@ -39,7 +51,9 @@ export class BiasGate extends Construct {
       entry: 'bias-gate',
       description: 'cdk-mlops: computes Clarify-style bias metrics of a dataset version and records a GateReport',
       environment: { BIAS_CONFIG: JSON.stringify(props.config) },
+      onnxRuntime: true,
     });
+    props.dataLake.grantReadArtifacts(this.gate.role, props.modelArtifactsPattern ?? `${DEFAULT_MODELS_PREFIX}*`);
     this.function = this.gate.function;
     this.metricsNamespace = this.gate.metricsNamespace;
     this.serviceName = this.gate.serviceName;

@@ -10,15 +10,18 @@ export interface LedgerReportInput {
   readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
 }
 
+/** Text for a Markdown table cell ('|' would end the cell). */
+const cell = (text: string): string => text.replace(/\|/g, '\\|');
+
 /** The local run's report, as Markdown. */
 export function renderLedgerReport(input: LedgerReportInput): string {
   const lines = [`# cdk-mlops local run — ${input.stackName}`, '', `Generated ${new Date().toISOString()}.`, '', '## Ingest', '', '| upload | record | result |', '|---|---|---|'];
   for (const { label, outcome } of input.outcomes) {
     lines.push(`| ${label} | \`${outcome.recordId}\` | ${outcome.duplicate ? 'duplicate event, no new record' : outcome.status === 'accepted' ? 'accepted' : `rejected: ${outcome.reason ?? ''}`} |`);
   }
-  lines.push('', '## Gates', '', '| gate | dataset version | verdict | report |', '|---|---|---|---|');
+  lines.push('', '## Gates', '', '| gate | dataset version | model version | verdict | report |', '|---|---|---|---|---|');
   for (const { gate, verdict } of input.gates) {
-    lines.push(`| ${gate} | \`${verdict.datasetVersionId}\` | ${verdict.passed ? 'passed' : `failed: ${verdict.reasons.join('; ')}`} | ${verdict.reportUri} |`);
+    lines.push(`| ${gate} | \`${verdict.datasetVersionId}\` | ${verdict.modelVersionId ? `\`${verdict.modelVersionId}\`` : ''} | ${verdict.passed ? 'passed' : `failed: ${cell(verdict.reasons.join('; '))}`} | ${verdict.reportUri} |`);
   }
   lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
   for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);

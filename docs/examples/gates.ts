@@ -23,11 +23,14 @@ export class GatesExampleStack extends Stack {
       ledger,
       config: {
         label: { column: 'approved', values: ['yes'] },
-        prediction: { column: 'predicted', values: ['yes'] }, // scored holdout rows
+        // invoked with { datasetVersionId, modelVersionId }, the gate scores the holdout with the
+        // candidate ONNX model: a score above 0.5 is a positive prediction
+        model: { probabilityThreshold: 0.5, batchSize: 2048 },
         facets: [{ column: 'sex', values: ['female'] }, { column: 'age', threshold: 60 }],
         groupColumn: 'region',
         thresholds: { CI: 0.6, DPL: 0.1, KL: 0.2, DPPL: 0.1, DI: { min: 0.8, max: 1.25 }, RD: 0.1 },
       },
+      modelArtifactsPattern: 'registry/*',
     });
   }
 }

@@ -1,50 +1,140 @@
-import { BiasAccumulator, evaluateBias, type BiasGateConfig, type MetricThreshold } from '../core/bias-gate';
-import { DatasetParseError, InvalidEventError } from '../core/errors';
+import { BiasAccumulator, DEFAULT_PROBABILITY_THRESHOLD, DEFAULT_SCORING_BATCH_SIZE, evaluateBias, type BiasGateConfig, type MetricThreshold } from '../core/bias-gate';
+import { DatasetParseError, InvalidEventError, ModelError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
+import { checkModelSignature, FeatureEncoder, type ModelSignature } from '../core/model-signature';
 import type { ObjectReader } from '../ingest/ingest';
 import { forEachDatasetRecord } from '../shared/dataset-reader';
 import { configHash, recordGateReport, type GateRecordingDeps, type GateVerdict } from '../shared/gate-report';
+import type { ModelArtifactReader } from '../shared/model-artifacts';
 
 /*
  * BiasGate: Clarify-style bias metrics of a DatasetVersion for each configured
- * facet (pre-training; post-training too when the rows carry the model's
- * prediction), checked against thresholds, with a stored report and a GateReport
- * in the ledger. A dataset that cannot be read fails with its location.
+ * facet, checked against thresholds, with a stored report and a GateReport in
+ * the ledger. Pre-training metrics always; post-training metrics when the rows
+ * carry predictions, or when the event names a ModelVersion: its ONNX model
+ * (bytes checked against the ledger's hash) scores the rows in batches. Data or
+ * a model that cannot be used fails the gate with the reason, never a crash.
  */
 
 export interface BiasGateEvent {
   readonly datasetVersionId: string;
+  /** The candidate model: its predictions give the post-training metrics. */
+  readonly modelVersionId?: string;
+}
+
+/** Something that scores feature rows (an OnnxModel). */
+export interface ModelScorer {
+  score(features: Float32Array, rows: number, width: number): Promise<Float64Array>;
+  release(): Promise<void>;
 }
 
 export interface BiasGateDeps extends GateRecordingDeps {
   readonly ledger: GateRecordingDeps['ledger'] & { get(id: string): Promise<LedgerRecord | undefined> };
   readonly objects: ObjectReader;
+  readonly models: ModelArtifactReader;
+  /** Loads a model's bytes for scoring. */
+  loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
 }
 
 export function parseBiasGateEvent(event: unknown): BiasGateEvent {
-  const id = (event as { datasetVersionId?: unknown } | null)?.datasetVersionId;
+  const e = event as { datasetVersionId?: unknown; modelVersionId?: unknown } | null;
+  const id = e?.datasetVersionId;
   if (typeof id !== 'string' || id === '') throw new InvalidEventError('datasetVersionId: expected a non-empty string');
-  return { datasetVersionId: id };
+  const model = e?.modelVersionId;
+  if (model !== undefined && model !== null && (typeof model !== 'string' || model === '')) throw new InvalidEventError('modelVersionId: expected a non-empty string (or leave it out for pre-training metrics)');
+  return { datasetVersionId: id, ...(typeof model === 'string' ? { modelVersionId: model } : {}) };
 }
 
 export async function runBiasGate(event: BiasGateEvent, deps: BiasGateDeps, config: BiasGateConfig, reportsPrefix: string): Promise<GateVerdict> {
   const record = await deps.ledger.get(event.datasetVersionId);
   if (!record || record.kind !== 'DatasetVersion') throw new InvalidEventError(`datasetVersionId: no DatasetVersion '${event.datasetVersionId}' in the ledger`);
   const dsv = record as LedgerRecord<'DatasetVersion'>;
-  const gate = { name: 'bias', reportsPrefix, configHash: configHash(config) };
+  const model = event.modelVersionId !== undefined ? await modelVersion(deps, event.modelVersionId, config) : undefined;
+  const gate = { name: 'bias', reportsPrefix, configHash: configHash(config), model };
   const thresholds = flattenThresholds(config.thresholds);
-  if (dsv.data.status === 'rejected') {
-    return recordGateReport(deps, gate, dsv, { passed: false, reasons: [`dataset version ${dsv.id} was rejected at ingest: ${dsv.data.reason ?? 'no reason recorded'}`], metrics: {}, thresholds }, { config });
+  const fail = (reason: string, details: Record<string, unknown> = {}): Promise<GateVerdict> => recordGateReport(deps, gate, dsv, { passed: false, reasons: [reason], metrics: {}, thresholds }, { config, ...details });
+  if (dsv.data.status === 'rejected') return fail(`dataset version ${dsv.id} was rejected at ingest: ${dsv.data.reason ?? 'no reason recorded'}`);
+
+  let scorer: ModelScorer | undefined;
+  let signature: ModelSignature | undefined;
+  if (model) {
+    try {
+      if (model.data.format !== 'onnx') throw new ModelError(`format '${model.data.format}' cannot be scored (the bias gate runs ONNX models)`);
+      signature = checkModelSignature(model.data.signature);
+      scorer = await deps.loadModel(await deps.models.read(model), signature);
+    } catch (err) {
+      if (err instanceof ModelError) return fail(`model ${model.id}: ${err.message}`);
+      throw err;
+    }
   }
+
   const acc = new BiasAccumulator(config);
   try {
-    await forEachDatasetRecord(dsv, deps.objects, (r) => acc.add(r));
+    if (scorer && signature) await scoreRows(dsv, deps.objects, acc, scorer, signature, config);
+    else await forEachDatasetRecord(dsv, deps.objects, (r) => acc.add(r));
   } catch (err) {
-    if (err instanceof DatasetParseError) return recordGateReport(deps, gate, dsv, { passed: false, reasons: [err.message], metrics: {}, thresholds }, { config, location: err.location });
+    if (err instanceof DatasetParseError) return fail(err.message, { location: err.location });
+    if (err instanceof ModelError) return fail(`model ${model!.id}: ${err.message}`);
     throw err;
+  } finally {
+    await scorer?.release();
   }
-  const outcome = evaluateBias(acc, config);
-  return recordGateReport(deps, gate, dsv, { passed: outcome.passed, reasons: outcome.reasons, metrics: outcome.metrics, thresholds }, { config, rows: outcome.rows, skipped: outcome.skipped, undefinedReasons: outcome.undefinedReasons, counts: acc.toJSON().facets });
+  const outcome = evaluateBias(acc, config, scorer !== undefined);
+  return recordGateReport(
+    deps,
+    gate,
+    dsv,
+    { passed: outcome.passed, reasons: outcome.reasons, metrics: outcome.metrics, thresholds },
+    { config, stage: outcome.stage, unchecked: outcome.unchecked, rows: outcome.rows, skipped: outcome.skipped, undefinedReasons: outcome.undefinedReasons, counts: acc.toJSON().facets },
+  );
+}
+
+async function modelVersion(deps: BiasGateDeps, id: string, config: BiasGateConfig): Promise<LedgerRecord<'ModelVersion'>> {
+  if (config.prediction) throw new InvalidEventError(`modelVersionId: this gate reads predictions from column '${config.prediction.column}'; it does not score a model (configure 'model' instead of 'prediction')`);
+  const record = await deps.ledger.get(id);
+  if (!record || record.kind !== 'ModelVersion') throw new InvalidEventError(`modelVersionId: no ModelVersion '${id}' in the ledger`);
+  return record as LedgerRecord<'ModelVersion'>;
+}
+
+/**
+ * One pass over the rows: each batch of `batchSize` rows is encoded and scored
+ * by the model, and every row then added with its prediction. Readers call back
+ * synchronously, so batches are chained; at most one read chunk's batches wait.
+ */
+async function scoreRows(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader, acc: BiasAccumulator, scorer: ModelScorer, signature: ModelSignature, config: BiasGateConfig): Promise<void> {
+  const encoder = new FeatureEncoder(signature, `s3://${dsv.data.bucket}/${dsv.data.key}`);
+  const batchSize = config.model?.batchSize ?? DEFAULT_SCORING_BATCH_SIZE;
+  const threshold = config.model?.probabilityThreshold ?? DEFAULT_PROBABILITY_THRESHOLD;
+  let features = new Float32Array(batchSize * encoder.width);
+  let batch: Record<string, unknown>[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown;
+
+  const flush = (): void => {
+    const rows = batch;
+    const input = features;
+    batch = [];
+    features = new Float32Array(batchSize * encoder.width);
+    chain = chain
+      .then(async () => {
+        if (failure !== undefined) return;
+        const scores = await scorer.score(input, rows.length, encoder.width);
+        rows.forEach((r, i) => acc.add(r, scores[i]! > threshold));
+      })
+      .catch((err: unknown) => {
+        failure ??= err;
+      });
+  };
+
+  await forEachDatasetRecord(dsv, objects, (record, row) => {
+    if (failure !== undefined) throw failure as Error;
+    encoder.encode(record, row, features, batch.length);
+    batch.push(record);
+    if (batch.length === batchSize) flush();
+  });
+  if (batch.length > 0) flush();
+  await chain;
+  if (failure !== undefined) throw failure as Error;
 }
 
 /** Thresholds as flat numbers for the ledger: `DPL` (|value| bound), `DI.min`, `DI.max`. */

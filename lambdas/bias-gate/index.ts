@@ -8,11 +8,15 @@ import { ArtifactStore } from '../shared/artifact-store';
 import { requireEnv, s3Client } from '../shared/clients';
 import type { GateVerdict } from '../shared/gate-report';
 import { LedgerStore } from '../shared/ledger-store';
+import { S3ModelArtifacts } from '../shared/model-artifacts';
+import { OnnxModel } from '../shared/onnx-model';
 import { S3ObjectReader } from '../shared/s3-objects';
 import { parseBiasGateEvent, runBiasGate, type BiasGateDeps } from './gate';
 
 /*
- * BiasGate Lambda: { datasetVersionId } -> GateVerdict.
+ * BiasGate Lambda: { datasetVersionId, modelVersionId? } -> GateVerdict.
+ * onnxruntime-node is not bundled by esbuild: the construct copies it, with the
+ * binaries of the function's architecture only, next to the bundle.
  * Environment: LEDGER_TABLE, LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, ARTIFACTS_BUCKET,
  * REPORTS_PREFIX, BIAS_CONFIG (JSON: label, facets, thresholds, ...),
  * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
@@ -28,7 +32,13 @@ function wire(): NonNullable<typeof wiring> {
   const config = JSON.parse(requireEnv('BIAS_CONFIG')) as BiasGateConfig;
   checkBiasConfig(config);
   wiring = {
-    deps: { ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')) },
+    deps: {
+      ledger: LedgerStore.fromEnvironment(),
+      objects: new S3ObjectReader(s3),
+      artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')),
+      models: new S3ModelArtifacts(s3),
+      loadModel: (bytes, signature) => OnnxModel.load(bytes, signature),
+    },
     config,
     reportsPrefix: process.env.REPORTS_PREFIX ?? 'reports/',
   };

@@ -23,6 +23,12 @@ import { CdkMlopsError } from './errors';
  * collapsed outcome (positive or not). A threshold `t` means |metric| ≤ t; `{ min, max }`
  * bounds it (e.g. DI: { min: 0.8 }, the four-fifths rule). A metric that cannot
  * be computed (an empty facet) fails the gate unless `onUndefined: 'pass'`.
+ *
+ * Predictions (for the post-training metrics) come either from a column of
+ * scored rows (`prediction`) or from the candidate model, which the gate runs
+ * over the rows when it is given one: a prediction is positive when the model's
+ * score is above `model.probabilityThreshold`. Without predictions the gate is a
+ * pre-training check: post-training thresholds are listed as not checked.
  */
 
 export interface ValueSpec {
@@ -47,7 +53,19 @@ export interface BiasGateConfig {
   readonly thresholds: Readonly<Partial<Record<BiasMetric, MetricThreshold>>>;
   /** @default 'fail' */
   readonly onUndefined?: 'fail' | 'pass';
+  /** How the candidate model's scores become predictions, when the gate is given a model. */
+  readonly model?: ModelScoringConfig;
 }
+
+export interface ModelScoringConfig {
+  /** A score above this is a positive prediction (Clarify's `probability_threshold`). @default 0.5 */
+  readonly probabilityThreshold?: number;
+  /** Rows scored per model call. @default 1024 */
+  readonly batchSize?: number;
+}
+
+export const DEFAULT_PROBABILITY_THRESHOLD = 0.5;
+export const DEFAULT_SCORING_BATCH_SIZE = 1024;
 
 /** A bias gate configuration that cannot be used: the message names the field. */
 export class InvalidBiasConfigError extends CdkMlopsError {}
@@ -69,9 +87,15 @@ export function checkBiasConfig(config: BiasGateConfig): void {
   for (const [metric, t] of Object.entries(config.thresholds)) {
     const known = (PRE_TRAINING_METRICS as readonly string[]).includes(metric) || (POST_TRAINING_METRICS as readonly string[]).includes(metric);
     if (!known) throw new InvalidBiasConfigError(`thresholds.${metric}: not a metric (pre-training: ${PRE_TRAINING_METRICS.join(', ')}; post-training: ${POST_TRAINING_METRICS.join(', ')})`);
-    if ((POST_TRAINING_METRICS as readonly string[]).includes(metric) && !config.prediction) throw new InvalidBiasConfigError(`thresholds.${metric}: a post-training metric needs 'prediction' (the column with the model's predictions)`);
     const ok = typeof t === 'number' ? Number.isFinite(t) && t >= 0 : t !== null && typeof t === 'object' && (t.min === undefined || Number.isFinite(t.min)) && (t.max === undefined || Number.isFinite(t.max)) && (t.min !== undefined || t.max !== undefined);
     if (!ok) throw new InvalidBiasConfigError(`thresholds.${metric}: expected a number >= 0 (|value| bound) or { min, max }`);
+  }
+  if (config.model !== undefined) {
+    const m = config.model as ModelScoringConfig | null;
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new InvalidBiasConfigError('model: expected { probabilityThreshold?, batchSize? }');
+    if (config.prediction) throw new InvalidBiasConfigError("model: give either 'prediction' (rows already scored) or 'model' (the gate scores the rows), not both");
+    if (m.probabilityThreshold !== undefined && !Number.isFinite(m.probabilityThreshold)) throw new InvalidBiasConfigError('model.probabilityThreshold: expected a finite number');
+    if (m.batchSize !== undefined && (!Number.isInteger(m.batchSize) || m.batchSize < 1 || m.batchSize > 65536)) throw new InvalidBiasConfigError('model.batchSize: expected a whole number from 1 to 65536');
   }
 }
 
@@ -112,12 +136,13 @@ export class BiasAccumulator {
     for (const f of config.facets) this.counts.set(facetKey(f), emptyBiasCounts());
   }
 
-  add(record: Readonly<Record<string, unknown>>): void {
+  /** Adds a record; `predicted` is the model's prediction for it, when the gate scored the rows. */
+  add(record: Readonly<Record<string, unknown>>, predicted?: boolean): void {
     this.rows++;
     const labelValue = record[this.config.label.column];
     const positiveLabel = selects(this.config.label, labelValue);
     if (positiveLabel === undefined) return this.skip(`label '${this.config.label.column}' missing or not numeric`);
-    const prediction = this.config.prediction ? selects(this.config.prediction, record[this.config.prediction.column]) : undefined;
+    const prediction = predicted ?? (this.config.prediction ? selects(this.config.prediction, record[this.config.prediction.column]) : undefined);
     if (this.config.prediction && prediction === undefined) return this.skip(`prediction '${this.config.prediction.column}' missing or not numeric`);
     const group = this.config.groupColumn !== undefined ? record[this.config.groupColumn] : undefined;
     for (const f of this.config.facets) {
@@ -160,6 +185,10 @@ export interface BiasOutcome {
   readonly undefinedReasons: Readonly<Record<string, string>>;
   readonly rows: number;
   readonly skipped: Readonly<Record<string, number>>;
+  /** 'post-training' when the rows had predictions (a prediction column, or the model's scores). */
+  readonly stage: 'pre-training' | 'post-training';
+  /** Thresholds of post-training metrics not checked because there were no predictions. */
+  readonly unchecked: readonly string[];
 }
 
 function violates(value: number, t: MetricThreshold): string | undefined {
@@ -173,16 +202,22 @@ function format(v: number): string {
   return Number.isFinite(v) ? v.toFixed(4) : String(v);
 }
 
-/** Metrics for every facet and the verdict against the thresholds. */
-export function evaluateBias(acc: BiasAccumulator, config: BiasGateConfig): BiasOutcome {
+/**
+ * Metrics for every facet and the verdict against the thresholds. Post-training
+ * metrics are computed when the rows carried predictions (`scored`: the model
+ * was run; otherwise when the config names a prediction column).
+ */
+export function evaluateBias(acc: BiasAccumulator, config: BiasGateConfig, scored = false): BiasOutcome {
   const metrics: Record<string, number | null> = {};
   const undefinedReasons: Record<string, string> = {};
   const reasons: string[] = [];
+  const withPredictions = scored || config.prediction !== undefined;
+  const unchecked = withPredictions ? [] : Object.keys(config.thresholds).filter((m) => (POST_TRAINING_METRICS as readonly string[]).includes(m));
   for (const f of config.facets) {
     const key = facetKey(f);
     const counts = acc.counts.get(key)!;
     const pre = preTrainingBias(counts);
-    const post = config.prediction ? postTrainingBias(counts) : undefined;
+    const post = withPredictions ? postTrainingBias(counts) : undefined;
     const all: Record<string, number | null> = { ...pre.values, ...(post?.values ?? {}) };
     const why: Record<string, string | undefined> = { ...pre.undefinedReasons, ...(post?.undefinedReasons ?? {}) };
     for (const [metric, value] of Object.entries(all)) {
@@ -198,5 +233,5 @@ export function evaluateBias(acc: BiasAccumulator, config: BiasGateConfig): Bias
       if (v) reasons.push(`${key}: ${metric} ${v}`);
     }
   }
-  return { passed: reasons.length === 0, reasons, metrics, undefinedReasons, rows: acc.rows, skipped: Object.fromEntries(acc.skipped) };
+  return { passed: reasons.length === 0, reasons, metrics, undefinedReasons, rows: acc.rows, skipped: Object.fromEntries(acc.skipped), stage: withPredictions ? 'post-training' : 'pre-training', unchecked };
 }

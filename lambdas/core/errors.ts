@@ -47,3 +47,6 @@ export class DatasetParseError extends CdkMlopsError {
     this.location = location;
   }
 }
+
+/** A model cannot be used: its bytes differ from the ledger's record, it does not load, or its output is not scores. */
+export class ModelError extends CdkMlopsError {}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { InvalidRecordError } from './errors';
+import type { ModelSignature } from './model-signature';
 
 /*
  * The lineage ledger's data model, with no storage attached.
@@ -63,8 +64,12 @@ export interface TrainingRunData {
 export interface ModelVersionData {
   readonly pipeline: string;
   readonly trainingRunId: string;
-  readonly artifact: { readonly uri: string; readonly sha256: string };
+  /** Where the model is (s3://bucket/key) and the hex SHA-256 of its bytes, checked by whoever loads it. */
+  readonly artifact: { readonly uri: string; readonly sha256: string; readonly versionId?: string };
+  /** e.g. 'onnx' */
   readonly format: string;
+  /** How dataset columns feed the model and which output is its score (needed to score an ONNX model). */
+  readonly signature?: ModelSignature;
   readonly modelPackageGroup?: string;
   readonly modelPackageArn?: string;
   readonly metrics: Readonly<Record<string, number>>;

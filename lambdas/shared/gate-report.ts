@@ -5,8 +5,8 @@ import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/li
  * How every gate ends: its full report written once to the artifacts bucket, a
  * GateReport appended to the ledger (derived from the DatasetVersion it judged),
  * and a verdict a state machine branches on. Ids and keys derive from the
- * dataset version and the gate's configuration, so a retried invocation records
- * nothing twice.
+ * dataset version, the model version (when a model was judged too) and the
+ * gate's configuration, so a retried invocation records nothing twice.
  */
 
 export interface GateVerdict {
@@ -15,6 +15,8 @@ export interface GateVerdict {
   readonly reason: string | null;
   readonly reasons: readonly string[];
   readonly datasetVersionId: string;
+  /** The model version judged with the data (post-training gates). */
+  readonly modelVersionId?: string;
   readonly gateReportId: string;
   readonly reportUri: string;
 }
@@ -31,19 +33,20 @@ export function configHash(value: unknown): string {
 
 export async function recordGateReport(
   deps: GateRecordingDeps,
-  gate: { name: string; reportsPrefix: string; configHash: string },
+  gate: { name: string; reportsPrefix: string; configHash: string; model?: LedgerRecord<'ModelVersion'> },
   dsv: LedgerRecord<'DatasetVersion'>,
   outcome: { passed: boolean; reasons: readonly string[]; metrics: Readonly<Record<string, number | null>>; thresholds: Readonly<Record<string, number>> },
   details: Readonly<Record<string, unknown>>,
 ): Promise<GateVerdict> {
-  const key = `${gate.reportsPrefix}${gate.name}/${dsv.data.dataset}/${dsv.id}-${gate.configHash}.json`;
-  const reportUri = await deps.artifacts.putJson(key, { gate: gate.name, datasetVersionId: dsv.id, ...outcome, ...details });
+  const model = gate.model;
+  const key = `${gate.reportsPrefix}${gate.name}/${dsv.data.dataset}/${dsv.id}${model ? `-${model.id}` : ''}-${gate.configHash}.json`;
+  const reportUri = await deps.artifacts.putJson(key, { gate: gate.name, datasetVersionId: dsv.id, ...(model ? { modelVersionId: model.id } : {}), ...outcome, ...details });
   const { record } = await deps.ledger.append({
     kind: 'GateReport',
-    id: deterministicId('gr', gate.name, dsv.id, gate.configHash),
+    id: model ? deterministicId('gr', gate.name, dsv.id, model.id, gate.configHash) : deterministicId('gr', gate.name, dsv.id, gate.configHash),
     subject: `dataset/${dsv.data.dataset}`,
-    parents: [dsv.id],
+    parents: model ? [dsv.id, model.id] : [dsv.id],
     data: { gate: gate.name, passed: outcome.passed, metrics: outcome.metrics, thresholds: outcome.thresholds, reasons: [...outcome.reasons], reportUri },
   });
-  return { passed: outcome.passed, reason: outcome.reasons[0] ?? null, reasons: outcome.reasons, datasetVersionId: dsv.id, gateReportId: record.id, reportUri };
+  return { passed: outcome.passed, reason: outcome.reasons[0] ?? null, reasons: outcome.reasons, datasetVersionId: dsv.id, ...(model ? { modelVersionId: model.id } : {}), gateReportId: record.id, reportUri };
 }

@@ -21,6 +21,8 @@ export const DEFAULT_NONCURRENT_VERSION_EXPIRATION = Duration.days(365);
 export const DEFAULT_ACCESS_LOG_RETENTION = Duration.days(365);
 export const DEFAULT_DATA_PREFIX = 'data/';
 export const DEFAULT_LEDGER_PREFIX = 'ledger/';
+/** Where registered models live in the artifacts bucket. */
+export const DEFAULT_MODELS_PREFIX = 'models/';
 
 /** Lambda: newest Node.js runtime (cdk-nag L1), Graviton, X-Ray. */
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;

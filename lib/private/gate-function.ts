@@ -43,7 +43,7 @@ export interface GateFunction {
  * writes reports, appends to the ledger, and emits counts under its own
  * `service` dimension.
  */
-export function createGateFunction(gate: Construct, props: GateCommonProps & { entry: string; description: string; environment: Record<string, string> }): GateFunction {
+export function createGateFunction(gate: Construct, props: GateCommonProps & { entry: string; description: string; environment: Record<string, string>; onnxRuntime?: boolean }): GateFunction {
   const metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
   const serviceName = Names.uniqueResourceName(gate, { maxLength: 64 });
   const fn = new SecureFunction(gate, 'Function', {
@@ -52,6 +52,7 @@ export function createGateFunction(gate: Construct, props: GateCommonProps & { e
     memorySize: props.memorySize ?? Size.gibibytes(2),
     timeout: props.timeout ?? Duration.minutes(15),
     logRetention: props.logRetention,
+    onnxRuntime: props.onnxRuntime,
     environment: {
       ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName,
       REPORTS_PREFIX,

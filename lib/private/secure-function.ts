@@ -7,6 +7,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
+import { onnxRuntimeBundling } from './onnx-runtime';
+
+/** Context key choosing every kit Lambda's architecture ('arm64' or 'x86_64'); the local runner sets the host's. */
+export const LAMBDA_ARCHITECTURE_CONTEXT = 'cdk-mlops:lambdaArchitecture';
+
+/** The architecture from context `cdk-mlops:lambdaArchitecture`, default arm64 (Graviton). */
+export function lambdaArchitecture(scope: Construct): lambda.Architecture {
+  const raw: unknown = scope.node.tryGetContext(LAMBDA_ARCHITECTURE_CONTEXT);
+  if (raw === undefined || raw === null) return LAMBDA_ARCHITECTURE;
+  if (raw === 'arm64') return lambda.Architecture.ARM_64;
+  if (raw === 'x86_64') return lambda.Architecture.X86_64;
+  throw new Error(`context '${LAMBDA_ARCHITECTURE_CONTEXT}' must be 'arm64' or 'x86_64' (got ${JSON.stringify(raw)}).`);
+}
 
 /** Root of the Lambda sources (`lambdas/`). */
 export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
@@ -21,11 +34,13 @@ export interface SecureFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   readonly deadLetterQueue?: sqs.IQueue;
   readonly reservedConcurrentExecutions?: number;
+  /** Ship onnxruntime-node (this architecture's binaries only) beside the bundle. */
+  readonly onnxRuntime?: boolean;
 }
 
 /**
  * A Node.js Lambda the way the kit ships every function: bundled with the local
- * esbuild (never Docker), arm64, newest runtime, X-Ray active, JSON logs to its
+ * esbuild (never Docker), arm64 (or context `cdk-mlops:lambdaArchitecture`), newest runtime, X-Ray active, JSON logs to its
  * own retained log group, and a role that can write only to that group (no
  * AWSLambdaBasicExecutionRole).
  */
@@ -45,11 +60,12 @@ export class SecureFunction extends Construct {
       description: `${props.description} (execution role)`,
     });
     this.logGroup.grantWrite(this.role);
+    const architecture = lambdaArchitecture(this);
     this.function = new nodejs.NodejsFunction(this, 'Resource', {
       entry: path.join(LAMBDAS_DIR, props.entry, 'index.ts'),
       handler: 'handler',
       runtime: LAMBDA_RUNTIME,
-      architecture: LAMBDA_ARCHITECTURE,
+      architecture,
       description: props.description,
       memorySize: props.memorySize.toMebibytes(),
       timeout: props.timeout,
@@ -71,6 +87,7 @@ export class SecureFunction extends Construct {
         // The runtime ships SDK v3, but a pinned, tested copy is bundled so the
         // code that runs is the code the tests ran.
         externalModules: [],
+        ...(props.onnxRuntime ? onnxRuntimeBundling(architecture) : {}),
       },
     });
     Validations.of(this.role).acknowledge({

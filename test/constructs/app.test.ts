@@ -43,6 +43,7 @@ describe('reference app', () => {
     expect([...new Set(acks.map(([where, id]) => `${where} ${id}`))].sort()).toEqual([
       'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
+      'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/models/*]',
       'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/reports/*]',
       'CdkMlops/BiasGate/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
       'CdkMlops/DataLake/AccessLogsBucket AwsSolutions-S1',

@@ -52,8 +52,22 @@ describe('BiasGate', () => {
     const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
     new BiasGate(stack, 'Bias', { dataLake, ledger, config });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ BIAS_CONFIG: JSON.stringify(config), REPORTS_PREFIX: 'reports/' }) } });
-    expect(() => new BiasGate(stack, 'Bad', { dataLake, ledger, config: { ...config, thresholds: { DI: { min: 0.8 } } } })).toThrow(
-      "BiasGate: invalid 'config': thresholds.DI: a post-training metric needs 'prediction' (the column with the model's predictions)",
+    expect(() => new BiasGate(stack, 'Bad', { dataLake, ledger, config: { ...config, prediction: { column: 'p', values: [1] }, model: {} } })).toThrow(
+      "BiasGate: invalid 'config': model: give either 'prediction' (rows already scored) or 'model' (the gate scores the rows), not both",
     );
+    expect(() => new BiasGate(stack, 'Bad2', { dataLake, ledger, config: { ...config, model: { batchSize: 0 } } })).toThrow("BiasGate: invalid 'config': model.batchSize: expected a whole number from 1 to 65536");
+  });
+
+  it('may read candidate models under models/ (or the given pattern) and nothing else of the artifacts', () => {
+    const stack = testStack();
+    const dataLake = new DataLake(stack, 'Lake');
+    const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    new BiasGate(stack, 'Bias', { dataLake, ledger, config, modelArtifactsPattern: 'registry/onnx/*' });
+    const reads = iamStatements(Template.fromStack(stack))
+      .map((s) => s.statement)
+      .filter((s) => asArray(s.Action).includes('s3:GetObject'))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(reads.some((r) => r.includes('/registry/onnx/*'))).toBe(true);
+    expect(reads.some((r) => r.includes('/models/*'))).toBe(false);
   });
 });

@@ -48,12 +48,19 @@ describe('npm start', () => {
     expect(stdout).toMatch(/duplicate event for the CSV\s+-> dsv-\w+ duplicate/);
     expect(stdout).toMatch(/rejected: not valid UTF-8 at byte 13/);
     expect(stdout).toMatch(/validation gate on dsv-\w+: passed/);
-    expect(stdout).toMatch(/bias gate on dsv-\w+: (passed|FAILED — gender=female)/);
-    // 3 dataset versions + 2 gate reports
-    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(5 links/);
+    expect(stdout).toMatch(/bias gate on dsv-\w+: passed/);
+    // the demo model, scored by the bundled onnxruntime-node, fails the four-fifths rule
+    expect(stdout).toMatch(/model mv-\w+ registered \(logistic regression/);
+    expect(stdout).toMatch(/bias gate on dsv-\w+ with model mv-\w+: FAILED — gender=female: DI 0\.\d{4} < 0\.8/);
+    // 3 dataset versions + 3 gate reports; the training run and the model in their pipeline's chain
+    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(6 links/);
+    expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(2 links/);
+    expect(stderr).not.toMatch(/NodeVersionSupportWarning/);
     const report = path.join(ROOT, 'local-run', 'report.md');
     expect(existsSync(report)).toBe(true);
-    expect(readFileSync(report, 'utf8')).toContain('| dataset/cps-wages | 5 | yes |');
-    expect(readFileSync(report, 'utf8')).toMatch(/\| validation \| `dsv-\w+` \| passed \|/);
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('| dataset/cps-wages | 6 | yes |');
+    expect(text).toMatch(/\| validation \| `dsv-\w+` \| {2}\| passed \|/);
+    expect(text).toMatch(/\| bias \(post-training\) \| `dsv-\w+` \| `mv-\w+` \| failed: .*race=hispanic\\\|other: DI/);
   }, 120_000);
 });

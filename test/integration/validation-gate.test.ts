@@ -1,5 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainLogisticRegression } from '../../bin/local/demo-model';
+import { registerLocalModel } from '../../bin/local/register-model';
 import { uploadWithEvent } from '../../bin/local/s3-events';
 import { cpsCsv, cpsRows } from '../../bin/local/sample-data';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
@@ -102,7 +104,7 @@ describe('BiasGate (bundled, configured from cdk.json: wage > 10 by gender and r
     const record = (await env.ledger().get(result.gateReportId)) as LedgerRecord<'GateReport'>;
     expect(record.data.gate).toBe('bias');
     expect(record.data.metrics['gender=female.DPL']).toBeCloseTo(dpl, 12);
-    expect(record.data.thresholds).toEqual({ CI: 0.8, DPL: 0.2, KL: 0.2 });
+    expect(record.data.thresholds).toEqual({ CI: 0.8, DPL: 0.2, KL: 0.2, DPPL: 0.2, 'DI.min': 0.8 });
     expect(record.parents).toEqual([dsv.recordId]);
   });
 
@@ -116,5 +118,40 @@ describe('BiasGate (bundled, configured from cdk.json: wage > 10 by gender and r
     const dsv = await ingest('data/cps-bias/men-only.csv', 'wage,gender,race\n12,male,white\n9,male,white\n');
     const result = await bias({ datasetVersionId: dsv.recordId });
     expect(result.reasons).toContain('gender=female: DPL cannot be computed (facet d is empty)');
+  });
+
+  it("scores a registered ONNX model in the bundled onnxruntime-node and records the post-training GateReport against it", async () => {
+    const dsv = await ingest('data/cps-bias/holdout.csv', cpsCsv());
+    const rows = cpsRows() as unknown as Record<string, unknown>[];
+    const signature = { input: 'features', output: 'score', features: ['education', 'experience', { column: 'gender', categories: { female: 1, male: 0 } }] };
+    const trained = trainLogisticRegression(rows, { signature, target: (r) => ((r.wage as number) > 10 ? 1 : 0) });
+    const registered = await registerLocalModel(env.ledger(), env.s3, env.artifactsBucket, { pipeline: 'wages', model: trained, datasetVersionIds: [dsv.recordId] });
+
+    const result = await bias({ datasetVersionId: dsv.recordId, modelVersionId: registered.modelVersionId });
+
+    // the predictions, computed here with the same float32 weights
+    const predicted = rows.map((r) => [r.education, r.experience, r.gender === 'female' ? 1 : 0].reduce((s: number, v, j) => s + (v as number) * Math.fround(trained.weights[j]!), Math.fround(trained.bias)) > 0);
+    const share = (sel: (i: number) => boolean) => {
+      const idx = rows.map((_, i) => i).filter(sel);
+      return idx.filter((i) => predicted[i]).length / idx.length;
+    };
+    const dppl = share((i) => rows[i]!.gender !== 'female') - share((i) => rows[i]!.gender === 'female');
+    const record = (await env.ledger().get(result.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(record.parents).toEqual([dsv.recordId, registered.modelVersionId]);
+    expect(record.data.metrics['gender=female.DPPL']).toBeCloseTo(dppl, 12);
+    const report = await getArtifact(record.data.reportUri!.replace(`s3://${env.artifactsBucket}/`, ''));
+    expect(report).toMatchObject({ stage: 'post-training', modelVersionId: registered.modelVersionId, rows: 534 });
+    expect((await env.ledger().derivedFrom(registered.modelVersionId)).map((r) => r.id)).toContain(result.gateReportId);
+  });
+
+  it('refuses to run a model whose bytes changed after registration', async () => {
+    const dsv = await ingest('data/cps-bias/holdout2.csv', cpsCsv());
+    const trained = trainLogisticRegression(cpsRows() as unknown as Record<string, unknown>[], { signature: { input: 'features', output: 'score', features: ['age'] }, target: (r) => ((r.wage as number) > 10 ? 1 : 0), iterations: 50 });
+    const registered = await registerLocalModel(env.ledger(), env.s3, env.artifactsBucket, { pipeline: 'tamper', model: trained, datasetVersionIds: [dsv.recordId] });
+    // s3rver has no Object Lock: overwrite the key the way a GOVERNANCE-bypassing writer could
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: registered.uri.replace(`s3://${env.artifactsBucket}/`, ''), Body: new Uint8Array([8, 1]) }));
+    const result = await bias({ datasetVersionId: dsv.recordId, modelVersionId: registered.modelVersionId });
+    expect(result.passed).toBe(false);
+    expect(result.reason).toMatch(/refusing to run it$/);
   });
 });

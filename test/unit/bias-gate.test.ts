@@ -78,7 +78,10 @@ describe('edge cases', () => {
     [{ ...config, facets: [{ column: 'g', values: [] }] }, 'facets[0].values: expected a non-empty list'],
     [{ ...config, thresholds: { DPL: -1 } }, 'thresholds.DPL: expected a number >= 0'],
     [{ ...config, prediction: { column: 'p', values: [1] }, thresholds: { DI: {} } }, 'thresholds.DI: expected a number >= 0 (|value| bound) or { min, max }'],
-    [{ ...config, thresholds: { DI: { min: 0.8 } } }, "thresholds.DI: a post-training metric needs 'prediction'"],
+    [{ ...config, prediction: { column: 'p', values: [1] }, model: {} }, "model: give either 'prediction' (rows already scored) or 'model' (the gate scores the rows), not both"],
+    [{ ...config, model: { probabilityThreshold: Number.NaN } }, 'model.probabilityThreshold: expected a finite number'],
+    [{ ...config, model: { batchSize: 1.5 } }, 'model.batchSize: expected a whole number from 1 to 65536'],
+    [{ ...config, model: [] }, 'model: expected { probabilityThreshold?, batchSize? }'],
     [{ ...config, thresholds: { XYZ: 1 } }, 'thresholds.XYZ: not a metric'],
   ] as [unknown, string][])('rejects a bad config, naming the field: %#', (bad, message) => {
     expect(() => new BiasAccumulator(bad as BiasGateConfig)).toThrow(InvalidBiasConfigError);

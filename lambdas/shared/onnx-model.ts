@@ -1,0 +1,65 @@
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ModelError } from '../core/errors';
+import { InvalidModelSignatureError, scoresFromOutput, type ModelSignature } from '../core/model-signature';
+
+/*
+ * An ONNX model loaded in onnxruntime-node (CPU), scoring batches of rows laid
+ * out by FeatureEncoder. Loading checks the signature against the graph, so a
+ * mismatched ModelVersion fails before any data is read.
+ */
+
+export class OnnxModel {
+  private constructor(
+    private readonly session: InferenceSession,
+    readonly signature: ModelSignature,
+  ) {}
+
+  /** Loads a model from its bytes; the signature's input and output must exist in the graph. */
+  static async load(bytes: Uint8Array, signature: ModelSignature): Promise<OnnxModel> {
+    let session: InferenceSession;
+    try {
+      session = await InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    } catch (err) {
+      throw new ModelError(`onnxruntime cannot load the model: ${(err as Error).message}`, { cause: err });
+    }
+    const missing = [
+      session.inputNames.includes(signature.input) ? undefined : `input '${signature.input}' (the graph has ${session.inputNames.join(', ')})`,
+      session.outputNames.includes(signature.output) ? undefined : `output '${signature.output}' (the graph has ${session.outputNames.join(', ')})`,
+    ].filter((x) => x !== undefined);
+    const problem = missing.length > 0 ? `no ${missing.join(' and no ')}` : inputProblem(session, signature);
+    if (problem) {
+      await session.release();
+      throw new InvalidModelSignatureError(`the model does not match its signature: ${problem}`);
+    }
+    return new OnnxModel(session, signature);
+  }
+
+  /** Positive-class scores for `rows` rows of `features` (row-major, `width` per row). */
+  async score(features: Float32Array, rows: number, width: number): Promise<Float64Array> {
+    const input = new Tensor('float32', features.subarray(0, rows * width), [rows, width]);
+    let result: InferenceSession.ReturnType;
+    try {
+      result = await this.session.run({ [this.signature.input]: input }, [this.signature.output]);
+    } catch (err) {
+      throw new ModelError(`onnxruntime cannot score a batch of ${rows} rows × ${width} features: ${(err as Error).message}`, { cause: err });
+    }
+    const output = result[this.signature.output]!;
+    if (output.type !== 'float32' && output.type !== 'float64') throw new ModelError(`model output '${this.signature.output}' is ${output.type}; expected float scores (export classifiers without ZipMap)`);
+    return scoresFromOutput(output.data as Float32Array | Float64Array, output.dims, rows, this.signature.outputIndex);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The input must be a float tensor [batch, features]; a fixed feature width must match the signature. */
+function inputProblem(session: InferenceSession, signature: ModelSignature): string | undefined {
+  const meta = session.inputMetadata.find((m) => m.name === signature.input);
+  if (!meta?.isTensor) return meta ? `input '${signature.input}' is not a tensor` : undefined;
+  if (meta.type !== 'float32') return `input '${signature.input}' takes ${meta.type}; the kit feeds float32`;
+  const width = meta.shape.length === 2 ? meta.shape[1] : undefined;
+  if (meta.shape.length !== 0 && meta.shape.length !== 2) return `input '${signature.input}' has ${meta.shape.length} dimensions; expected [batch, features]`;
+  if (typeof width === 'number' && width !== signature.features.length) return `input '${signature.input}' takes ${width} features; the signature lists ${signature.features.length}`;
+  return undefined;
+}
