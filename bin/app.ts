@@ -24,7 +24,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
   const app = new App(props);
   const settings = readSettings(app.node);
   const stack = new MlopsStack(app, settings.stackName, {
-    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest)',
+    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest, gates)',
     dataLake: {
       dataPrefix: settings.dataPrefix,
       objectLockRetention: settings.objectLockRetention,
@@ -32,6 +32,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
       accessLogsRetention: settings.accessLogsRetention,
     },
     ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
+    datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

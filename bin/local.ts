@@ -15,6 +15,7 @@ import { trainLogisticRegression } from './local/demo-model';
 import { registerLocalModel } from './local/register-model';
 import type { ModelSignature } from '../lambdas/core/model-signature';
 import { renderLedgerReport } from './local/report';
+import { runStateMachine } from './local/state-machine';
 import { synthesize } from './local/synth';
 
 /*
@@ -34,8 +35,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const step = (msg: string): void => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
 
-  step('synthesizing the app (cdk-nag AwsSolutions on) ...');
-  const stackName = synthesize(OUTDIR);
+  step(`synthesizing the app (cdk-nag AwsSolutions on; demo shard sizes: above ${DEMO_SHARDING['cdk-mlops:shardThresholdKiB']} KiB, ${DEMO_SHARDING['cdk-mlops:shardSizeKiB']} KiB each) ...`);
+  const stackName = synthesize(OUTDIR, DEMO_SHARDING);
 
   rmSync(RUN_DIR, { recursive: true, force: true });
   mkdirSync(RUN_DIR, { recursive: true });
@@ -99,13 +100,23 @@ async function main(): Promise<void> {
       step(`bias gate on ${csvVersion} with model ${model.modelVersionId}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
     }
 
+    // The dataset-validation state machine on the JSON Lines version: the
+    // template's definition run by aws-local-stepfunctions, its Distributed Map
+    // as an inline Map over the same shards, every task on its bundled Lambda.
+    const jsonlVersion = outcomes[1]!.outcome.recordId;
+    const validation = await runStateMachine(stack, logicalIdByPath(stack.template, `${stackName}/DatasetValidation/Resource`), { datasetVersionId: jsonlVersion });
+    const out = validation.output as { plan: { shards: unknown[] }; sharding: { merged: boolean; rows?: number; reason?: string }; validation: GateVerdict };
+    const workflows = [{ name: 'DatasetValidation', input: jsonlVersion, shards: out.plan.shards.length, merged: out.sharding.merged, detail: out.sharding.merged ? `${out.sharding.rows} rows merged` : out.sharding.reason ?? '', verdict: out.validation }];
+    gates.push({ gate: 'validation (state machine, sharded)', verdict: out.validation });
+    step(`DatasetValidation state machine on ${jsonlVersion}: ${out.plan.shards.length} shards profiled in parallel, ${out.sharding.merged ? `merged (${out.sharding.rows} rows)` : `not merged: ${out.sharding.reason}`}; gate ${out.validation.passed ? 'passed' : `FAILED — ${out.validation.reasons.join('; ')}`}`);
+
     const reports = await ledger.verifyAll();
     const histories = await Promise.all(reports.map(async (r) => ({ chain: r.chain, records: await ledger.history(r.chain) })));
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
 
     const reportPath = path.join(RUN_DIR, 'report.md');
-    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, reports, histories }));
-    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, reports, histories }, null, 2));
+    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, reports, histories }));
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, reports, histories }, null, 2));
     step(`report written: ${path.relative(process.cwd(), reportPath)}`);
     step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
@@ -113,6 +124,12 @@ async function main(): Promise<void> {
     await emulators.stop();
   }
 }
+
+/**
+ * Shard sizes for the local run: tiny, so the 30 KB sample files split into
+ * several shards (a deploy uses cdk.json: above 512 MiB, 128 MiB each).
+ */
+const DEMO_SHARDING = { 'cdk-mlops:shardThresholdKiB': 8, 'cdk-mlops:shardSizeKiB': 4 };
 
 /** The demo model's inputs: gender is not among them, yet its predictions can still differ by gender. */
 const DEMO_SIGNATURE: ModelSignature = { input: 'features', output: 'score', features: ['education', 'experience', 'union', 'south'] };

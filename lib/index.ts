@@ -1,9 +1,13 @@
 export * from './bias-gate';
 export * from './data-lake';
 export * from './dataset-ingest';
+export * from './dataset-validation';
 export * from './lineage-ledger';
 export * from './mlops-settings';
 export * from './mlops-stack';
+export * from './profile-shards';
 export * from './validation-gate';
+export * from '../stepfunctions/validate-dataset';
+export type * from '../lambdas/core/model-signature';
 export type * from '../lambdas/core/lineage';
 export { LedgerStore, type AppendResult, type LedgerStoreOptions } from '../lambdas/shared/ledger-store';

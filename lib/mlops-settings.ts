@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Node } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
@@ -20,6 +20,10 @@ export interface MlopsSettings {
   readonly accessLogsRetention: Duration;
   /** Bias gate configuration. Context `cdk-mlops:biasGate` (an object, checked by BiasGate), default: no bias gate. */
   readonly biasGate?: BiasGateConfig;
+  /** Versions above this are profiled in parallel shards. Context `cdk-mlops:shardThresholdKiB`, default 524288 (512 MiB). */
+  readonly shardThreshold: Size;
+  /** Bytes per shard. Context `cdk-mlops:shardSizeKiB`, default 131072 (128 MiB). */
+  readonly shardSize: Size;
 }
 
 export const SETTING_DEFAULTS = {
@@ -29,19 +33,22 @@ export const SETTING_DEFAULTS = {
   objectLockRetentionDays: 30,
   noncurrentVersionExpirationDays: 365,
   accessLogRetentionDays: 365,
+  shardThresholdKiB: 524288,
+  shardSizeKiB: 131072,
 } as const;
 
 /** Reads and checks the settings; a bad value fails with the context key and the fix. */
 export function readSettings(node: Node): MlopsSettings {
   const get = (name: keyof typeof SETTING_DEFAULTS): unknown => node.tryGetContext(`cdk-mlops:${name}`) ?? SETTING_DEFAULTS[name];
-  const days = (name: keyof typeof SETTING_DEFAULTS): number => {
+  const whole = (name: keyof typeof SETTING_DEFAULTS, unit: string, min: number): number => {
     const raw = get(name);
     const n = typeof raw === 'string' ? Number(raw) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw new Error(`context 'cdk-mlops:${name}' must be a whole number of days >= 1 (got ${JSON.stringify(raw)}).`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
+      throw new Error(`context 'cdk-mlops:${name}' must be a whole number of ${unit} >= ${min} (got ${JSON.stringify(raw)}).`);
     }
     return n;
   };
+  const days = (name: keyof typeof SETTING_DEFAULTS): number => whole(name, 'days', 1);
   const mode = String(get('objectLockMode')).toUpperCase();
   if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') {
     throw new Error(`context 'cdk-mlops:objectLockMode' must be GOVERNANCE or COMPLIANCE (got ${JSON.stringify(get('objectLockMode'))}).`);
@@ -57,6 +64,8 @@ export function readSettings(node: Node): MlopsSettings {
     objectLockRetention: mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(retention) : s3.ObjectLockRetention.governance(retention),
     noncurrentVersionExpiration: Duration.days(days('noncurrentVersionExpirationDays')),
     accessLogsRetention: Duration.days(days('accessLogRetentionDays')),
+    shardThreshold: Size.kibibytes(whole('shardThresholdKiB', 'KiB', 0)),
+    shardSize: Size.kibibytes(whole('shardSizeKiB', 'KiB', 1)),
     ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
   };
 }

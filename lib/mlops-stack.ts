@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 import { BiasGate } from './bias-gate';
 import { DataLake, type DataLakeProps } from './data-lake';
+import { DatasetValidation, type DatasetValidationProps } from './dataset-validation';
 import { DatasetIngest } from './dataset-ingest';
 import { LineageLedger } from './lineage-ledger';
 import { ValidationGate } from './validation-gate';
@@ -18,6 +19,11 @@ export interface MlopsStackProps extends StackProps {
    * @default - no bias gate
    */
   readonly biasGate?: BiasGateConfig;
+  /**
+   * Sharding settings of the dataset validation state machine.
+   * @default - the DatasetValidation defaults (shards above 512 MiB, 128 MiB each)
+   */
+  readonly datasetValidation?: Pick<DatasetValidationProps, 'shardThreshold' | 'shardSize' | 'maxShards' | 'maxConcurrency'>;
 }
 
 /**
@@ -31,6 +37,7 @@ export class MlopsStack extends Stack {
   readonly ingest: DatasetIngest;
   readonly validationGate: ValidationGate;
   readonly biasGate?: BiasGate;
+  readonly datasetValidation: DatasetValidation;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -38,6 +45,7 @@ export class MlopsStack extends Stack {
     this.ledger = new LineageLedger(this, 'Ledger', { wormBucket: this.dataLake.artifactsBucket });
     this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
     this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
+    this.datasetValidation = new DatasetValidation(this, 'DatasetValidation', { dataLake: this.dataLake, ledger: this.ledger, validationGate: this.validationGate, ...props.datasetValidation });
     if (props.biasGate) this.biasGate = new BiasGate(this, 'BiasGate', { dataLake: this.dataLake, ledger: this.ledger, config: props.biasGate });
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
@@ -45,6 +53,7 @@ export class MlopsStack extends Stack {
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
     new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
+    new CfnOutput(this, 'DatasetValidationStateMachineArn', { value: this.datasetValidation.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." }' });
     if (this.biasGate) new CfnOutput(this, 'BiasGateFunctionName', { value: this.biasGate.function.functionName });
   }
 }

@@ -3,6 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { DriftThresholds } from '../lambdas/core/drift';
+import { PROFILES_PREFIX } from './private/defaults';
 import { createGateFunction, type GateCommonProps, type GateFunction } from './private/gate-function';
 
 export interface ValidationGateProps extends GateCommonProps {
@@ -22,8 +23,6 @@ export interface ValidationGateProps extends GateCommonProps {
    */
   readonly contractsPrefix?: string;
 }
-
-const PROFILES_PREFIX = 'profiles/';
 
 /**
  * The validation gate: a Lambda that profiles a DatasetVersion in one streaming

@@ -6,6 +6,7 @@ export interface LedgerReportInput {
   readonly stackName: string;
   readonly outcomes: readonly { label: string; outcome: IngestOutcome }[];
   readonly gates: readonly { gate: string; verdict: GateVerdict }[];
+  readonly workflows?: readonly { name: string; input: string; shards: number; merged: boolean; detail: string }[];
   readonly reports: readonly VerifyReport[];
   readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
 }
@@ -22,6 +23,10 @@ export function renderLedgerReport(input: LedgerReportInput): string {
   lines.push('', '## Gates', '', '| gate | dataset version | model version | verdict | report |', '|---|---|---|---|---|');
   for (const { gate, verdict } of input.gates) {
     lines.push(`| ${gate} | \`${verdict.datasetVersionId}\` | ${verdict.modelVersionId ? `\`${verdict.modelVersionId}\`` : ''} | ${verdict.passed ? 'passed' : `failed: ${cell(verdict.reasons.join('; '))}`} | ${verdict.reportUri} |`);
+  }
+  if (input.workflows?.length) {
+    lines.push('', '## State machines (run locally from the template)', '', '| state machine | dataset version | shards | merged | detail |', '|---|---|---|---|---|');
+    for (const w of input.workflows) lines.push(`| ${w.name} | \`${w.input}\` | ${w.shards} | ${w.merged ? 'yes' : 'no'} | ${cell(w.detail)} |`);
   }
   lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
   for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);

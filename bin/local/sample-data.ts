@@ -36,7 +36,7 @@ export function cpsJsonLines(rows: readonly CpsRow[] = cpsRows()): string {
   return rows.map((r) => JSON.stringify(Object.fromEntries(CPS_COLUMNS.map((c) => [c, r[c]])))).join('\n') + '\n';
 }
 
-export async function cpsParquet(rows: readonly CpsRow[] = cpsRows()): Promise<Uint8Array> {
+export async function cpsParquet(rows: readonly CpsRow[] = cpsRows(), options: { rowGroupSize?: number } = {}): Promise<Uint8Array> {
   const { parquetWriteBuffer } = await import('hyparquet-writer');
   const numeric = new Set<keyof CpsRow>(['wage', 'education', 'experience', 'age', 'union', 'south', 'married']);
   const columnData = CPS_COLUMNS.map((name) => ({
@@ -44,5 +44,5 @@ export async function cpsParquet(rows: readonly CpsRow[] = cpsRows()): Promise<U
     data: rows.map((r) => r[name]),
     type: numeric.has(name) ? (name === 'wage' ? 'DOUBLE' : 'INT32') : 'STRING',
   }));
-  return new Uint8Array(parquetWriteBuffer({ columnData } as Parameters<typeof parquetWriteBuffer>[0]));
+  return new Uint8Array(parquetWriteBuffer({ columnData, ...(options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {}) } as Parameters<typeof parquetWriteBuffer>[0]));
 }

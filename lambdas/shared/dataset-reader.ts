@@ -10,7 +10,8 @@ import type { ObjectReader } from '../ingest/ingest';
  * for the gates: as a profile, or record by record.
  */
 
-function locate(dsv: LedgerRecord<'DatasetVersion'>): { ref: ObjectCreated; file: string } {
+/** The S3 object version a DatasetVersion names, and its name for messages. */
+export function locate(dsv: LedgerRecord<'DatasetVersion'>): { ref: ObjectCreated; file: string } {
   const d = dsv.data;
   return { ref: { bucket: d.bucket, key: d.key, versionId: d.versionId, etag: d.etag, size: d.size, eventId: null, eventTime: null }, file: `s3://${d.bucket}/${d.key}` };
 }

@@ -23,6 +23,17 @@ export class S3ObjectReader implements ObjectReader {
     }
   }
 
+  /** The exact version's bytes from `start` to the end, streamed (a shard reads what it needs and stops). */
+  async openFrom(ref: ObjectCreated, start: number): Promise<AsyncIterable<Uint8Array> | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(start > 0 ? { Range: `bytes=${start}-` } : {}), ...pin(ref) }));
+      return out.Body as Readable;
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
   randomAccess(ref: ObjectCreated, size: number): AsyncBuffer {
     return {
       byteLength: size,

@@ -9,7 +9,8 @@ import { profileDatasetVersion } from '../shared/dataset-reader';
 import { configHash, recordGateReport, type GateVerdict } from '../shared/gate-report';
 
 /*
- * ValidationGate: profile a DatasetVersion, check it against its contract and
+ * ValidationGate: profile a DatasetVersion (or take its stored profile, e.g.
+ * merged from shards), check it against its contract and
  * (optionally) a baseline profile, store the profile and the report, append a
  * GateReport to the ledger, and return a verdict a state machine branches on.
  * A dataset that cannot be read fails the gate with the parse error's location;
@@ -81,16 +82,24 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
     baseline = DatasetProfile.fromJSON(JSON.parse(text) as DatasetProfileState);
   }
 
+  // A version is profiled once: by the sharded profiler (Distributed Map) before
+  // the gate, or here in one pass. Either way the profile is stored at this key.
+  const profileKey = `${settings.profilesPrefix}${dataset}/${dsv.id}.json`;
+  const stored = await deps.artifacts.getText(profileKey);
   let profile: DatasetProfile;
-  try {
-    profile = await profileDatasetVersion(dsv, deps.objects);
-  } catch (err) {
-    if (err instanceof DatasetParseError) return finish(false, [err.message], {}, {}, { location: err.location }, null);
-    throw err;
+  if (stored !== undefined) {
+    profile = DatasetProfile.fromJSON(JSON.parse(stored) as DatasetProfileState);
+  } else {
+    try {
+      profile = await profileDatasetVersion(dsv, deps.objects);
+    } catch (err) {
+      if (err instanceof DatasetParseError) return finish(false, [err.message], {}, {}, { location: err.location }, null);
+      throw err;
+    }
   }
-  const profileUri = await deps.artifacts.putJson(`${settings.profilesPrefix}${dataset}/${dsv.id}.json`, profile.toJSON());
+  const profileUri = stored !== undefined ? deps.artifacts.uri(profileKey) : await deps.artifacts.putJson(profileKey, profile.toJSON());
   const outcome = evaluateValidation(profile, { contract, baseline, driftThresholds: settings.driftThresholds, columnDriftThresholds: settings.columnDriftThresholds });
-  return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
+  return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { profileSource: stored !== undefined ? 'stored' : 'computed', violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
 }
 
 async function loadContract(artifacts: ValidationGateDeps['artifacts'], prefix: string, dataset: string): Promise<DatasetContract | undefined> {

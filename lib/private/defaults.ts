@@ -21,6 +21,8 @@ export const DEFAULT_NONCURRENT_VERSION_EXPIRATION = Duration.days(365);
 export const DEFAULT_ACCESS_LOG_RETENTION = Duration.days(365);
 export const DEFAULT_DATA_PREFIX = 'data/';
 export const DEFAULT_LEDGER_PREFIX = 'ledger/';
+/** Where dataset profiles live in the artifacts bucket (`<prefix><dataset>/<version>.json`, shards under `<prefix>shards/`). */
+export const PROFILES_PREFIX = 'profiles/';
 /** Where registered models live in the artifacts bucket. */
 export const DEFAULT_MODELS_PREFIX = 'models/';
 

@@ -1,5 +1,5 @@
-import { Stack, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Aspects, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
@@ -18,7 +18,50 @@ export function acknowledgeObjectPrefixGrant(grantee: iam.IGrantable, bucket: s3
   Validations.of(principal as IConstruct).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arn}/${keyPattern}]`, reason });
 }
 
-/** Renders a resolved value as cdk-nag names it in finding ids: Ref -> <X>, GetAtt -> <X.Attr>, Join -> concatenation. */
+/** A wildcard resource of a role and why it is needed. */
+export interface WildcardReason {
+  /** Matches the resource as cdk-nag renders it (e.g. `<Fn.Arn>:*`, `*`). */
+  readonly resource: RegExp;
+  readonly reason: string;
+}
+
+/**
+ * Acknowledges, on `scope`, the AwsSolutions-IAM5 finding of every wildcard
+ * resource in the IAM policies under it that a rule explains; a wildcard no
+ * rule explains is left for cdk-nag to report. For policies CDK writes itself
+ * (a state machine's role and its Distributed Map policy): the scan runs as an
+ * aspect, once they are written.
+ */
+export function acknowledgeWildcards(scope: IConstruct, reasons: readonly WildcardReason[]): void {
+  let done = false;
+  Aspects.of(scope).add({
+    visit: (node) => {
+      if (node !== scope || done) return;
+      done = true;
+      const stack = Stack.of(scope);
+      const seen = new Set<string>();
+      for (const policy of scope.node.findAll().filter((c): c is iam.Policy => c instanceof iam.Policy)) {
+        const doc = stack.resolve(policy.document.toJSON()) as { Statement?: { Resource?: unknown }[] } | undefined;
+        for (const statement of doc?.Statement ?? []) {
+          for (const resource of Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]) {
+            const rendered = renderLikeNag(resource);
+            if (rendered === undefined || !rendered.includes('*') || seen.has(rendered)) continue;
+            const rule = reasons.find((r) => r.resource.test(rendered));
+            if (!rule) continue;
+            seen.add(rendered);
+            Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${rendered}]`, reason: rule.reason });
+          }
+        }
+      }
+    },
+  });
+}
+
+/**
+ * Renders a resolved value as cdk-nag names it in finding ids: Ref -> <X>,
+ * GetAtt -> <X.Attr>, pseudo parameters -> <AWS::X>, Join -> concatenation,
+ * any other intrinsic -> its JSON.
+ */
 function renderLikeNag(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (value === null || typeof value !== 'object') return undefined;
@@ -31,5 +74,5 @@ function renderLikeNag(value: unknown): string | undefined {
     const parts = (join[1] as unknown[]).map(renderLikeNag);
     return parts.every((p) => p !== undefined) ? parts.join(join[0]) : undefined;
   }
-  return undefined;
+  return JSON.stringify(value);
 }

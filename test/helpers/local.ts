@@ -23,6 +23,8 @@ export interface LocalEnvironment {
   readonly ingestFunctionId: string;
   readonly validationGateFunctionId: string;
   readonly biasGateFunctionId: string;
+  readonly datasetValidationId: string;
+  readonly profileShardsFunctionId: string;
   /** A LedgerStore on the stack's table and bucket. */
   ledger(options?: Partial<ConstructorParameters<typeof LedgerStore>[0]>): LedgerStore;
   stop(): Promise<void>;
@@ -32,9 +34,9 @@ export interface LocalEnvironment {
  * Synthesizes the reference app (bundled or not), starts s3rver and dynalite on
  * ephemeral ports and creates the template's buckets and table in them.
  */
-export async function startLocal(options: { bundle?: boolean } = {}): Promise<LocalEnvironment> {
+export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown> } = {}): Promise<LocalEnvironment> {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
-  const stackName = synthesize(outdir, options.bundle ? {} : SKIP_BUNDLING);
+  const stackName = synthesize(outdir, { ...(options.bundle ? {} : SKIP_BUNDLING), ...options.context });
   const emulators = await startEmulators();
   const stack = await LocalStack.start({ outdir, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } });
   const s3 = s3Client(emulators.env);
@@ -53,6 +55,8 @@ export async function startLocal(options: { bundle?: boolean } = {}): Promise<Lo
     ingestFunctionId: logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`),
     validationGateFunctionId: logicalIdByPath(stack.template, `${stackName}/ValidationGate/Function/Resource`),
     biasGateFunctionId: logicalIdByPath(stack.template, `${stackName}/BiasGate/Function/Resource`),
+    datasetValidationId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/Resource`),
+    profileShardsFunctionId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/ProfileShards/Function/Resource`),
     ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
     async stop() {
       s3.destroy();

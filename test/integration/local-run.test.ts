@@ -55,6 +55,9 @@ describe('npm start', () => {
     // 3 dataset versions + 3 gate reports; the training run and the model in their pipeline's chain
     expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(6 links/);
     expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(2 links/);
+    // the dataset-validation state machine from the template: shards, merge, gate
+    expect(stdout).toMatch(/DatasetValidation state machine on dsv-\w+: \d+ shards profiled in parallel, merged \(534 rows\); gate passed/);
+    expect(stdout).toMatch(/verify dataset\/cps-wages-jsonl: OK \(2 links/);
     expect(stderr).not.toMatch(/NodeVersionSupportWarning/);
     const report = path.join(ROOT, 'local-run', 'report.md');
     expect(existsSync(report)).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newShardScan, planByteShards, planRowGroupShards, shardAlignmentProblem, shardReadStart, shardRows, ShardingError, type ByteShard, type ShardResult, type ShardScan } from '../../lambdas/core/profile/shards';
+import { newShardScan, planByteShards, planRowGroupShards, shardsProblem, shardReadStart, shardRows, ShardingError, type ByteShard, type ShardResult, type ShardScan } from '../../lambdas/core/profile/shards';
 
 /** A deterministic PRNG (mulberry32), so failures reproduce. */
 function rng(seed: number): () => number {
@@ -33,7 +33,7 @@ async function shardAll(text: string, shardBytes: number, quoted: boolean, chunk
     pieces.push(new TextDecoder().decode(rows));
     results.push({ index: s.index, key: `k${s.index}`, rows: 0, scan });
   }
-  return { joined: pieces.join(''), problem: shardAlignmentProblem(shards, results), pieces };
+  return { joined: pieces.join(''), problem: shardsProblem(shards, results), pieces };
 }
 
 function randomCsv(r: () => number, rows: number, newlinesInQuotes: boolean): string {
@@ -143,17 +143,23 @@ describe('shardRows: every row read by exactly one shard', () => {
   });
 });
 
-describe('shardAlignmentProblem', () => {
+describe('shardsProblem', () => {
   const shards = planByteShards(30, 10, 10);
   const result = (index: number, quotes: number, read: number, firstRow: [number, number]): ShardResult => ({ index, key: '', rows: 1, scan: { quotes, read, firstRow } });
+  it('gives the misreading as the reason when a misread shard also failed to parse, and a parse failure otherwise', () => {
+    const failed = (index: number, read: number, firstRow: [number, number]) => ({ index, error: 'row 2: expected 3 fields', scan: { quotes: 0, read, firstRow } });
+    expect(shardsProblem(shards, [result(0, 1, 0, [0, 0]), failed(1, 12, [12, 15]), result(2, 0, 21, [21, 21])])).toMatch(/^shard 1 \(bytes 10–20\) is cut inside a quoted value/);
+    expect(shardsProblem(shards, [result(0, 2, 0, [0, 0]), failed(1, 12, [12, 15]), result(2, 0, 21, [21, 21])])).toBe('shard 1: row 2: expected 3 fields');
+  });
+
   it('names a shard whose result is missing', () => {
-    expect(shardAlignmentProblem(shards, [result(0, 0, 0, [0, 0])])).toBe('shard 1 (bytes 10–20) has no result');
+    expect(shardsProblem(shards, [result(0, 0, 0, [0, 0])])).toBe('shard 1 (bytes 10–20) has no result');
   });
   it('accepts shards whose first rows are the true ones, whatever the quotes before them', () => {
     // three quotes before shard 1: it starts inside quotes, and its true first row (firstRow[1]) is where it read
-    expect(shardAlignmentProblem(shards, [result(0, 3, 0, [0, 0]), result(1, 1, 14, [17, 14]), result(2, 0, 21, [21, 25])])).toBeUndefined();
+    expect(shardsProblem(shards, [result(0, 3, 0, [0, 0]), result(1, 1, 14, [17, 14]), result(2, 0, 21, [21, 25])])).toBeUndefined();
   });
   it('refuses a shard that read from a newline inside a quoted value', () => {
-    expect(shardAlignmentProblem(shards, [result(0, 1, 0, [0, 0]), result(1, 2, 12, [12, 15]), result(2, 0, 21, [21, 21])])).toBe('shard 1 (bytes 10–20) is cut inside a quoted value that contains a newline: its first row starts at byte 15, not 12');
+    expect(shardsProblem(shards, [result(0, 1, 0, [0, 0]), result(1, 2, 12, [12, 15]), result(2, 0, 21, [21, 21])])).toBe('shard 1 (bytes 10–20) is cut inside a quoted value that contains a newline: its first row starts at byte 15, not 12');
   });
 });

@@ -144,8 +144,18 @@ export async function profileJsonLines(source: AsyncIterable<Uint8Array>, option
   return profile;
 }
 
-/** Streams Parquet records one row group at a time (uncompressed and Snappy pages; other codecs need hyparquet-compressors). */
-export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, onRecord: (record: Record<string, unknown>, row: number) => void): Promise<void> {
+/** Which rows of a Parquet file to read: whole row groups from `rowStart` (inclusive) to `rowEnd` (exclusive). */
+export interface RowRange {
+  readonly rowStart: number;
+  readonly rowEnd: number;
+}
+
+/**
+ * Streams Parquet records one row group at a time (uncompressed and Snappy
+ * pages; other codecs need hyparquet-compressors), only the row groups inside
+ * `rows` when it is given (a shard).
+ */
+export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, onRecord: (record: Record<string, unknown>, row: number) => void, rows?: RowRange): Promise<void> {
   let metadata;
   try {
     metadata = await parquetMetadataAsync(buffer);
@@ -155,6 +165,10 @@ export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, on
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
+    if (rows && (rowStart < rows.rowStart || rowEnd > rows.rowEnd)) {
+      rowStart = rowEnd;
+      continue;
+    }
     let records: Record<string, unknown>[];
     try {
       records = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd });
@@ -166,9 +180,9 @@ export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, on
   }
 }
 
-/** Profiles Parquet. */
-export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions): Promise<DatasetProfile> {
+/** Profiles Parquet (the row groups in `rows` only, when given). */
+export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions, rows?: RowRange): Promise<DatasetProfile> {
   const profile = new DatasetProfile('parquet', options);
-  await forEachParquetRecord(buffer, options.file, (record) => profile.addRecord(record));
+  await forEachParquetRecord(buffer, options.file, (record) => profile.addRecord(record), rows);
   return profile;
 }

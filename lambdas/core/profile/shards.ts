@@ -110,7 +110,7 @@ export async function* shardRows(source: AsyncIterable<Uint8Array>, shard: ByteS
   const { start, end } = shard;
   let pos = shardReadStart(shard);
   let inRows = start === 0; // shard 0 starts at a row; others at the first newline
-  let found = [start === 0, start === 0]; // firstRow[0], firstRow[1] settled
+  const found = [start === 0, start === 0]; // firstRow[0], firstRow[1] settled
   let inQuotes = false; // quote parity since `start` (as if it were outside quotes)
   let rowParity = false; // `inQuotes` at the first row read: inside those rows, quoted iff inQuotes !== rowParity
   for await (const chunk of source) {
@@ -168,20 +168,39 @@ export interface ShardResult {
   readonly scan?: ShardScan;
 }
 
+/** A shard that could not be profiled: why, and what it saw before it stopped. */
+export interface ShardFailure {
+  readonly index: number;
+  readonly error: string;
+  readonly scan?: ShardScan;
+}
+
+export type ShardOutcome = ShardResult | ShardFailure;
+
+export const isShardFailure = (o: ShardOutcome): o is ShardFailure => 'error' in o;
+
 /**
- * Checks that every byte shard read from its true first row, given the parity
- * of the quotes before it (its last row then ends right too: it tracked quotes
- * from a true row start). Returns the problem, or undefined when the shards are exact.
+ * Why the shards cannot be merged, or undefined when they are exact. In shard
+ * order: a missing result; a byte shard that did not read from its true first
+ * row, given the parity of the quotes before it (it then ends right too: it
+ * tracked quotes from a true row start); a shard that failed. A misread shard
+ * usually fails to parse too; the misreading is the reason given.
  */
-export function shardAlignmentProblem(shards: readonly ByteShard[], results: readonly ShardResult[]): string | undefined {
-  const byIndex = new Map(results.map((r) => [r.index, r]));
+export function shardsProblem(shards: readonly Shard[], outcomes: readonly ShardOutcome[]): string | undefined {
+  const byIndex = new Map(outcomes.map((r) => [r.index, r]));
   let before = 0;
   for (const shard of [...shards].sort((a, b) => a.index - b.index)) {
-    const scan = byIndex.get(shard.index)?.scan;
-    if (!scan) return `shard ${shard.index} (bytes ${shard.start}–${shard.end}) has no result`;
-    const truth = scan.firstRow[before % 2]!;
-    if (truth !== scan.read) return `shard ${shard.index} (bytes ${shard.start}–${shard.end}) is cut inside a quoted value that contains a newline: its first row starts at byte ${truth}, not ${scan.read}`;
-    before += scan.quotes;
+    const outcome = byIndex.get(shard.index);
+    const where = isByteShard(shard) ? `bytes ${shard.start}–${shard.end}` : `rows ${shard.rowStart + 1}–${shard.rowEnd}`;
+    if (!outcome) return `shard ${shard.index} (${where}) has no result`;
+    const scan = outcome.scan;
+    if (isByteShard(shard)) {
+      if (!scan) return `shard ${shard.index} (${where}) has no scan`;
+      const truth = scan.firstRow[before % 2]!;
+      if (truth !== scan.read) return `shard ${shard.index} (${where}) is cut inside a quoted value that contains a newline: its first row starts at byte ${truth}, not ${scan.read}`;
+    }
+    if (isShardFailure(outcome)) return `shard ${shard.index}: ${outcome.error}`;
+    before += scan?.quotes ?? 0;
   }
   return undefined;
 }
