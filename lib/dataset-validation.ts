@@ -8,7 +8,6 @@ import { ValidateDataset } from '../stepfunctions/validate-dataset';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import { DEFAULT_LOG_RETENTION } from './private/defaults';
-import { acknowledgeWildcards } from './private/nag';
 import { ProfileShards } from './profile-shards';
 import type { ValidationGate } from './validation-gate';
 
@@ -66,20 +65,7 @@ export class DatasetValidation extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: 'cdk-mlops: validates a dataset version (sharded profiling for big versions, then the validation gate)',
     });
-    acknowledgeWildcards(this.stateMachine, [
-      {
-        resource: /^<[A-Za-z0-9]+\.Arn>:\*$/,
-        reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<function ARN>:*) so a qualified ARN can be invoked; it names the two functions of this workflow only.",
-      },
-      {
-        resource: /:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/,
-        reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",
-      },
-      {
-        resource: /^\*$/,
-        reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions, so tracing and execution logging need Resource::*.',
-      },
-    ]);
+    ValidateDataset.acknowledgeNagFindings(this.stateMachine);
   }
 
   /** Lets `grantee` start executions (e.g. the ingest rule, a training pipeline). */

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { acknowledgeWildcards } from '../lib/private/nag';
 import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
 
@@ -33,6 +34,30 @@ const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
  * Distributed Map becomes an inline Map over the same items.
  */
 export class ValidateDataset extends sfn.StateMachineFragment {
+  /**
+   * Acknowledges, with their reasons, the cdk-nag findings (AwsSolutions-IAM5) a
+   * state machine running this fragment gets from CDK's own grants: invoking
+   * the Lambdas' versions, managing the Distributed Map's child executions, and
+   * X-Ray and log delivery. Any other wildcard is still reported.
+   */
+  static acknowledgeNagFindings(stateMachine: sfn.StateMachine): void {
+    acknowledgeWildcards(stateMachine, [
+      {
+        resource: /^<[A-Za-z0-9]+\.Arn>:\*$/,
+        reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<function ARN>:*) so a qualified ARN can be invoked; it names this workflow's functions only.",
+      },
+      {
+        resource: /:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/,
+        reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",
+      },
+      {
+        resource: /^\*$/,
+        reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions, so tracing and execution logging need Resource::*.',
+      },
+    ]);
+  }
+
+
   readonly startState: sfn.State;
   readonly endStates: sfn.INextable[];
   /** The Distributed Map over the shards. */

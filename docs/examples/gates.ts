@@ -1,7 +1,9 @@
 // Example: the validation and bias gates in your own stack, with your thresholds.
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Size, Stack, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { BiasGate, DataLake, LineageLedger, ValidationGate } from '../../lib';
+import { BiasGate, DataLake, LineageLedger, ProfileShards, ValidateDataset, ValidationGate } from '../../lib';
 
 export class GatesExampleStack extends Stack {
   readonly validation: ValidationGate;
@@ -32,5 +34,31 @@ export class GatesExampleStack extends Stack {
       },
       modelArtifactsPattern: 'registry/*',
     });
+  }
+}
+
+/**
+ * Example: the ValidateDataset fragment inside your own pipeline, branching on
+ * the verdict. Big versions are profiled in a Distributed Map first.
+ */
+export class ValidateThenTrainExampleStack extends Stack {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const dataLake = new DataLake(this, 'Lake');
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    const validationGate = new ValidationGate(this, 'Validation', { dataLake, ledger });
+    const profileShards = new ProfileShards(this, 'Shards', { dataLake, ledger, thresholdSize: Size.gibibytes(1), shardSize: Size.mebibytes(256) });
+    const validate = new ValidateDataset(this, 'Validate', { validationGate, profileShards, maxConcurrency: 50 });
+    const verdict = new sfn.Choice(this, 'Valid?')
+      .when(sfn.Condition.booleanEquals('$.validation.passed', true), new sfn.Succeed(this, 'Train next'))
+      .otherwise(new sfn.Fail(this, 'Invalid data', { errorPath: '$.validation.reason', causePath: '$.validation.reportUri' }));
+    this.stateMachine = new sfn.StateMachine(this, 'Pipeline', {
+      definitionBody: sfn.DefinitionBody.fromChainable(validate.next(verdict)),
+      tracingEnabled: true,
+      logs: { destination: new logs.LogGroup(this, 'PipelineLogs', { retention: logs.RetentionDays.ONE_YEAR }), level: sfn.LogLevel.ALL },
+    });
+    ValidateDataset.acknowledgeNagFindings(this.stateMachine);
   }
 }

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { DataLakeExampleStack } from '../../docs/examples/data-lake';
 import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
-import { GatesExampleStack } from '../../docs/examples/gates';
+import { GatesExampleStack, ValidateThenTrainExampleStack } from '../../docs/examples/gates';
 import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
 import { SKIP_BUNDLING } from '../helpers/stacks';
 
@@ -42,6 +42,16 @@ describe('documentation examples', () => {
     const app = nagged();
     const stack = new GatesExampleStack(app, 'Gates');
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DRIFT_THRESHOLDS: '{"psi":0.25,"ks":0.15}' }) } });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('ValidateDataset fragment example: your state machine branches on the verdict, under cdk-nag', () => {
+    const app = nagged();
+    const stack = new ValidateThenTrainExampleStack(app, 'Pipeline');
+    const [sm] = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine')) as any[];
+    const asl = JSON.stringify(sm.Properties.DefinitionString);
+    expect(asl).toContain('\\"Mode\\":\\"DISTRIBUTED\\"');
+    expect(asl).toContain('$.validation.passed');
     expect(() => app.synth()).not.toThrow();
   });
 });
