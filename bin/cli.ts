@@ -1,6 +1,7 @@
 import './local/node20';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -121,7 +122,7 @@ async function suggestCommand(command: string | undefined, id: string | undefine
     if (record?.kind !== 'DatasetVersion') throw new UsageError(`no DatasetVersion '${id}' in the ledger`);
     const dsv = record as LedgerRecord<'DatasetVersion'>;
     if (dsv.data.status !== 'accepted') throw new UsageError(`dataset version ${id} was rejected at ingest: ${dsv.data.reason ?? ''}`);
-    const profile = await profileDatasetVersion(dsv, new S3ObjectReader(target.s3));
+    const profile = await profileDatasetVersion(dsv, new S3ObjectReader(target.s3), { workers: availableParallelism() });
     out(`# suggested from ${id} (s3://${dsv.data.bucket}/${dsv.data.key}, ${profile.rows} rows): review, then store as contracts/${dsv.data.dataset}.yaml`);
     out(contractToYaml(suggestContract(profile)).trimEnd());
     return 0;

@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Size, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -52,6 +52,8 @@ export class ValidationGate extends Construct {
       environment: {
         CONTRACTS_PREFIX: contractsPrefix,
         PROFILES_PREFIX,
+        // Lambda gives one vCPU per 1,769 MB: big text files are profiled on as many threads
+        PROFILE_WORKERS: String(Math.max(1, Math.floor((props.memorySize ?? Size.gibibytes(2)).toMebibytes() / 1769))),
         ...(props.driftThresholds ? { DRIFT_THRESHOLDS: JSON.stringify(props.driftThresholds) } : {}),
         ...(props.columnDriftThresholds ? { COLUMN_DRIFT_THRESHOLDS: JSON.stringify(props.columnDriftThresholds) } : {}),
       },

@@ -35,6 +35,8 @@ export interface DatasetLocation {
 /** A dataset file that cannot be read as its format: the message names file, row and column. */
 export class DatasetParseError extends CdkMlopsError {
   readonly location: DatasetLocation;
+  /** The message without the location. */
+  readonly detail: string;
 
   constructor(location: DatasetLocation, detail: string, options?: ErrorOptions) {
     const where = [
@@ -45,6 +47,7 @@ export class DatasetParseError extends CdkMlopsError {
     ].filter((x) => x !== undefined);
     super(`${where.join(', ')}: ${detail}`, options);
     this.location = location;
+    this.detail = detail;
   }
 }
 

@@ -1,6 +1,7 @@
 import { DatasetParseError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
 import type { DatasetProfile } from '../core/profile/dataset-profile';
+import { profileInParallel } from '../core/profile/parallel';
 import { forEachDelimitedRow, forEachJsonRecord, forEachParquetRecord, profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
 import type { ObjectCreated } from '../ingest/event';
 import type { ObjectReader } from '../ingest/ingest';
@@ -22,10 +23,27 @@ async function open(objects: ObjectReader, ref: ObjectCreated, file: string): Pr
   return opened.body;
 }
 
-/** Profiles the dataset version (one streaming pass). */
-export async function profileDatasetVersion(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader): Promise<DatasetProfile> {
+/** Text versions smaller than this are profiled on one thread: starting workers would cost more than it saves. */
+const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
+
+/** How many threads profileDatasetVersion uses for this version, given `workers`. */
+export function profileThreads(dsv: LedgerRecord<'DatasetVersion'>, workers: number): number {
+  const format = dsv.data.format;
+  return workers > 1 && dsv.data.size >= PARALLEL_MIN_BYTES && (format === 'csv' || format === 'tsv' || format === 'jsonl') ? workers : 1;
+}
+
+/**
+ * Profiles the dataset version in one streaming pass; CSV, TSV and JSON Lines
+ * on `workers` threads when there are several (and the file is big enough).
+ */
+export async function profileDatasetVersion(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader, options: { workers?: number } = {}): Promise<DatasetProfile> {
   const { ref, file } = locate(dsv);
-  switch (dsv.data.format) {
+  const format = dsv.data.format;
+  const workers = profileThreads(dsv, options.workers ?? 1);
+  if (workers > 1 && (format === 'csv' || format === 'tsv' || format === 'jsonl')) {
+    return profileInParallel(await open(objects, ref, file), { file, format, workers });
+  }
+  switch (format) {
     case 'parquet':
       return profileParquet(objects.randomAccess(ref, dsv.data.size), { file });
     case 'jsonl':

@@ -5,7 +5,7 @@ import type { LedgerRecord, RecordDraft } from '../core/lineage';
 import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
 import { evaluateValidation } from '../core/validation';
 import type { ObjectReader } from '../ingest/ingest';
-import { profileDatasetVersion } from '../shared/dataset-reader';
+import { profileDatasetVersion, profileThreads } from '../shared/dataset-reader';
 import { configHash, recordGateReport, type GateVerdict } from '../shared/gate-report';
 
 /*
@@ -43,6 +43,8 @@ export interface ValidationGateSettings {
   readonly reportsPrefix: string;
   readonly driftThresholds?: DriftThresholds;
   readonly columnDriftThresholds?: Readonly<Record<string, DriftThresholds>>;
+  /** Threads that profile big text files. @default 1 */
+  readonly profileWorkers?: number;
 }
 
 export function parseValidationGateEvent(event: unknown): ValidationGateEvent {
@@ -91,7 +93,7 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
     profile = DatasetProfile.fromJSON(JSON.parse(stored) as DatasetProfileState);
   } else {
     try {
-      profile = await profileDatasetVersion(dsv, deps.objects);
+      profile = await profileDatasetVersion(dsv, deps.objects, { workers: settings.profileWorkers });
     } catch (err) {
       if (err instanceof DatasetParseError) return finish(false, [err.message], {}, {}, { location: err.location }, null);
       throw err;
@@ -99,7 +101,7 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
   }
   const profileUri = stored !== undefined ? deps.artifacts.uri(profileKey) : await deps.artifacts.putJson(profileKey, profile.toJSON());
   const outcome = evaluateValidation(profile, { contract, baseline, driftThresholds: settings.driftThresholds, columnDriftThresholds: settings.columnDriftThresholds });
-  return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { profileSource: stored !== undefined ? 'stored' : 'computed', violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
+  return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { profileSource: stored !== undefined ? 'stored' : 'computed', profileThreads: stored !== undefined ? null : profileThreads(dsv, settings.profileWorkers ?? 1), violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
 }
 
 async function loadContract(artifacts: ValidationGateDeps['artifacts'], prefix: string, dataset: string): Promise<DatasetContract | undefined> {

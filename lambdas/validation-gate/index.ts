@@ -14,7 +14,8 @@ import { parseValidationGateEvent, runValidationGate, type ValidationGateDeps, t
  * ValidationGate Lambda: { datasetVersionId, baselineProfileKey? } -> ValidationGateResult.
  * Environment: LEDGER_TABLE, LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, ARTIFACTS_BUCKET,
  * CONTRACTS_PREFIX, PROFILES_PREFIX, REPORTS_PREFIX, DRIFT_THRESHOLDS (JSON),
- * COLUMN_DRIFT_THRESHOLDS (JSON), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ * COLUMN_DRIFT_THRESHOLDS (JSON), PROFILE_WORKERS (threads for big text files; the construct
+ * sets one per vCPU the memory buys), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
  */
 
 const logger = new Logger();
@@ -40,7 +41,8 @@ function wire(): NonNullable<typeof wiring> {
 
 export const handler = middy(async (event: unknown): Promise<ValidationGateResult> => {
   const { deps, settings } = wire();
-  const result = await runValidationGate(parseValidationGateEvent(event), deps, settings);
+  const profileWorkers = Math.max(1, Math.floor(Number(process.env.PROFILE_WORKERS ?? 1)) || 1);
+  const result = await runValidationGate(parseValidationGateEvent(event), deps, { ...settings, profileWorkers });
   metrics.addMetric(result.passed ? 'ValidationGatePassed' : 'ValidationGateFailed', MetricUnit.Count, 1);
   logger.info(result.passed ? 'validation gate passed' : 'validation gate failed', { result });
   return result;

@@ -1,3 +1,4 @@
+import { Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { BiasGate, DataLake, LineageLedger, ValidationGate } from '../../lib';
@@ -16,8 +17,13 @@ describe('ValidationGate', () => {
     const { template } = gate({ driftThresholds: { psi: 0.25 }, columnDriftThresholds: { wage: { ks: 0.05 } }, contractsPrefix: 'contracts/v2/' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 2048,
-      Environment: { Variables: Match.objectLike({ CONTRACTS_PREFIX: 'contracts/v2/', DRIFT_THRESHOLDS: '{"psi":0.25}', COLUMN_DRIFT_THRESHOLDS: '{"wage":{"ks":0.05}}', LEDGER_TABLE: Match.anyValue(), ARTIFACTS_BUCKET: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ CONTRACTS_PREFIX: 'contracts/v2/', DRIFT_THRESHOLDS: '{"psi":0.25}', COLUMN_DRIFT_THRESHOLDS: '{"wage":{"ks":0.05}}', LEDGER_TABLE: Match.anyValue(), ARTIFACTS_BUCKET: Match.anyValue(), PROFILE_WORKERS: '1' }) },
     });
+  });
+
+  it('profiles on one thread per vCPU its memory buys (1,769 MB each)', () => {
+    const { template } = gate({ memorySize: Size.mebibytes(7076) });
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 7076, Environment: { Variables: Match.objectLike({ PROFILE_WORKERS: '4' }) } });
   });
 
   it('reads data and contracts, writes only profiles and reports, and may not update or delete ledger items', () => {

@@ -7,6 +7,7 @@ import { cpsCsv, cpsRows } from '../../bin/local/sample-data';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
 import type { IngestOutcome } from '../../lambdas/ingest/ingest';
 import type { ValidationGateResult } from '../../lambdas/validation-gate/gate';
+import { LocalStack } from '../../bin/local/local-stack';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 
 let env: LocalEnvironment;
@@ -88,6 +89,31 @@ describe('ValidationGate (bundled, on s3rver + dynalite)', () => {
   it('leaves every chain verifiable', async () => {
     for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
   });
+});
+
+describe('ValidationGate on several threads (the bundle is its own worker script)', () => {
+  it('profiles a 9 MB CSV with PROFILE_WORKERS=2 to the same summary as one thread', async () => {
+    const rows = cpsCsv().split('\n');
+    const body = [rows[0], ...Array.from({ length: 420 }, () => rows.slice(1).filter((r) => r !== '')).flat()].join('\n') + '\n';
+    expect(body.length).toBeGreaterThan(8 * 1024 * 1024);
+    const one = await ingest('data/threads/one.csv', body);
+    const two = await ingest('data/threads/two.csv', body);
+    const threaded = await LocalStack.start({ outdir: env.outdir, stackName: 'CdkMlops', emulators: env.emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', PROFILE_WORKERS: '2' } });
+    const single = await gate({ datasetVersionId: one.recordId });
+    const multi = (await threaded.invoke(env.validationGateFunctionId, { datasetVersionId: two.recordId })) as ValidationGateResult;
+    expect([single.passed, multi.passed]).toEqual([true, true]);
+    const [ra, rb] = await Promise.all([single, multi].map(async (r) => getArtifact(r.reportUri.replace(`s3://${env.artifactsBucket}/`, ''))));
+    expect([ra!.profileThreads, rb!.profileThreads]).toEqual([1, 2]);
+    const [a, b] = [ra!.summary, rb!.summary];
+    expect(b.rows).toBe(534 * 420);
+    expect(b.rows).toBe(a.rows);
+    for (const name of ['wage', 'age', 'gender', 'occupation']) {
+      const [x, y] = [a.columns[name], b.columns[name]];
+      expect([y.count, y.missing, y.distinct, y.numeric?.min, y.numeric?.max], name).toEqual([x.count, x.missing, x.distinct, x.numeric?.min, x.numeric?.max]);
+      if (x.numeric) expect(y.numeric.mean).toBeCloseTo(x.numeric.mean, 9);
+      expect(y.top, name).toEqual(x.top);
+    }
+  }, 120_000);
 });
 
 describe('BiasGate (bundled, configured from cdk.json: wage > 10 by gender and race)', () => {

@@ -2,7 +2,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { DDSketch } from '@datadog/sketches-js';
 import { DatasetParseError } from '../../lambdas/core/errors';
-import { FLOAT_KIND, INTEGER_KIND, mergeSketch, NOT_NUMERIC, numericKind } from '../../lambdas/core/profile/column-profile';
+import { FLOAT_KIND, INTEGER_KIND, lexedNumber, mergeSketch, NOT_NUMERIC, numericKind } from '../../lambdas/core/profile/column-profile';
 import { mergeProfiles, DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { FrequentItems } from '../../lambdas/core/profile/frequent-items';
 import { HyperLogLog, murmur3 } from '../../lambdas/core/profile/hyperloglog';
@@ -308,5 +308,26 @@ describe('forEachDelimitedRow', () => {
     const stop = new Error('stop');
     await expect(forEachDelimitedRow(chunks('a,b\n1,2\n'), { file: 'd.csv' }, () => { throw stop; }, () => undefined)).rejects.toBe(stop);
     await expect(forEachDelimitedRow(chunks('a,b\n1,2\n'), { file: 'd.csv' }, () => undefined, () => { throw stop; })).rejects.toBe(stop);
+  });
+});
+
+describe('numericKind computes the value exactly when it can (Clinger fast path), else defers to Number()', () => {
+  it('matches Number() on random decimal literals', () => {
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const digits = (n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 10)).join('');
+    for (let i = 0; i < 20000; i++) {
+      const sign = ['', '-', '+'][Math.floor(rnd() * 3)]!;
+      const int = digits(Math.floor(rnd() * 12));
+      const frac = rnd() < 0.7 ? `.${digits(Math.floor(rnd() * 10))}` : '';
+      const exp = rnd() < 0.1 ? `e${Math.floor(rnd() * 40) - 20}` : '';
+      const s = `${sign}${int}${frac}${exp}`;
+      if (numericKind(s) === NOT_NUMERIC) continue;
+      expect(Object.is(lexedNumber(s), Number(s)), s).toBe(true);
+    }
+    for (const s of ['-0', '0.1', '0.3', '9007199254740993', '123456789012345.6', '.5', '5.', '1e308', '-1.7976931348623157e308']) {
+      expect(numericKind(s), s).not.toBe(NOT_NUMERIC);
+      expect(Object.is(lexedNumber(s), Number(s)), s).toBe(true);
+    }
   });
 });

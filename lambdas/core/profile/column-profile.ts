@@ -28,33 +28,52 @@ export const NOT_NUMERIC = 0;
 export const INTEGER_KIND = 1;
 export const FLOAT_KIND = 2;
 
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * The value of the literal `numericKind` last accepted, when it could compute it
+ * exactly; NaN when `Number()` must parse it. Exact: at most 15 digits and no
+ * exponent, so the digits are an integer below 2^53 and 10^k is exact, and one
+ * IEEE division rounds correctly (Clinger's fast path): the same double as Number().
+ */
+let lexedValue = Number.NaN;
+
 /**
  * Lexes a decimal literal without allocating: [+-] digits [. digits] [e [+-] digits],
  * at least one digit before the exponent, no surrounding space. Integer when it has
  * neither point nor exponent. (What /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/ accepts.)
+ * Also computes the value when it can (see lexedValue).
  */
 export function numericKind(s: string): number {
   const n = s.length;
   let i = 0;
   let c = s.charCodeAt(0);
+  const negative = c === 45;
   if (c === 43 || c === 45) c = s.charCodeAt(++i); // + -
   let digits = 0;
+  let mantissa = 0;
   while (c >= 48 && c <= 57) {
     digits++;
+    mantissa = mantissa * 10 + (c - 48);
     c = s.charCodeAt(++i);
   }
   let kind = INTEGER_KIND;
+  let fraction = 0;
   if (c === 46) {
     kind = FLOAT_KIND; // .
     c = s.charCodeAt(++i);
     while (c >= 48 && c <= 57) {
       digits++;
+      fraction++;
+      mantissa = mantissa * 10 + (c - 48);
       c = s.charCodeAt(++i);
     }
   }
   if (digits === 0) return NOT_NUMERIC;
+  let exact = digits <= 15;
   if (c === 101 || c === 69) {
     kind = FLOAT_KIND; // e E
+    exact = false;
     c = s.charCodeAt(++i);
     if (c === 43 || c === 45) c = s.charCodeAt(++i);
     let exp = 0;
@@ -64,7 +83,17 @@ export function numericKind(s: string): number {
     }
     if (exp === 0) return NOT_NUMERIC;
   }
-  return i === n ? kind : NOT_NUMERIC;
+  if (i !== n) return NOT_NUMERIC;
+  if (exact) {
+    const v = fraction === 0 ? mantissa : mantissa / POW10[fraction]!;
+    lexedValue = negative ? -v : v;
+  } else lexedValue = Number.NaN;
+  return kind;
+}
+
+/** The value of the literal numericKind last accepted (Number() when it could not compute it exactly). */
+export function lexedNumber(s: string): number {
+  return Number.isNaN(lexedValue) ? Number(s) : lexedValue;
 }
 const NAN = /^[+-]?nan$/i;
 const POS_INF = /^\+?(inf|infinity)$/i;
@@ -209,7 +238,7 @@ export class ColumnAccumulator {
   /** Records a numeric literal; false when `kind` says it is not one. */
   private numericText(text: string, kind: number): boolean {
     if (kind === NOT_NUMERIC) return false;
-    const value = Number(text);
+    const value = lexedNumber(text);
     this.number(value);
     if (kind === INTEGER_KIND) {
       this.kinds.integer++;
@@ -432,7 +461,14 @@ export class ColumnAccumulator {
   /** How many distinct non-missing values. */
   distinct(): { value: number; exact: boolean } {
     const exact = this.continuous === 0 ? this.frequent.distinct : undefined;
-    return exact !== undefined ? { value: exact, exact: true } : { value: Math.round(this.hll.estimate()), exact: false };
+    if (exact !== undefined) return { value: exact, exact: true };
+    // the HLL holds the discrete values only once seeded: count them in a copy
+    let hll = this.hll;
+    if (!this.hllSeeded && this.frequent.distinct !== 0) {
+      hll = new HyperLogLog(Uint8Array.from(this.hll.registers));
+      for (const k of this.frequent.keys()) hll.add(k);
+    }
+    return { value: Math.round(hll.estimate()), exact: false };
   }
 
   /** Every value the frequent-items summary holds, with its count (all values, while the summary is exact). */

@@ -14,8 +14,13 @@ export interface FrequentItemsState {
   readonly deducted: number;
 }
 
+/** A mutable count: a hit updates it in place (one hash lookup instead of get + set). */
+interface Counter {
+  n: number;
+}
+
 export class FrequentItems {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, Counter>();
   private deducted = 0;
 
   constructor(readonly capacity = 1000) {
@@ -25,22 +30,22 @@ export class FrequentItems {
   add(value: string, weight = 1): void {
     const current = this.counts.get(value);
     if (current !== undefined) {
-      this.counts.set(value, current + weight);
+      current.n += weight;
       return;
     }
     if (this.counts.size < this.capacity) {
-      this.counts.set(value, weight);
+      this.counts.set(value, { n: weight });
       return;
     }
     // Full: subtract the smaller of the new weight and the smallest counter from everything.
     let min = weight;
-    for (const c of this.counts.values()) if (c < min) min = c;
+    for (const c of this.counts.values()) if (c.n < min) min = c.n;
     this.deducted += min;
     for (const [k, c] of this.counts) {
-      if (c - min <= 0) this.counts.delete(k);
-      else this.counts.set(k, c - min);
+      if (c.n - min <= 0) this.counts.delete(k);
+      else c.n -= min;
     }
-    if (weight - min > 0) this.counts.set(value, weight - min);
+    if (weight - min > 0) this.counts.set(value, { n: weight - min });
   }
 
   /** True when adding `value` would evict (the summary is full and does not hold it). */
@@ -69,17 +74,21 @@ export class FrequentItems {
 
   /** The `k` most frequent values, most frequent first (ties by value, for stable output). */
   top(k: number): [string, number][] {
-    return [...this.counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, k);
+    return [...this.counts]
+      .map(([v, c]): [string, number] => [v, c.n])
+      .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
+      .slice(0, k);
   }
 
   /** Count of one value (a lower bound when not exact). */
   count(value: string): number {
-    return this.counts.get(value) ?? 0;
+    return this.counts.get(value)?.n ?? 0;
   }
 
   merge(other: FrequentItems): void {
-    const summed = new Map(this.counts);
-    for (const [k, c] of other.counts) summed.set(k, (summed.get(k) ?? 0) + c);
+    const summed = new Map<string, number>();
+    for (const [k, c] of this.counts) summed.set(k, c.n);
+    for (const [k, c] of other.counts) summed.set(k, (summed.get(k) ?? 0) + c.n);
     let deducted = this.deducted + other.deducted;
     if (summed.size > this.capacity) {
       // Subtract the (capacity+1)-th largest count and keep what stays positive.
@@ -91,17 +100,17 @@ export class FrequentItems {
       }
     }
     this.counts.clear();
-    for (const [k, c] of summed) this.counts.set(k, c);
+    for (const [k, c] of summed) this.counts.set(k, { n: c });
     this.deducted = deducted;
   }
 
   toJSON(): FrequentItemsState {
-    return { capacity: this.capacity, counts: Object.fromEntries(this.counts), deducted: this.deducted };
+    return { capacity: this.capacity, counts: Object.fromEntries([...this.counts].map(([k, c]) => [k, c.n])), deducted: this.deducted };
   }
 
   static fromJSON(state: FrequentItemsState): FrequentItems {
     const f = new FrequentItems(state.capacity);
-    for (const [k, c] of Object.entries(state.counts)) f.counts.set(k, c);
+    for (const [k, c] of Object.entries(state.counts)) f.counts.set(k, { n: c });
     f.deducted = state.deducted;
     return f;
   }

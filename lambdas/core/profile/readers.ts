@@ -35,6 +35,12 @@ async function* utf8Text(source: AsyncIterable<Uint8Array>, file: string): Async
   if (rest) yield rest;
 }
 
+/** A row with another number of fields than the header: the column is the first one missing (or the first extra). */
+export function fieldCountError(file: string, row: number, header: readonly string[], cells: readonly string[]): DatasetParseError {
+  const column = cells.length > header.length ? `(extra field ${header.length + 1})` : header[cells.length]!;
+  return new DatasetParseError({ file, row, column }, `expected ${header.length} fields (as the header), found ${cells.length}`);
+}
+
 export interface DelimitedOptions {
   readonly file: string;
   /** @default ',' */
@@ -52,6 +58,10 @@ export async function forEachDelimitedRow(source: AsyncIterable<Uint8Array>, opt
   let row = 0;
   let failure: Error | undefined;
 
+  function abort(error: Error, parser: Papa.Parser): void {
+    failure ??= error;
+    parser.abort();
+  }
   await new Promise<void>((resolve, reject) => {
     const input = Readable.from(utf8Text(source, file));
     input.on('error', (err) => {
@@ -60,34 +70,28 @@ export async function forEachDelimitedRow(source: AsyncIterable<Uint8Array>, opt
     Papa.parse<string[]>(input as unknown as File, {
       delimiter: options.delimiter ?? ',',
       skipEmptyLines: true,
+      // no closures per row: bundled with keepNames, each would cost a __name call
       step: (results, parser) => {
         row++;
-        const fail = (error: Error): void => {
-          failure ??= error;
-          parser.abort();
-        };
         const error = results.errors[0];
-        if (error) return fail(new DatasetParseError({ file, row }, `${error.message} (${error.code})`));
+        if (error) return abort(new DatasetParseError({ file, row }, `${error.message} (${error.code})`), parser);
         const cells = results.data;
         if (!header) {
           const problem = headerProblem(cells);
-          if (problem) return fail(new DatasetParseError({ file, row }, `header: ${problem}`));
+          if (problem) return abort(new DatasetParseError({ file, row }, `header: ${problem}`), parser);
           header = cells;
           try {
             onHeader(header);
           } catch (err) {
-            fail(err as Error);
+            abort(err as Error, parser);
           }
           return;
         }
-        if (cells.length !== header.length) {
-          const column = cells.length > header.length ? `(extra field ${header.length + 1})` : header[cells.length]!;
-          return fail(new DatasetParseError({ file, row, column }, `expected ${header.length} fields (as the header), found ${cells.length}`));
-        }
+        if (cells.length !== header.length) return abort(fieldCountError(file, row, header, cells), parser);
         try {
           onRow(cells, row);
         } catch (err) {
-          fail(err as Error);
+          abort(err as Error, parser);
         }
       },
       complete: () => (failure ? reject(failure) : resolve()),
@@ -110,24 +114,30 @@ export async function profileDelimited(source: AsyncIterable<Uint8Array>, option
   return profile;
 }
 
+/** One JSON Lines line as a record (undefined when blank); anything but a JSON object is an error naming the line. */
+export function parseJsonLine(text: string, file: string, line: number): Record<string, unknown> | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch (err) {
+    throw new DatasetParseError({ file, row: line }, `invalid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DatasetParseError({ file, row: line }, `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
 /** Streams JSON Lines records: every non-blank line must be a JSON object. `onRecord` gets it and its line number. */
 export async function forEachJsonRecord(source: AsyncIterable<Uint8Array>, file: string, onRecord: (record: Record<string, unknown>, line: number) => void): Promise<void> {
   let carry = '';
   let line = 0;
   const take = (text: string): void => {
     line++;
-    const trimmed = line === 1 ? text.replace(/^\uFEFF/, '').trim() : text.trim();
-    if (trimmed === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (err) {
-      throw new DatasetParseError({ file, row: line }, `invalid JSON (${(err as Error).message})`, { cause: err });
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new DatasetParseError({ file, row: line }, `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
-    }
-    onRecord(value as Record<string, unknown>, line);
+    const record = parseJsonLine(line === 1 ? text.replace(/^\uFEFF/, '') : text, file, line);
+    if (record) onRecord(record, line);
   };
   for await (const text of utf8Text(source, file)) {
     const parts = (carry + text).split('\n');
