@@ -3,6 +3,7 @@ import { cpsCsv, cpsJsonLines } from '../../bin/local/sample-data';
 import type { DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { profileInParallel } from '../../lambdas/core/profile/parallel';
 import { profileDelimited, profileJsonLines } from '../../lambdas/core/profile/readers';
+import { rng } from '../helpers/random';
 
 /*
  * The multi-threaded profiler must give what the one-pass reader gives: the same
@@ -15,14 +16,6 @@ async function* chunks(text: string | Uint8Array, size: number): AsyncGenerator<
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
 }
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomCsv(r: () => number, rows: number): string {
   const cell = (): string => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newShardScan, planByteShards, planRowGroupShards, shardsProblem, shardReadStart, shardRows, ShardingError, type ByteShard, type ShardResult, type ShardScan } from '../../lambdas/core/profile/shards';
+import { rng } from '../helpers/random';
 
-/** A deterministic PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
