@@ -11,7 +11,7 @@ import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows } from './local/sample-data';
-import { trainLogisticRegression } from './local/demo-model';
+import { trainLogisticRegression } from './local/trainers/logistic-regression';
 import { registerLocalModel } from './local/register-model';
 import type { ModelSignature } from '../lambdas/core/model-signature';
 import { renderLedgerReport } from './local/report';

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { deterministicId, sha256Hex } from '../../lambdas/core/lineage';
 import type { LedgerStore } from '../../lambdas/shared/ledger-store';
-import type { TrainedLinearModel } from './demo-model';
+import type { TrainedLinearModel } from './trainers/logistic-regression';
 
 /*
  * Records a locally trained model the way the training pipeline will: the ONNX

@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainLogisticRegression } from '../../bin/local/demo-model';
+import { trainLogisticRegression } from '../../bin/local/trainers/logistic-regression';
 import { registerLocalModel } from '../../bin/local/register-model';
 import { uploadWithEvent } from '../../bin/local/s3-events';
 import { cpsCsv, cpsRows } from '../../bin/local/sample-data';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { trainLogisticRegression, type TrainedLinearModel } from '../../bin/local/demo-model';
+import { trainLogisticRegression, type TrainedLinearModel } from '../../bin/local/trainers/logistic-regression';
 import { linearModelOnnx } from '../../bin/local/onnx-builder';
 import { cpsCsv, cpsRows } from '../../bin/local/sample-data';
 import { parseBiasGateEvent, runBiasGate, type BiasGateDeps } from '../../lambdas/bias-gate/gate';
