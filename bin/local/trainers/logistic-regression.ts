@@ -151,7 +151,7 @@ export async function trainFromSageMakerEnvironment(env: NodeJS.ProcessEnv = pro
   const target = (r: Readonly<Record<string, unknown>>): 0 | 1 => {
     const v = r[label];
     if (v === undefined || v === '') throw new Error(`label '${label}' is missing in a row`);
-    return (threshold !== undefined ? Number(v) > threshold : values!.includes(String(v as string | number))) ? 1 : 0;
+    return (threshold !== undefined ? Number(v) > threshold : values!.includes(typeof v === 'string' ? v : JSON.stringify(v))) ? 1 : 0;
   };
   const model = trainLogisticRegression(train, {
     signature,
