@@ -24,6 +24,22 @@ export interface MlopsSettings {
   readonly shardThreshold: Size;
   /** Bytes per shard. Context `cdk-mlops:shardSizeKiB`, default 131072 (128 MiB). */
   readonly shardSize: Size;
+  /** The training pipeline. Context `cdk-mlops:trainingPipeline` (an object), default: none. */
+  readonly trainingPipeline?: TrainingPipelineSettings;
+}
+
+/** The reference app's training pipeline, from context. */
+export interface TrainingPipelineSettings {
+  readonly name: string;
+  /** ECR repository (in the stack's account and region) of the training image. */
+  readonly repository: string;
+  /** @default 'latest' */
+  readonly tag?: string;
+  readonly instanceType?: string;
+  readonly hyperparameters?: Readonly<Record<string, string>>;
+  readonly metricDefinitions?: readonly { readonly name: string; readonly regex: string }[];
+  readonly label: BiasGateConfig['label'];
+  readonly minImprovement?: number;
 }
 
 export const SETTING_DEFAULTS = {
@@ -67,6 +83,7 @@ export function readSettings(node: Node): MlopsSettings {
     shardThreshold: Size.kibibytes(whole('shardThresholdKiB', 'KiB', 0)),
     shardSize: Size.kibibytes(whole('shardSizeKiB', 'KiB', 1)),
     ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
+    ...trainingPipeline(node.tryGetContext('cdk-mlops:trainingPipeline')),
   };
 }
 
@@ -75,4 +92,16 @@ function biasGate(raw: unknown): { biasGate?: BiasGateConfig } {
   const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error("context 'cdk-mlops:biasGate' must be an object: { label, facets, thresholds }.");
   return { biasGate: value as BiasGateConfig };
+}
+
+function trainingPipeline(raw: unknown): { trainingPipeline?: TrainingPipelineSettings } {
+  if (raw === undefined || raw === null) return {};
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  const v = value as Partial<TrainingPipelineSettings> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:trainingPipeline' must be an object: { name, repository, label, ... }.");
+  for (const field of ['name', 'repository'] as const) {
+    if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:trainingPipeline.${field}' must be a non-empty string.`);
+  }
+  if (typeof v.label !== 'object' || v.label === null) throw new Error("context 'cdk-mlops:trainingPipeline.label' must be { column, threshold } or { column, values }.");
+  return { trainingPipeline: v as TrainingPipelineSettings };
 }

@@ -1,4 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 import { BiasGate } from './bias-gate';
@@ -6,6 +8,8 @@ import { DataLake, type DataLakeProps } from './data-lake';
 import { DatasetValidation, type DatasetValidationProps } from './dataset-validation';
 import { DatasetIngest } from './dataset-ingest';
 import { LineageLedger } from './lineage-ledger';
+import type { TrainingPipelineSettings } from './mlops-settings';
+import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
 
 export interface MlopsStackProps extends StackProps {
@@ -24,6 +28,11 @@ export interface MlopsStackProps extends StackProps {
    * @default - the DatasetValidation defaults (shards above 512 MiB, 128 MiB each)
    */
   readonly datasetValidation?: Pick<DatasetValidationProps, 'shardThreshold' | 'shardSize' | 'maxShards' | 'maxConcurrency'>;
+  /**
+   * A training pipeline (image from an ECR repository of the stack's account).
+   * @default - none
+   */
+  readonly trainingPipeline?: TrainingPipelineSettings;
 }
 
 /**
@@ -38,6 +47,7 @@ export class MlopsStack extends Stack {
   readonly validationGate: ValidationGate;
   readonly biasGate?: BiasGate;
   readonly datasetValidation: DatasetValidation;
+  readonly trainingPipeline?: TrainingPipeline;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -47,6 +57,25 @@ export class MlopsStack extends Stack {
     this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
     this.datasetValidation = new DatasetValidation(this, 'DatasetValidation', { dataLake: this.dataLake, ledger: this.ledger, validationGate: this.validationGate, ...props.datasetValidation });
     if (props.biasGate) this.biasGate = new BiasGate(this, 'BiasGate', { dataLake: this.dataLake, ledger: this.ledger, config: props.biasGate });
+
+    if (props.trainingPipeline) {
+      const t = props.trainingPipeline;
+      this.trainingPipeline = new TrainingPipeline(this, 'TrainingPipeline', {
+        pipelineName: t.name,
+        dataLake: this.dataLake,
+        ledger: this.ledger,
+        validationGate: this.validationGate,
+        biasGate: this.biasGate,
+        profileShards: this.datasetValidation.profileShards,
+        trainingImage: tasks.DockerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'TrainingImageRepository', t.repository), t.tag ?? 'latest'),
+        instanceType: t.instanceType,
+        hyperparameters: t.hyperparameters,
+        metricDefinitions: t.metricDefinitions,
+        label: t.label,
+        minImprovement: t.minImprovement,
+      });
+      new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
+    }
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.dataLake.artifactsBucket.bucketName });

@@ -77,10 +77,10 @@ function parseS3(uri: string, what: string): { bucket: string; key: string } {
   return { bucket: m[1]!, key: m[2]! };
 }
 
-/** The command mapped to an image: by full URI, else by repository (tag or digest dropped). */
+/** The command mapped to an image: by full URI, else by repository (tag or digest dropped), else by repository name. */
 export function commandForImage(images: LocalTrainingImages, image: string): readonly string[] {
   const repository = image.replace(/@sha256:[0-9a-f]+$/, '').replace(/:[^/:]+$/, '');
-  const command = images[image] ?? images[repository];
+  const command = images[image] ?? images[repository] ?? images[repository.slice(repository.indexOf('/') + 1)];
   if (!command || command.length === 0) throw new Error(`no local command for training image '${image}': map it (or '${repository}') in context 'cdk-mlops:localTrainingImages'`);
   return command;
 }

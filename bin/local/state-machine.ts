@@ -30,6 +30,14 @@ export interface RunOptions {
   readonly retryIntervalMs?: number;
   /** Replaces the handler of a Task state (fault injection in tests). */
   readonly taskOverrides?: Readonly<Record<string, (input: unknown) => Promise<unknown>>>;
+  /**
+   * Local stand-ins for service integrations, by Task resource (e.g.
+   * `arn:aws:states:::sagemaker:createTrainingJob.sync`): they get the task's
+   * Parameters, resolved, and return what the integration would.
+   */
+  readonly services?: Readonly<Record<string, (input: unknown) => Promise<unknown>>>;
+  /** The execution's name ($$.Execution.Name). @default - a random UUID, as StartExecution without a name */
+  readonly name?: string;
 }
 
 /** The state machine's definition as deployed, read from the template. */
@@ -73,7 +81,7 @@ export function localDefinition(definition: Json): Json {
 }
 
 /** Task states and the stack's Lambda function each invokes; any other task is refused. */
-function lambdaTasks(stack: LocalStack, definition: Json): Map<string, { functionId: string; integration: 'direct' | 'invoke' }> {
+function lambdaTasks(stack: LocalStack, definition: Json): Map<string, { functionId: string; integration: 'direct' | 'invoke'; resource: string }> {
   const byArn = new Map<string, string>();
   for (const [id, r] of stack.physical) if (stack.template.Resources[id]?.Type === 'AWS::Lambda::Function' && r.attributes.Arn) byArn.set(r.attributes.Arn, id);
   const functionOf = (arn: unknown, state: string): string => {
@@ -81,15 +89,15 @@ function lambdaTasks(stack: LocalStack, definition: Json): Map<string, { functio
     if (!id) throw new Error(`state '${state}': ${JSON.stringify(arn)} is not a Lambda function of the stack`);
     return id;
   };
-  const out = new Map<string, { functionId: string; integration: 'direct' | 'invoke' }>();
+  const out = new Map<string, { functionId: string; integration: 'direct' | 'invoke'; resource: string }>();
   const visit = (states: Json): void => {
     for (const [name, raw] of Object.entries(states)) {
       const state = raw as Json;
       if (state.Type === 'Task') {
         const resource = String(state.Resource);
-        if (resource.startsWith('arn:aws:lambda:')) out.set(name, { functionId: functionOf(resource, name), integration: 'direct' });
-        else if (resource === 'arn:aws:states:::lambda:invoke') out.set(name, { functionId: functionOf((state.Parameters as Json | undefined)?.FunctionName, name), integration: 'invoke' });
-        else out.set(name, { functionId: '', integration: 'direct' });
+        if (resource.startsWith('arn:aws:lambda:')) out.set(name, { functionId: functionOf(resource, name), integration: 'direct', resource });
+        else if (resource === 'arn:aws:states:::lambda:invoke') out.set(name, { functionId: functionOf((state.Parameters as Json | undefined)?.FunctionName, name), integration: 'invoke', resource });
+        else out.set(name, { functionId: '', integration: 'direct', resource });
       }
       const processor = (state.ItemProcessor ?? state.Iterator) as Json | undefined;
       if (processor) visit(processor.States as Json);
@@ -122,8 +130,8 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
   const invocations: { state: string; functionId: string }[] = [];
   const handlers: Handlers = {};
   for (const [state, task] of lambdaTasks(stack, definition)) {
-    const override = options.taskOverrides?.[state];
-    if (!task.functionId && !override) throw new Error(`state '${state}': only Lambda tasks run locally`);
+    const override = options.taskOverrides?.[state] ?? (task.functionId ? undefined : options.services?.[task.resource]);
+    if (!task.functionId && !override) throw new Error(`state '${state}': ${task.resource} has no local stand-in (only Lambda tasks, and the services given, run locally)`);
     const run = async (taskInput: unknown): Promise<unknown> => {
       invocations.push({ state, functionId: task.functionId });
       if (override) return override(taskInput);
@@ -134,7 +142,13 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
     handlers[state] = run as Handlers[string];
   }
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } });
+  const name = options.name ?? crypto.randomUUID();
+  const smArn = stack.physical.get(stateMachineId)?.attributes.Arn ?? stateMachineId;
   const execution = machine.run(input as never, {
+    context: {
+      Execution: { Id: `${smArn.replace(':stateMachine:', ':execution:')}:${name}`, Input: input, Name: name, StartTime: new Date().toISOString(), RoleArn: 'arn:aws:iam::123456789012:role/local' },
+      StateMachine: { Id: smArn, Name: stateMachineId },
+    } as never,
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: retryOverrides(definition, options.retryIntervalMs ?? 0) },
   });
   const events: EventLog[] = [];

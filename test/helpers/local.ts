@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { logicalIdByPath } from '../../bin/local/cloud-assembly';
+import { findLogicalIdByPath, logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { startEmulators, type Emulators } from '../../bin/local/emulators';
 import { LocalStack } from '../../bin/local/local-stack';
 import { synthesize } from '../../bin/local/synth';
@@ -25,6 +25,8 @@ export interface LocalEnvironment {
   readonly biasGateFunctionId: string;
   readonly datasetValidationId: string;
   readonly profileShardsFunctionId: string;
+  /** The TrainingPipeline's state machine, when the app has one. */
+  readonly trainingPipelineId: string | undefined;
   /** A LedgerStore on the stack's table and bucket. */
   ledger(options?: Partial<ConstructorParameters<typeof LedgerStore>[0]>): LedgerStore;
   stop(): Promise<void>;
@@ -57,6 +59,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
     biasGateFunctionId: logicalIdByPath(stack.template, `${stackName}/BiasGate/Function/Resource`),
     datasetValidationId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/Resource`),
     profileShardsFunctionId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/ProfileShards/Function/Resource`),
+    trainingPipelineId: findLogicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`),
     ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
     async stop() {
       s3.destroy();

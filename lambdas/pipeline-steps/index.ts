@@ -1,0 +1,48 @@
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { InvalidEventError } from '../core/errors';
+import { requireEnv, s3Client } from '../shared/clients';
+import { LedgerStore } from '../shared/ledger-store';
+import { S3ModelArtifacts } from '../shared/model-artifacts';
+import { OnnxModel } from '../shared/onnx-model';
+import { S3ObjectReader } from '../shared/s3-objects';
+import { deploy, evaluate, prepare, recordFailure, recordModel, type PipelineConfig, type StepsDeps } from './steps';
+
+/*
+ * PipelineSteps Lambda: { operation: 'prepare' | 'record-model' | 'evaluate' |
+ * 'deploy' | 'record-failure', ... } from a TrainingPipeline state machine.
+ * Environment: LEDGER_TABLE, LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX,
+ * PIPELINE_CONFIG (JSON: PipelineConfig), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ */
+
+const logger = new Logger();
+const metrics = new Metrics();
+let wiring: { deps: StepsDeps; config: PipelineConfig } | undefined;
+
+function wire(): NonNullable<typeof wiring> {
+  if (wiring) return wiring;
+  const s3 = s3Client();
+  wiring = {
+    deps: { s3, ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), models: new S3ModelArtifacts(s3), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+    config: JSON.parse(requireEnv('PIPELINE_CONFIG')) as PipelineConfig,
+  };
+  return wiring;
+}
+
+const OPERATIONS = { prepare, 'record-model': recordModel, evaluate, deploy, 'record-failure': recordFailure } as const;
+
+export const handler = middy(async (event: unknown): Promise<unknown> => {
+  const { deps, config } = wire();
+  const e = (event ?? {}) as Record<string, unknown>;
+  const operation = OPERATIONS[e.operation as keyof typeof OPERATIONS] as ((event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig) => Promise<unknown>) | undefined;
+  if (!operation) throw new InvalidEventError(`operation: expected one of ${Object.keys(OPERATIONS).join(', ')} (got ${JSON.stringify(e.operation)})`);
+  const result = await operation(e, deps, config);
+  metrics.addMetric(`Step_${String(e.operation)}`, MetricUnit.Count, 1);
+  logger.info('pipeline step', { operation: e.operation, result });
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,242 @@
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { ValueSpec } from '../lambdas/core/bias-gate';
+import type { PipelineConfig } from '../lambdas/pipeline-steps/steps';
+import { TrainingJobTask } from '../stepfunctions/training-job';
+import { TrainingPipelineDefinition } from '../stepfunctions/training-pipeline';
+import { ValidateDataset } from '../stepfunctions/validate-dataset';
+import type { BiasGate } from './bias-gate';
+import type { DataLake } from './data-lake';
+import type { LineageLedger } from './lineage-ledger';
+import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
+import { acknowledgeWildcards } from './private/nag';
+import { SecureFunction } from './private/secure-function';
+import { ProfileShards } from './profile-shards';
+import type { ValidationGate } from './validation-gate';
+
+/** Training instance types by family (SageMaker names). */
+export const TrainingInstanceType = {
+  /** CPU */
+  CPU_M5_XLARGE: 'ml.m5.xlarge',
+  CPU_C5_2XLARGE: 'ml.c5.2xlarge',
+  /** NVIDIA A10G */
+  GPU_G5_XLARGE: 'ml.g5.xlarge',
+  GPU_G5_12XLARGE: 'ml.g5.12xlarge',
+  /** 8× NVIDIA A100 */
+  GPU_P4D_24XLARGE: 'ml.p4d.24xlarge',
+  /** 8× NVIDIA H100 */
+  GPU_P5_48XLARGE: 'ml.p5.48xlarge',
+  /** AWS Trainium */
+  TRAINIUM_TRN1_2XLARGE: 'ml.trn1.2xlarge',
+  TRAINIUM_TRN1_32XLARGE: 'ml.trn1.32xlarge',
+} as const;
+
+const SUPPORTED_FAMILIES = /^ml\.(m5|m6i|m7i|c5|c6i|c7i|r5|g4dn|g5|g6|p3|p4d|p4de|p5|trn1|trn1n)\.[a-z0-9]+$/;
+
+export interface TrainingPipelineProps {
+  readonly dataLake: DataLake;
+  readonly ledger: LineageLedger;
+  readonly validationGate: ValidationGate;
+  /** Judges the candidate model (post-training bias) before evaluation. @default - no bias gate */
+  readonly biasGate?: BiasGate;
+  /** Profiles big dataset versions in shards before validation. @default - one is created */
+  readonly profileShards?: ProfileShards;
+  /**
+   * Name of the pipeline: the ledger subject `pipeline/<name>`, job and model names. Unique per account.
+   * @default - the construct's id, lower-cased
+   */
+  readonly pipelineName?: string;
+  /** The training container (ECR repository + tag or digest, or a registry URI). It honours the SageMaker training contract. */
+  readonly trainingImage: tasks.DockerImage;
+  /** @default TrainingInstanceType.CPU_M5_XLARGE */
+  readonly instanceType?: string;
+  /** @default 1 */
+  readonly instanceCount?: number;
+  /** @default Size.gibibytes(30) */
+  readonly volumeSize?: Size;
+  /** Key of the training volume and the job's output. @default - the data lake's key */
+  readonly encryptionKey?: kms.IKey;
+  /** Managed spot training: `maxWait` ≥ `maxRuntime`; checkpoints go under the artifacts bucket. @default - on-demand */
+  readonly spot?: { readonly maxWait: Duration };
+  /** @default Duration.hours(4) */
+  readonly maxRuntime?: Duration;
+  /** Passed to the container as strings (SM_HPS). @default {} */
+  readonly hyperparameters?: Readonly<Record<string, string>>;
+  /** Metrics read from the training logs (regex with one group). @default - none */
+  readonly metricDefinitions?: readonly tasks.MetricDefinition[];
+  /** Run training in your VPC. @default - no VPC */
+  readonly vpc?: ec2.IVpc;
+  /** @default - the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default true: the container has no network access */
+  readonly networkIsolation?: boolean;
+  /** The label and its positive outcome, for champion/challenger accuracy. */
+  readonly label: ValueSpec;
+  /** The candidate must beat the champion's accuracy by at least this. @default 0 */
+  readonly minImprovement?: number;
+  /** 'auto': models are Approved when registered; 'manual': PendingManualApproval. @default 'auto' */
+  readonly approval?: 'auto' | 'manual';
+  /** @default Duration.hours(12) */
+  readonly timeout?: Duration;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A training pipeline on Step Functions: validation (sharded for big data),
+ * SageMaker training (CPU, GPU or Trainium; spot, VPC, network isolation),
+ * the trained model recorded in the ledger, the bias gate on the candidate,
+ * champion/challenger evaluation, and a recorded Deployment; any stop is an
+ * Incident in the ledger and an SNS notification. Several fit in one stack.
+ */
+export class TrainingPipeline extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly pipelineName: string;
+  readonly steps: lambda.IFunction;
+  readonly trainingRole: iam.Role;
+  readonly notifications: sns.Topic;
+  readonly logGroup: logs.LogGroup;
+  readonly profileShards: ProfileShards;
+
+  constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
+    super(scope, id);
+    this.pipelineName = props.pipelineName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(this.pipelineName)) throw new Error(`TrainingPipeline: 'pipelineName' must be 1-40 lower-case letters, digits and hyphens (got '${this.pipelineName}').`);
+    const instanceType = props.instanceType ?? TrainingInstanceType.CPU_M5_XLARGE;
+    if (!Token.isUnresolved(instanceType) && !SUPPORTED_FAMILIES.test(instanceType)) throw new Error(`TrainingPipeline: 'instanceType' must be a SageMaker training instance like ml.g5.xlarge, ml.p4d.24xlarge, ml.p5.48xlarge, ml.trn1.2xlarge or ml.m5.xlarge (got '${instanceType}').`);
+    const instanceCount = props.instanceCount ?? 1;
+    if (!Number.isInteger(instanceCount) || instanceCount < 1) throw new Error(`TrainingPipeline: 'instanceCount' must be a whole number >= 1 (got ${instanceCount}).`);
+    const maxRuntime = props.maxRuntime ?? Duration.hours(4);
+    if (props.spot && props.spot.maxWait.toSeconds() < maxRuntime.toSeconds()) throw new Error(`TrainingPipeline: 'spot.maxWait' (${props.spot.maxWait.toHumanString()}) must be at least 'maxRuntime' (${maxRuntime.toHumanString()}).`);
+    const minImprovement = props.minImprovement ?? 0;
+    if (!Number.isFinite(minImprovement) || minImprovement < 0 || minImprovement > 1) throw new Error(`TrainingPipeline: 'minImprovement' must be an accuracy difference from 0 to 1 (got ${minImprovement}).`);
+    if (props.networkIsolation === false) Annotations.of(this).addWarningV2('cdk-mlops:trainingNetworkAccess', "TrainingPipeline: 'networkIsolation' is off: the training container can reach the network.");
+
+    const key = props.encryptionKey ?? props.dataLake.encryptionKey;
+    const artifacts = props.dataLake.artifactsBucket;
+    const trainingPrefix = `training/${this.pipelineName}/`;
+
+    this.notifications = new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: `cdk-mlops ${this.pipelineName} pipeline` });
+    key.grant(new iam.ServicePrincipal('sns.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+
+    // SageMaker's execution role: read the snapshot, write the job output and checkpoints, the key, its logs and metrics.
+    this.trainingRole = new iam.Role(this, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `cdk-mlops ${this.pipelineName}: SageMaker training jobs` });
+    props.dataLake.grantReadArtifacts(this.trainingRole, `${trainingPrefix}snapshots/*`);
+    props.dataLake.grantReadArtifacts(this.trainingRole, `${trainingPrefix}checkpoints/*`);
+    props.dataLake.grantWriteArtifacts(this.trainingRole, `${trainingPrefix}jobs/*`);
+    props.dataLake.grantWriteArtifacts(this.trainingRole, `${trainingPrefix}checkpoints/*`);
+    // SageMaker lists the channel's prefix
+    this.trainingRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifacts.bucketArn], conditions: { StringLike: { 's3:prefix': [`${trainingPrefix}snapshots/*`, `${trainingPrefix}checkpoints/*`] } } }));
+    key.grant(this.trainingRole, 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey');
+    const stack = Stack.of(this);
+    this.trainingRole.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/TrainingJobs:*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+    // CloudWatch PutMetricData has no resource-level permissions; it is limited to SageMaker's namespace.
+    this.trainingRole.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/*' } } }));
+
+    this.profileShards = props.profileShards ?? new ProfileShards(this, 'ProfileShards', { dataLake: props.dataLake, ledger: props.ledger });
+    const config: PipelineConfig = {
+      pipeline: this.pipelineName,
+      label: props.label,
+      minImprovement,
+      artifactsBucket: artifacts.bucketName,
+      trainingPrefix: 'training/',
+      modelsPrefix: DEFAULT_MODELS_PREFIX,
+      instanceType,
+      instanceCount,
+      approval: props.approval ?? 'auto',
+    };
+    const steps = new SecureFunction(this, 'Steps', {
+      entry: 'pipeline-steps',
+      description: `cdk-mlops ${this.pipelineName}: prepares data, records models, evaluates and records deployments`,
+      memorySize: Size.gibibytes(2),
+      timeout: Duration.minutes(15),
+      logRetention: props.logRetention,
+      onnxRuntime: true,
+      environment: { PIPELINE_CONFIG: stack.toJsonString(config), POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 64 }), POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops' },
+    });
+    this.steps = steps.function;
+    props.ledger.grantAppend(steps.role);
+    props.ledger.grantRead(steps.role);
+    props.ledger.bindEnvironment(steps.function);
+    props.dataLake.grantReadData(steps.role);
+    props.dataLake.grantReadArtifacts(steps.role, `${trainingPrefix}jobs/*`);
+    props.dataLake.grantReadArtifacts(steps.role, `${DEFAULT_MODELS_PREFIX}${this.pipelineName}/*`);
+    props.dataLake.grantWriteArtifacts(steps.role, `${trainingPrefix}snapshots/*`);
+    props.dataLake.grantWriteArtifacts(steps.role, `${DEFAULT_MODELS_PREFIX}${this.pipelineName}/*`);
+
+    const definition = new TrainingPipelineDefinition(this, 'Definition', {
+      validationGate: props.validationGate,
+      profileShards: this.profileShards,
+      steps: this.steps,
+      biasGate: props.biasGate?.function,
+      notifications: this.notifications,
+      train: (scope) =>
+        new TrainingJobTask(scope, 'Train', {
+          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+          trainingJobName: sfn.JsonPath.stringAt('$.prepare.trainingJobName'),
+          role: this.trainingRole,
+          algorithmSpecification: { trainingImage: props.trainingImage, trainingInputMode: tasks.InputMode.FILE, metricDefinitions: props.metricDefinitions ? [...props.metricDefinitions] : undefined },
+          hyperparameters: { ...props.hyperparameters },
+          inputDataConfig: [{ channelName: 'train', dataSource: { s3DataSource: { s3DataType: tasks.S3DataType.S3_PREFIX, s3Location: tasks.S3Location.fromJsonExpression('$.prepare.trainUri') } } }],
+          outputDataConfig: { s3OutputLocation: tasks.S3Location.fromJsonExpression('$.prepare.outputUri'), encryptionKey: key },
+          resourceConfig: { instanceCount, instanceType: new ec2.InstanceType(instanceType.replace(/^ml\./, '')), volumeSize: props.volumeSize ?? Size.gibibytes(30), volumeEncryptionKey: key },
+          stoppingCondition: { maxRuntime },
+          enableNetworkIsolation: props.networkIsolation ?? true,
+          vpcConfig: props.vpc ? { vpc: props.vpc, subnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : undefined,
+          resultPath: '$.training',
+          extras: {
+            ...(props.spot ? { spot: { maxWait: props.spot.maxWait, checkpointS3Uri: artifacts.s3UrlForObject(`${trainingPrefix}checkpoints/`) } } : {}),
+            interContainerTrafficEncryption: instanceCount > 1,
+          },
+        }),
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
+    this.stateMachine = new sfn.StateMachine(this, 'Resource', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout ?? Duration.hours(12),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      comment: `cdk-mlops training pipeline ${this.pipelineName}`,
+    });
+    ValidateDataset.acknowledgeNagFindings(this.stateMachine);
+    acknowledgeWildcards(this.stateMachine, [
+      {
+        resource: /:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job\/\*$/,
+        reason: "The pipeline's role creates, describes and stops training jobs whose names are made per execution (<pipeline>-<hash of the execution name>), so CDK's SageMaker task grants training-job/*; the role cannot touch models, endpoints or other resources.",
+      },
+    ]);
+    for (const [id, reason] of [
+      ['AwsSolutions-IAM5[Resource::*]', 'cloudwatch:PutMetricData has no resource-level permissions (it is conditioned on the /aws/sagemaker/* namespace); ecr:GetAuthorizationToken, which pulling the training image needs, is account-wide.'],
+      ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*]', 'SageMaker writes each training job to its own stream in the /aws/sagemaker/TrainingJobs log group; the streams are named at run time.'],
+      ['AwsSolutions-IAM5[Action::kms:ReEncrypt*]', "CDK's grant for the training volume and output key (grantEncryptDecrypt) on that one key: SageMaker re-encrypts data keys for the volume."],
+      ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', "CDK's grant for the training volume and output key (grantEncryptDecrypt) on that one key: the job encrypts its volume and model output."],
+    ] as const) {
+      Validations.of(this.trainingRole).acknowledge({ id, reason });
+    }
+  }
+
+  /** Lets `grantee` start executions (the retraining rule, the drift alarm, an operator). */
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /** Failed executions. Statistic: Sum; period: 5 minutes. */
+  metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed({ period: Duration.minutes(5), ...props });
+  }
+
+  /** Succeeded executions (deployed or champion kept). Statistic: Sum; period: 5 minutes. */
+  metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricSucceeded({ period: Duration.minutes(5), ...props });
+  }
+}

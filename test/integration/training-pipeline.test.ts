@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadWithEvent } from '../../bin/local/s3-events';
+import { cpsCsv } from '../../bin/local/sample-data';
+import { localServices, type Notification } from '../../bin/local/services';
+import { runStateMachine } from '../../bin/local/state-machine';
+import { cdkJsonContext } from '../../bin/app';
+import type { LedgerRecord } from '../../lambdas/core/lineage';
+import type { IngestOutcome } from '../../lambdas/ingest/ingest';
+import { startLocal, type LocalEnvironment } from '../helpers/local';
+
+/*
+ * The reference app's TrainingPipeline state machine from cdk.out, run by
+ * aws-local-stepfunctions: Lambda steps on their bundled handlers, SageMaker
+ * training by the local training job (the example TypeScript trainer), SNS kept.
+ * With cdk.json's bias gate (DI ≥ 0.8) the CPS model is stopped at the bias gate;
+ * with a lenient one it is deployed, and a second run keeps the champion.
+ */
+
+async function ingest(env: LocalEnvironment, key: string, body: string): Promise<string> {
+  const event = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: key, Body: body });
+  const [invocation] = (await env.stack.putEvent(event)).filter((i) => i.functionId === env.ingestFunctionId);
+  return (invocation!.result as IngestOutcome).recordId;
+}
+
+function run(env: LocalEnvironment, input: unknown, notifications: Notification[], overrides: Parameters<typeof runStateMachine>[3] = {}) {
+  return runStateMachine(env.stack, env.trainingPipelineId!, input, { services: localServices({ s3: env.s3, notifications }), ...overrides });
+}
+
+describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
+  let env: LocalEnvironment;
+  beforeAll(async () => {
+    env = await startLocal({ bundle: true });
+  }, 180_000);
+  afterAll(async () => env?.stop());
+
+  it('trains, records the model, and stops at the bias gate with an Incident and a notification', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const err = (await run(env, { datasetVersionId: dsv }, notifications).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'bias-gate', message: expect.stringMatching(/^bias-gate: gender=female: DI 0\.\d{4} < 0\.8/) });
+    expect(notifications).toHaveLength(1);
+    expect(String(notifications[0]!.message)).toMatch(/^bias-gate: /);
+    const history = await env.ledger().history('pipeline/cps-wages');
+    expect(history.map((r) => r.kind)).toEqual(['TrainingRun', 'ModelVersion', 'Incident']);
+    const run0 = history[0] as LedgerRecord<'TrainingRun'>;
+    expect(run0.parents).toEqual([dsv]);
+    expect(run0.data.image.uri).toMatch(/cdk-mlops-logistic-regression:latest$/);
+    expect(run0.data.metrics!['train:accuracy']).toBeGreaterThan(0.6);
+    const model = history[1] as LedgerRecord<'ModelVersion'>;
+    expect(model.data.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it('a failed training job is recorded and notified, and the execution fails with its reason', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-2.csv', cpsCsv().replace('wage,', 'hourly_wage,'));
+    const notifications: Notification[] = [];
+    const err = (await run(env, { datasetVersionId: dsv }, notifications).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'training', message: expect.stringContaining("label 'wage' is missing") });
+    expect(notifications).toHaveLength(1);
+    const last = (await env.ledger().history('pipeline/cps-wages')).at(-1) as LedgerRecord<'Incident'>;
+    expect(last).toMatchObject({ kind: 'Incident', parents: [dsv], data: { type: 'pipeline-failure' } });
+  }, 120_000);
+
+  it('retries SageMaker throttling, then trains', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-3.csv', cpsCsv());
+    let calls = 0;
+    const services = localServices({ s3: env.s3 });
+    const outcome = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, {
+      services: {
+        ...services,
+        'arn:aws:states:::sagemaker:createTrainingJob.sync': async (input) => {
+          if (++calls < 3) throw Object.assign(new Error('Rate exceeded'), { name: 'SageMaker.ThrottlingException' });
+          return services['arn:aws:states:::sagemaker:createTrainingJob.sync']!(input);
+        },
+      },
+    }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(calls).toBe(3);
+    // trained on the third call; then the reference bias gate stops the model
+    expect(outcome.cause?.name).toBe('bias-gate');
+  }, 120_000);
+});
+
+describe('TrainingPipeline with a lenient bias gate', () => {
+  let env: LocalEnvironment;
+  beforeAll(async () => {
+    const bias = cdkJsonContext()['cdk-mlops:biasGate'] as Record<string, unknown>;
+    env = await startLocal({ bundle: true, context: { 'cdk-mlops:biasGate': { ...bias, thresholds: { DPPL: 0.5 } } } });
+  }, 180_000);
+  afterAll(async () => env?.stop());
+
+  it('deploys the first model; a second run is judged against it as the champion (equal accuracy, minImprovement 0: replaced)', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
+    const first = (await run(env, { datasetVersionId: dsv }, [])).output as any;
+    expect(first.evaluation).toMatchObject({ promote: true, championModelVersionId: null });
+    expect(first.deployment.deploymentId).toMatch(/^dp-/);
+    const dsv2 = await ingest(env, 'data/cps-wages/cps-again.csv', cpsCsv() + '');
+    const second = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3 }) })).output as any;
+    expect(second.evaluation.championModelVersionId).toBe(first.model.modelVersionId);
+    expect(second.evaluation.promote).toBe(true); // equal accuracy, minImprovement 0: the retrained model replaces it
+    const kinds = (await env.ledger().history('pipeline/cps-wages')).map((r) => r.kind);
+    expect(kinds).toEqual(['TrainingRun', 'ModelVersion', 'Deployment', 'TrainingRun', 'ModelVersion', 'Deployment']);
+    for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+  }, 180_000);
+});
