@@ -83,8 +83,6 @@ export interface TrainingPipelineProps {
   readonly label: ValueSpec;
   /** The candidate must beat the champion's accuracy by at least this. @default 0 */
   readonly minImprovement?: number;
-  /** 'auto': models are Approved when registered; 'manual': PendingManualApproval. @default 'auto' */
-  readonly approval?: 'auto' | 'manual';
   /** @default Duration.hours(12) */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -152,7 +150,6 @@ export class TrainingPipeline extends Construct {
       modelsPrefix: DEFAULT_MODELS_PREFIX,
       instanceType,
       instanceCount,
-      approval: props.approval ?? 'auto',
     };
     const steps = new SecureFunction(this, 'Steps', {
       entry: 'pipeline-steps',

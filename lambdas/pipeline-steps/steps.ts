@@ -40,7 +40,6 @@ export interface PipelineConfig {
   /** The training job's settings, recorded in the TrainingRun. */
   readonly instanceType: string;
   readonly instanceCount: number;
-  readonly approval: 'auto' | 'manual';
 }
 
 export interface StepsDeps {
@@ -165,7 +164,8 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       format: 'onnx',
       signature,
       metrics: { ...metrics, ...jobMetrics },
-      approval: { status: config.approval === 'auto' ? 'Approved' : 'PendingManualApproval', ...(config.approval === 'auto' ? { by: 'pipeline (auto-approval)' } : {}) },
+      // approval follows the gates and the evaluation: a Deployment record is the pipeline's approval
+      approval: { status: 'PendingManualApproval' },
     },
   });
   return { trainingRunId: run.record.id, modelVersionId: model.record.id, modelUri: `s3://${config.artifactsBucket}/${key}`, sha256 };

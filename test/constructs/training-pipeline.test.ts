@@ -1,0 +1,109 @@
+import { Duration, Size, type Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { describe, expect, it } from 'vitest';
+import { DataLake, LineageLedger, TrainingInstanceType, TrainingPipeline, ValidationGate, type TrainingPipelineProps } from '../../lib';
+import { asArray, iamStatements, testStack } from '../helpers/stacks';
+
+function pipeline(props: Partial<TrainingPipelineProps> | ((stack: Stack) => Partial<TrainingPipelineProps>) = {}, id = 'Churn') {
+  const stack = testStack();
+  if (typeof props === 'function') props = props(stack);
+  const dataLake = new DataLake(stack, 'Lake');
+  const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+  const validationGate = new ValidationGate(stack, 'Gate', { dataLake, ledger });
+  const repo = ecr.Repository.fromRepositoryName(stack, 'Repo', 'trainer');
+  const construct = new TrainingPipeline(stack, id, { dataLake, ledger, validationGate, trainingImage: tasks.DockerImage.fromEcrRepository(repo, 'v1'), label: { column: 'churned', values: ['yes'] }, ...props });
+  return { stack, construct, template: () => Template.fromStack(stack) };
+}
+
+function trainState(template: Template): any {
+  const [sm] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  const text = sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : '"TOKEN"')).join('').replace(/""TOKEN""/g, '"TOKEN"');
+  return JSON.parse(text.replace(/"TOKEN"(?=[^,}\]])/g, 'TOKEN')).States.Train;
+}
+
+describe('TrainingPipeline', () => {
+  it('trains on a GPU with managed spot, checkpoints, VPC, network isolation and the KMS key, in .sync', () => {
+    const { template } = pipeline((stack) => ({
+      instanceType: TrainingInstanceType.GPU_G5_12XLARGE,
+      instanceCount: 2,
+      spot: { maxWait: Duration.hours(8) },
+      maxRuntime: Duration.hours(6),
+      vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] }),
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      encryptionKey: new kms.Key(stack, 'TeamKey', { enableKeyRotation: true }),
+      volumeSize: Size.gibibytes(200),
+    }));
+    const t = trainState(template());
+    expect(t.Resource).toMatch(/sagemaker:createTrainingJob\.sync/);
+    expect(t.Parameters).toMatchObject({
+      'TrainingJobName.$': '$.prepare.trainingJobName',
+      ResourceConfig: { InstanceCount: 2, InstanceType: 'ml.g5.12xlarge', VolumeSizeInGB: 200 },
+      StoppingCondition: { MaxRuntimeInSeconds: 21600, MaxWaitTimeInSeconds: 28800 },
+      EnableManagedSpotTraining: true,
+      EnableNetworkIsolation: true,
+      EnableInterContainerTrafficEncryption: true,
+      CheckpointConfig: { LocalPath: '/opt/ml/checkpoints' },
+      VpcConfig: { Subnets: expect.any(Array), SecurityGroupIds: expect.any(Array) },
+    });
+    expect(t.Parameters.ResourceConfig.VolumeKmsKeyId).toBeDefined();
+    expect(t.Parameters.OutputDataConfig.KmsKeyId).toBeDefined();
+    expect(t.Retry.map((r: any) => r.ErrorEquals)).toContainEqual(['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.CapacityError', 'SageMaker.AmazonSageMakerException']);
+    expect(JSON.stringify(t.Retry)).not.toContain('States.ALL');
+  });
+
+  it('runs on Trainium and CPU presets, on-demand by default, network isolated', () => {
+    const t = trainState(pipeline({ instanceType: TrainingInstanceType.TRAINIUM_TRN1_32XLARGE }).template());
+    expect(t.Parameters.ResourceConfig.InstanceType).toBe('ml.trn1.32xlarge');
+    expect(t.Parameters.EnableManagedSpotTraining).toBeUndefined();
+    expect(t.Parameters.EnableNetworkIsolation).toBe(true);
+    expect(trainState(pipeline().template()).Parameters.ResourceConfig.InstanceType).toBe('ml.m5.xlarge');
+  });
+
+  it('gives SageMaker a role scoped to the pipeline: its snapshots, job output and checkpoints, not the data bucket', () => {
+    const template = pipeline().template();
+    const statements = iamStatements(template).filter((s) => s.policy.startsWith('ChurnTrainingRole'));
+    const resources = JSON.stringify(statements.map((s) => s.statement.Resource));
+    expect(resources).toContain('/training/churn/snapshots/*');
+    expect(resources).toContain('/training/churn/jobs/*');
+    expect(resources).not.toContain('/data/*');
+    expect(statements.flatMap((s) => asArray(s.statement.Action))).not.toContain('s3:*');
+    template.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'sagemaker.amazonaws.com' } })] } });
+    // no AmazonSageMakerFullAccess
+    expect(JSON.stringify(template.findResources('AWS::IAM::Role'))).not.toContain('AmazonSageMakerFullAccess');
+  });
+
+  it('logs ALL with X-Ray, notifies failures on an encrypted topic', () => {
+    const template = pipeline().template();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ALL' } });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it('fits twice in one stack without collisions', () => {
+    const { stack } = pipeline({}, 'Churn');
+    const dataLake = new DataLake(stack, 'Lake2');
+    const ledger = new LineageLedger(stack, 'Ledger2', { wormBucket: dataLake.artifactsBucket });
+    const validationGate = new ValidationGate(stack, 'Gate2', { dataLake, ledger });
+    new TrainingPipeline(stack, 'Fraud', { dataLake, ledger, validationGate, trainingImage: tasks.DockerImage.fromRegistry('123.dkr.ecr.us-east-1.amazonaws.com/x:1'), label: { column: 'fraud', values: [1] } });
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))).toHaveLength(2);
+  });
+
+  it('warns when network isolation is turned off', () => {
+    const { stack } = pipeline({ networkIsolation: false });
+    Annotations.fromStack(stack).hasWarning('/Test/Churn', Match.stringLikeRegexp("'networkIsolation' is off"));
+  });
+
+  it.each([
+    [{ instanceType: 'ml.t2.medium' }, "TrainingPipeline: 'instanceType' must be a SageMaker training instance like ml.g5.xlarge"],
+    [{ instanceType: 'g5.xlarge' }, "TrainingPipeline: 'instanceType' must be a SageMaker training instance"],
+    [{ spot: { maxWait: Duration.hours(1) }, maxRuntime: Duration.hours(2) }, "TrainingPipeline: 'spot.maxWait' (1 hour) must be at least 'maxRuntime' (2 hours)."],
+    [{ instanceCount: 0 }, "TrainingPipeline: 'instanceCount' must be a whole number >= 1 (got 0)."],
+    [{ minImprovement: -0.1 }, "TrainingPipeline: 'minImprovement' must be an accuracy difference from 0 to 1 (got -0.1)."],
+    [{ pipelineName: 'Has Spaces' }, "TrainingPipeline: 'pipelineName' must be 1-40 lower-case letters, digits and hyphens (got 'Has Spaces')."],
+  ] as [Partial<TrainingPipelineProps>, string][])('rejects bad props naming the prop: %#', (props, message) => {
+    expect(() => pipeline(props)).toThrow(message);
+  });
+});
