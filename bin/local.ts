@@ -10,10 +10,9 @@ import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
-import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows } from './local/sample-data';
-import { trainLogisticRegression } from './local/trainers/logistic-regression';
-import { registerLocalModel } from './local/register-model';
-import type { ModelSignature } from '../lambdas/core/model-signature';
+import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
+import { localServices, type Notification } from './local/services';
+import { executionNameFor } from '../lambdas/core/pipeline';
 import { renderLedgerReport } from './local/report';
 import { runStateMachine } from './local/state-machine';
 import { synthesize } from './local/synth';
@@ -86,18 +85,34 @@ async function main(): Promise<void> {
       step(`${gate} gate on ${csvVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
     }
 
-    // A candidate model (a logistic regression trained here, until the training
-    // pipeline lands), registered in the ledger, then judged by the bias gate:
-    // the bundled onnxruntime-node scores the rows, post-training metrics follow.
+    // The training pipeline from the template on the CSV version: validation, a
+    // SageMaker training job run locally (the example TypeScript trainer, mapped
+    // to the image in cdk.json), the model recorded, the bias gate on it (the
+    // bundled onnxruntime-node scores the rows), evaluation, deployment record.
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
-    const biasId = findLogicalIdByPath(stack.template, `${stackName}/BiasGate/Function/Resource`);
-    if (biasId) {
-      const trained = trainLogisticRegression(cpsRows() as unknown as Record<string, unknown>[], { signature: DEMO_SIGNATURE, target: (r) => ((r.wage as number) > 10 ? 1 : 0) });
-      const model = await registerLocalModel(ledger, s3, artifactsBucket, { pipeline: 'cps-wages', model: trained, datasetVersionIds: [csvVersion], hyperparameters: { iterations: '500', learningRate: '0.5', l2: '0.001' } });
-      step(`model ${model.modelVersionId} registered (logistic regression on ${DEMO_SIGNATURE.features.map((f) => (typeof f === 'string' ? f : f.column)).join(', ')}; training accuracy ${(trained.accuracy * 100).toFixed(1)}%): ${model.uri}`);
-      const verdict = (await stack.invoke(biasId, { datasetVersionId: csvVersion, modelVersionId: model.modelVersionId })) as GateVerdict;
-      gates.push({ gate: 'bias (post-training)', verdict });
-      step(`bias gate on ${csvVersion} with model ${model.modelVersionId}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
+    const pipelineId = findLogicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`);
+    const pipelines: { name: string; input: string; outcome: string }[] = [];
+    if (pipelineId) {
+      const notifications: Notification[] = [];
+      const name = executionNameFor(csvVersion);
+      step(`TrainingPipeline execution '${name}' on ${csvVersion}:`);
+      const outcome = await runStateMachine(stack, pipelineId, { datasetVersionId: csvVersion }, {
+        name,
+        services: localServices({ s3, notifications }),
+        onEvent: (e) => {
+          if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);
+          if (e.type === 'StateRetried') step(`  ↻ ${e.state?.name} retried`);
+          if (e.type === 'StateCaught') step(`  ✗ ${e.state?.name} failed, caught`);
+        },
+      }).then(
+        (r) => {
+          const o = r.output as { evaluation?: { reason: string }; deployment?: { deploymentId: string }; model?: { modelVersionId: string } };
+          return o.deployment ? `deployed model ${o.model?.modelVersionId} (${o.evaluation?.reason})` : `champion kept: ${o.evaluation?.reason}`;
+        },
+        (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
+      );
+      pipelines.push({ name: 'TrainingPipeline', input: csvVersion, outcome });
+      step(`TrainingPipeline: ${outcome}${notifications.length ? ` (${notifications.length} SNS notification${notifications.length > 1 ? 's' : ''} sent)` : ''}`);
     }
 
     // The dataset-validation state machine on the JSON Lines version: the
@@ -115,8 +130,8 @@ async function main(): Promise<void> {
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
 
     const reportPath = path.join(RUN_DIR, 'report.md');
-    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, reports, histories }));
-    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, reports, histories }, null, 2));
+    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, pipelines, reports, histories }));
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, pipelines, reports, histories }, null, 2));
     step(`report written: ${path.relative(process.cwd(), reportPath)}`);
     step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
@@ -130,9 +145,6 @@ async function main(): Promise<void> {
  * several shards (a deploy uses cdk.json: above 512 MiB, 128 MiB each).
  */
 const DEMO_SHARDING = { 'cdk-mlops:shardThresholdKiB': 8, 'cdk-mlops:shardSizeKiB': 4 };
-
-/** The demo model's inputs: gender is not among them, yet its predictions can still differ by gender. */
-const DEMO_SIGNATURE: ModelSignature = { input: 'features', output: 'score', features: ['education', 'experience', 'union', 'south'] };
 
 /** The reference contract for the CPS data (what `suggestContract` proposes, reviewed). */
 const CPS_CONTRACT = `version: 1

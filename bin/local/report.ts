@@ -7,6 +7,7 @@ export interface LedgerReportInput {
   readonly outcomes: readonly { label: string; outcome: IngestOutcome }[];
   readonly gates: readonly { gate: string; verdict: GateVerdict }[];
   readonly workflows?: readonly { name: string; input: string; shards: number; merged: boolean; detail: string }[];
+  readonly pipelines?: readonly { name: string; input: string; outcome: string }[];
   readonly reports: readonly VerifyReport[];
   readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
 }
@@ -27,6 +28,10 @@ export function renderLedgerReport(input: LedgerReportInput): string {
   if (input.workflows?.length) {
     lines.push('', '## State machines (run locally from the template)', '', '| state machine | dataset version | shards | merged | detail |', '|---|---|---|---|---|');
     for (const w of input.workflows) lines.push(`| ${w.name} | \`${w.input}\` | ${w.shards} | ${w.merged ? 'yes' : 'no'} | ${cell(w.detail)} |`);
+  }
+  if (input.pipelines?.length) {
+    lines.push('', '## Training pipelines (run locally from the template)', '', '| pipeline | dataset version | outcome |', '|---|---|---|');
+    for (const p of input.pipelines) lines.push(`| ${p.name} | \`${p.input}\` | ${cell(p.outcome)} |`);
   }
   lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
   for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);

@@ -14,8 +14,13 @@ import type { LocalStack } from './local-stack';
 
 type Json = Record<string, unknown>;
 type Handlers = NonNullable<NonNullable<LocalRunOptions['overrides']>['taskResourceLocalHandlers']>;
-/** One entry of an execution's event log. */
-export type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'];
+/** One entry of an execution's event log (aws-local-stepfunctions' events, as far as the kit reads them). */
+export interface EventLog {
+  readonly type: string;
+  readonly timestamp: number;
+  readonly state?: { readonly name: string; readonly type: string; readonly input?: unknown; readonly output?: unknown };
+  readonly [key: string]: unknown;
+}
 
 export interface LocalExecution {
   readonly output: unknown;
@@ -38,6 +43,8 @@ export interface RunOptions {
   readonly services?: Readonly<Record<string, (input: unknown) => Promise<unknown>>>;
   /** The execution's name ($$.Execution.Name). @default - a random UUID, as StartExecution without a name */
   readonly name?: string;
+  /** Called with each event as it happens (progress output). */
+  readonly onEvent?: (event: EventLog) => void;
 }
 
 /** The state machine's definition as deployed, read from the template. */
@@ -153,7 +160,11 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
   });
   const events: EventLog[] = [];
   const collecting = (async () => {
-    for await (const e of execution.eventLogs) events.push(e);
+    for await (const raw of execution.eventLogs) {
+      const e = raw as unknown as EventLog;
+      events.push(e);
+      options.onEvent?.(e);
+    }
   })();
   try {
     const output: unknown = await execution.result;

@@ -49,12 +49,12 @@ describe('npm start', () => {
     expect(stdout).toMatch(/rejected: not valid UTF-8 at byte 13/);
     expect(stdout).toMatch(/validation gate on dsv-\w+: passed/);
     expect(stdout).toMatch(/bias gate on dsv-\w+: passed/);
-    // the demo model, scored by the bundled onnxruntime-node, fails the four-fifths rule
-    expect(stdout).toMatch(/model mv-\w+ registered \(logistic regression/);
-    expect(stdout).toMatch(/bias gate on dsv-\w+ with model mv-\w+: FAILED — gender=female: DI 0\.\d{4} < 0\.8/);
-    // 3 dataset versions + 3 gate reports; the training run and the model in their pipeline's chain
+    // the training pipeline from the template: trained by the local SageMaker job, stopped by the bias gate (four-fifths rule)
+    expect(stdout).toMatch(/▶ Train\n.*▶ Record model version\n.*▶ Bias gate\n.*▶ Record bias rejection/s);
+    expect(stdout).toMatch(/TrainingPipeline: stopped: bias-gate: gender=female: DI 0\.\d{4} < 0\.8 .*\(1 SNS notification sent\)/);
+    // 3 dataset versions + 3 gate reports; the training run, the model and the incident in the pipeline's chain
     expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(6 links/);
-    expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(2 links/);
+    expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(3 links/);
     // the dataset-validation state machine from the template: shards, merge, gate
     expect(stdout).toMatch(/DatasetValidation state machine on dsv-\w+: \d+ shards profiled in parallel, merged \(534 rows\); gate passed/);
     expect(stdout).toMatch(/verify dataset\/cps-wages-jsonl: OK \(2 links/);
@@ -64,6 +64,6 @@ describe('npm start', () => {
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('| dataset/cps-wages | 6 | yes |');
     expect(text).toMatch(/\| validation \| `dsv-\w+` \| {2}\| passed \|/);
-    expect(text).toMatch(/\| bias \(post-training\) \| `dsv-\w+` \| `mv-\w+` \| failed: .*race=hispanic\\\|other: DI/);
+    expect(text).toMatch(/\| TrainingPipeline \| `dsv-\w+` \| stopped: bias-gate: gender=female: DI/);
   }, 120_000);
 });
