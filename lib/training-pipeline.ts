@@ -208,13 +208,15 @@ export class TrainingPipeline extends Construct {
     ValidateDataset.acknowledgeNagFindings(this.stateMachine);
     acknowledgeWildcards(this.stateMachine, [
       {
-        resource: /:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job\/\*$/,
+        resource: /:sagemaker:[^:]+:[^:]+:training-job\/\*$/,
         reason: "The pipeline's role creates, describes and stops training jobs whose names are made per execution (<pipeline>-<hash of the execution name>), so CDK's SageMaker task grants training-job/*; the role cannot touch models, endpoints or other resources.",
       },
     ]);
+    acknowledgeWildcards(this.trainingRole, [
+      { resource: /:logs:[^:]+:[^:]+:log-group:\/aws\/sagemaker\/TrainingJobs:\*$/, reason: 'SageMaker writes each training job to its own stream in the /aws/sagemaker/TrainingJobs log group; the streams are named at run time.' },
+    ]);
     for (const [id, reason] of [
       ['AwsSolutions-IAM5[Resource::*]', 'cloudwatch:PutMetricData has no resource-level permissions (it is conditioned on the /aws/sagemaker/* namespace); ecr:GetAuthorizationToken, which pulling the training image needs, is account-wide.'],
-      ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*]', 'SageMaker writes each training job to its own stream in the /aws/sagemaker/TrainingJobs log group; the streams are named at run time.'],
       ['AwsSolutions-IAM5[Action::kms:ReEncrypt*]', "CDK's grant for the training volume and output key (grantEncryptDecrypt) on that one key: SageMaker re-encrypts data keys for the volume."],
       ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', "CDK's grant for the training volume and output key (grantEncryptDecrypt) on that one key: the job encrypts its volume and model output."],
     ] as const) {

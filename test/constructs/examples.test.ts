@@ -6,6 +6,7 @@ import { DataLakeExampleStack } from '../../docs/examples/data-lake';
 import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
 import { GatesExampleStack, ValidateThenTrainExampleStack } from '../../docs/examples/gates';
 import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
+import { TrainingPipelineExampleStack } from '../../docs/examples/training-pipeline';
 import { SKIP_BUNDLING } from '../helpers/stacks';
 
 function nagged(): App {
@@ -54,4 +55,34 @@ describe('documentation examples', () => {
     expect(asl).toContain('$.validation.passed');
     expect(() => app.synth()).not.toThrow();
   });
+
+  it('TrainingPipeline example: your bucket, key, VPC and image; GPU spot training in private subnets, under cdk-nag', () => {
+    const app = new App({ context: { ...SKIP_BUNDLING, 'vpc-provider:account=123456789012:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true': VPC_LOOKUP } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = new TrainingPipelineExampleStack(app, 'Train', { env: { account: '123456789012', region: 'eu-west-1' }, existingDataBucketName: 'team-data', existingKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', vpcId: 'vpc-0123456789abcdef0' });
+    const [sm] = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine')) as any[];
+    const asl = JSON.stringify(sm.Properties.DefinitionString);
+    expect(asl).toContain('ml.g5.xlarge');
+    expect(asl).toContain('EnableManagedSpotTraining');
+    expect(asl).toContain('subnet-isolated-a');
+    expect(() => app.synth()).not.toThrow();
+  });
 });
+
+/** A VPC as the context provider would return it: two isolated subnets. */
+const VPC_LOOKUP = {
+  vpcId: 'vpc-0123456789abcdef0',
+  vpcCidrBlock: '10.0.0.0/16',
+  ownerAccountId: '123456789012',
+  availabilityZones: [],
+  subnetGroups: [
+    {
+      name: 'Isolated',
+      type: 'Isolated',
+      subnets: [
+        { subnetId: 'subnet-isolated-a', cidr: '10.0.0.0/24', availabilityZone: 'eu-west-1a', routeTableId: 'rtb-a' },
+        { subnetId: 'subnet-isolated-b', cidr: '10.0.1.0/24', availabilityZone: 'eu-west-1b', routeTableId: 'rtb-b' },
+      ],
+    },
+  ],
+};
