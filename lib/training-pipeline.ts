@@ -208,12 +208,12 @@ export class TrainingPipeline extends Construct {
     ValidateDataset.acknowledgeNagFindings(this.stateMachine);
     acknowledgeWildcards(this.stateMachine, [
       {
-        resource: /:sagemaker:[^:]+:[^:]+:training-job\/\*$/,
+        resource: /:sagemaker:.+:training-job\/\*$/,
         reason: "The pipeline's role creates, describes and stops training jobs whose names are made per execution (<pipeline>-<hash of the execution name>), so CDK's SageMaker task grants training-job/*; the role cannot touch models, endpoints or other resources.",
       },
     ]);
     acknowledgeWildcards(this.trainingRole, [
-      { resource: /:logs:[^:]+:[^:]+:log-group:\/aws\/sagemaker\/TrainingJobs:\*$/, reason: 'SageMaker writes each training job to its own stream in the /aws/sagemaker/TrainingJobs log group; the streams are named at run time.' },
+      { resource: /:logs:.+:log-group:\/aws\/sagemaker\/TrainingJobs:\*$/, reason: 'SageMaker writes each training job to its own stream in the /aws/sagemaker/TrainingJobs log group; the streams are named at run time.' },
     ]);
     for (const [id, reason] of [
       ['AwsSolutions-IAM5[Resource::*]', 'cloudwatch:PutMetricData has no resource-level permissions (it is conditioned on the /aws/sagemaker/* namespace); ecr:GetAuthorizationToken, which pulling the training image needs, is account-wide.'],

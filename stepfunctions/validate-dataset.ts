@@ -47,7 +47,7 @@ export class ValidateDataset extends sfn.StateMachineFragment {
         reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<function ARN>:*) so a qualified ARN can be invoked; it names this workflow's functions only.",
       },
       {
-        resource: /:states:[^:]+:[^:]+:execution:.*:\*$/,
+        resource: /:states:.+:execution:.*:\*$/,
         reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",
       },
       {
