@@ -40,6 +40,8 @@ export interface TrainingPipelineSettings {
   readonly metricDefinitions?: readonly { readonly name: string; readonly regex: string }[];
   readonly label: BiasGateConfig['label'];
   readonly minImprovement?: number;
+  /** Datasets whose uploads start a run ([] = all). @default - none */
+  readonly retrainOnUpload?: readonly string[];
 }
 
 export const SETTING_DEFAULTS = {

@@ -73,6 +73,7 @@ export class MlopsStack extends Stack {
         metricDefinitions: t.metricDefinitions,
         label: t.label,
         minImprovement: t.minImprovement,
+        ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
     }

@@ -4,7 +4,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -83,6 +86,13 @@ export interface TrainingPipelineProps {
   readonly label: ValueSpec;
   /** The candidate must beat the champion's accuracy by at least this. @default 0 */
   readonly minImprovement?: number;
+  /**
+   * Event-driven retraining: an upload under these datasets (folders under the
+   * data prefix) starts an execution named after its dataset version, so
+   * duplicate events start one run. `[]`: every dataset.
+   * @default - no retraining on upload (start executions yourself)
+   */
+  readonly retrainOnUpload?: { readonly datasets: readonly string[] };
   /** @default Duration.hours(12) */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -104,6 +114,10 @@ export class TrainingPipeline extends Construct {
   readonly notifications: sns.Topic;
   readonly logGroup: logs.LogGroup;
   readonly profileShards: ProfileShards;
+  /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
+  readonly retrainRule?: events.Rule;
+  readonly starter?: lambda.IFunction;
+  readonly starterDeadLetterQueue?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
     super(scope, id);
@@ -205,6 +219,12 @@ export class TrainingPipeline extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: `cdk-mlops training pipeline ${this.pipelineName}`,
     });
+    if (props.retrainOnUpload) {
+      const retrain = this.retrainOnUpload(props, props.retrainOnUpload.datasets);
+      this.retrainRule = retrain.rule;
+      this.starter = retrain.starter;
+      this.starterDeadLetterQueue = retrain.deadLetterQueue;
+    }
     ValidateDataset.acknowledgeNagFindings(this.stateMachine);
     acknowledgeWildcards(this.stateMachine, [
       {
@@ -222,6 +242,34 @@ export class TrainingPipeline extends Construct {
     ] as const) {
       Validations.of(this.trainingRole).acknowledge({ id, reason });
     }
+  }
+
+  private retrainOnUpload(props: TrainingPipelineProps, datasets: readonly string[]): { rule: events.Rule; starter: lambda.IFunction; deadLetterQueue: sqs.Queue } {
+    for (const d of datasets) if (!Token.isUnresolved(d) && !/^[A-Za-z0-9._-]+$/.test(d)) throw new Error(`TrainingPipeline: 'retrainOnUpload.datasets' must be folder names under the data prefix (got '${d}').`);
+    const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    const starter = new SecureFunction(this, 'Starter', {
+      entry: 'pipeline-starter',
+      description: `cdk-mlops ${this.pipelineName}: starts one training run per uploaded dataset version`,
+      memorySize: Size.mebibytes(256),
+      timeout: Duration.seconds(30),
+      logRetention: props.logRetention,
+      deadLetterQueue: dlq,
+      environment: {
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        DATA_PREFIX: props.dataLake.dataPrefix,
+        DATASETS: JSON.stringify(datasets),
+        POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 56 }) + '-starter',
+        POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops',
+      },
+    });
+    this.stateMachine.grantStartExecution(starter.role);
+    const prefixes = datasets.length > 0 ? datasets.map((d) => ({ prefix: `${props.dataLake.dataPrefix}${d}/` })) : [{ prefix: props.dataLake.dataPrefix }];
+    const rule = new events.Rule(this, 'RetrainOnUpload', {
+      description: `Retrain ${this.pipelineName} on uploads under ${datasets.length > 0 ? datasets.join(', ') : 'every dataset'}`,
+      eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [props.dataLake.dataBucket.bucketName] }, object: { key: prefixes } } },
+      targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+    });
+    return { rule, starter: starter.function, deadLetterQueue: dlq };
   }
 
   /** Lets `grantee` start executions (the retraining rule, the drift alarm, an operator). */

@@ -28,8 +28,8 @@ export const TRAINING_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMake
 const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
 
 /**
- * The training pipeline, `{ datasetVersionId }` in:
- * ValidateDataset (sharded profiling when big) → Valid? → Prepare (pin the
+ * The training pipeline, `{ datasetVersionId }` in: Resolve dataset version
+ * (retried until ingest has recorded it, about 10 minutes) → ValidateDataset (sharded profiling when big) → Valid? → Prepare (pin the
  * version as a training snapshot) → Train (SageMaker `.sync`) → Record model
  * (TrainingRun, ModelVersion) → Bias gate on the candidate → Evaluate
  * (champion/challenger) → Deploy (record) → Succeed. A gate that fails, a failed
@@ -73,6 +73,19 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       return task;
     };
 
+    // First: the dataset version must be recorded (an upload starts ingest and the pipeline together).
+    const resolve = tasks.LambdaInvoke.jsonPath(this, 'Resolve dataset version', {
+      lambdaFunction: props.steps,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({ operation: 'resolve', datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId') }),
+      resultPath: '$.datasetVersion',
+      retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
+    });
+    resolve.addRetry({ errors: ['DatasetVersionPendingError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 7 });
+    resolve.addRetry({ errors: PERMANENT, maxAttempts: 0 });
+    resolve.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    catchAll(resolve, 'resolve');
     const validate = new ValidateDataset(this, 'Validate', { validationGate: props.validationGate, profileShards: props.profileShards });
     const prepare = catchAll(step('Prepare training data', 'prepare', {}, '$.prepare'), 'prepare');
     const train = props.train(this);
@@ -107,7 +120,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const valid = new sfn.Choice(this, 'Valid data?')
       .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(afterModel))
       .otherwise(recordFailure('Record validation rejection', 'validation-gate', '$.validation.reason'));
-    validate.next(valid);
-    this.startState = validate.startState;
+    resolve.next(validate).next(valid);
+    this.startState = resolve;
   }
 }

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import S3rver from 's3rver';
 import dynalite from 'dynalite';
+import { startStepFunctionsApi, type StepFunctionsApi } from './stepfunctions-api';
 
 /*
- * S3 (s3rver) and DynamoDB (dynalite) on 127.0.0.1 ephemeral ports, for tests,
+ * S3 (s3rver), DynamoDB (dynalite) and a StartExecution stand-in on 127.0.0.1 ephemeral ports, for tests,
  * `npm start` and the CLI's --local mode. Both keep their data on disk when
  * given a directory, so a later process can open the same state.
  */
@@ -18,6 +19,8 @@ export interface Emulators {
   readonly env: Readonly<Record<string, string>>;
   /** Where the emulators keep their data. */
   readonly dataDir: string;
+  /** StartExecution calls the Lambdas made (queued for the local runner). */
+  readonly stepFunctions: StepFunctionsApi;
   stop(): Promise<void>;
 }
 
@@ -48,15 +51,18 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   });
   const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
   const dynamoEndpoint = `http://127.0.0.1:${(ddb.address() as AddressInfo).port}`;
+  const stepFunctions = await startStepFunctionsApi();
 
   let stopped = false;
   return {
     s3Endpoint,
     dynamoEndpoint,
     dataDir,
+    stepFunctions,
     env: {
       AWS_ENDPOINT_URL_S3: s3Endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -66,7 +72,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     async stop() {
       if (stopped) return;
       stopped = true;
-      await Promise.all([s3.close(), new Promise<void>((resolve) => ddb.close(() => resolve()))]);
+      await Promise.all([s3.close(), new Promise<void>((resolve) => ddb.close(() => resolve())), stepFunctions.close()]);
       if (!keep) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -9,10 +9,10 @@ import { LedgerStore } from '../shared/ledger-store';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
 import { OnnxModel } from '../shared/onnx-model';
 import { S3ObjectReader } from '../shared/s3-objects';
-import { deploy, evaluate, prepare, recordFailure, recordModel, type PipelineConfig, type StepsDeps } from './steps';
+import { deploy, evaluate, prepare, recordFailure, recordModel, resolve, type PipelineConfig, type StepsDeps } from './steps';
 
 /*
- * PipelineSteps Lambda: { operation: 'prepare' | 'record-model' | 'evaluate' |
+ * PipelineSteps Lambda: { operation: 'resolve' | 'prepare' | 'record-model' | 'evaluate' |
  * 'deploy' | 'record-failure', ... } from a TrainingPipeline state machine.
  * Environment: LEDGER_TABLE, LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX,
  * PIPELINE_CONFIG (JSON: PipelineConfig), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
@@ -32,7 +32,7 @@ function wire(): NonNullable<typeof wiring> {
   return wiring;
 }
 
-const OPERATIONS = { prepare, 'record-model': recordModel, evaluate, deploy, 'record-failure': recordFailure } as const;
+const OPERATIONS = { resolve, prepare, 'record-model': recordModel, evaluate, deploy, 'record-failure': recordFailure } as const;
 
 export const handler = middy(async (event: unknown): Promise<unknown> => {
   const { deps, config } = wire();

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
-import { InvalidEventError, ModelError } from '../core/errors';
+import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { checkModelSignature, FeatureEncoder, type ModelSignature } from '../core/model-signature';
 import { decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
@@ -55,6 +55,19 @@ export interface StepsDeps {
 }
 
 const subjectOf = (config: PipelineConfig): string => `pipeline/${config.pipeline}`;
+
+/** The dataset version is not in the ledger yet (ingest runs beside the pipeline's start): retried by the state machine. */
+export class DatasetVersionPendingError extends CdkMlopsError {}
+
+/** The first state: waits (by retries) until ingest has recorded the version the execution is named after. */
+export async function resolve(event: Record<string, unknown>, deps: StepsDeps): Promise<{ status: string; dataset: string }> {
+  const id = text(event, 'datasetVersionId');
+  const r = await deps.ledger.get(id);
+  if (!r) throw new DatasetVersionPendingError(`dataset version ${id} is not in the ledger yet`);
+  if (r.kind !== 'DatasetVersion') throw new InvalidEventError(`datasetVersionId: '${id}' is a ${r.kind}, not a DatasetVersion`);
+  const d = (r as LedgerRecord<'DatasetVersion'>).data;
+  return { status: d.status, dataset: d.dataset };
+}
 
 function text(event: Record<string, unknown>, field: string): string {
   const v = event[field];

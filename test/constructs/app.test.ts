@@ -68,6 +68,7 @@ describe('reference app', () => {
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"TrainingPipeline61E5D6AF"}]}]}/ProfileShards:*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"TrainingPipeline61E5D6AF"}]}]}:*]',
+      'CdkMlops/TrainingPipeline/Starter/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/TrainingPipeline/Steps/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/TrainingPipeline/Steps/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
       'CdkMlops/TrainingPipeline/Steps/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/models/cps-wages/*]',

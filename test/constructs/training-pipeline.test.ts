@@ -91,6 +91,17 @@ describe('TrainingPipeline', () => {
     expect(Object.keys(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))).toHaveLength(2);
   });
 
+  it('retrains on uploads under its datasets: a rule to a starter that may start this state machine only', () => {
+    const template = pipeline({ retrainOnUpload: { datasets: ['churn', 'churn-eu'] } }).template();
+    template.hasResourceProperties('AWS::Events::Rule', { EventPattern: { 'detail-type': ['Object Created'], detail: { object: { key: [{ prefix: 'data/churn/' }, { prefix: 'data/churn-eu/' }] } } } });
+    const starter = iamStatements(template).filter((s) => s.policy.startsWith('ChurnStarter'));
+    const starts = starter.filter((s) => asArray(s.statement.Action).includes('states:StartExecution'));
+    expect(starts).toHaveLength(1);
+    expect(starts[0]!.statement.Resource).toEqual({ Ref: expect.stringMatching(/^Churn[0-9A-F]{8}$/) });
+    expect(starter.flatMap((s) => asArray(s.statement.Action)).filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:') && !a.startsWith('sqs:'))).toEqual(['states:StartExecution']);
+    expect(() => pipeline({ retrainOnUpload: { datasets: ['a/b'] } })).toThrow("TrainingPipeline: 'retrainOnUpload.datasets' must be folder names under the data prefix (got 'a/b').");
+  });
+
   it('warns when network isolation is turned off', () => {
     const { stack } = pipeline({ networkIsolation: false });
     Annotations.fromStack(stack).hasWarning('/Test/Churn', Match.stringLikeRegexp("'networkIsolation' is off"));

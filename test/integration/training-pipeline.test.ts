@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { uploadWithEvent } from '../../bin/local/s3-events';
+import { parseObjectCreated } from '../../lambdas/ingest/event';
+import { datasetVersionId } from '../../lambdas/ingest/ingest';
 import { cpsCsv } from '../../bin/local/sample-data';
 import { localServices, type Notification } from '../../bin/local/services';
 import { runStateMachine } from '../../bin/local/state-machine';
@@ -49,6 +52,41 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
     const model = history[1] as LedgerRecord<'ModelVersion'>;
     expect(model.data.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
     for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it('an upload starts one execution named after its dataset version; a duplicate event starts none', async () => {
+    const event = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'data/cps-wages/2026-12.csv', Body: cpsCsv() });
+    const starterId = logicalIdByPath(env.stack.template, 'CdkMlops/TrainingPipeline/Starter/Resource');
+    const first = (await env.stack.putEvent(event)).find((i) => i.functionId === starterId)!;
+    const again = (await env.stack.putEvent(event)).find((i) => i.functionId === starterId)!;
+    const ingested = (await env.stack.putEvent(event)).find((i) => i.functionId === env.ingestFunctionId)!.result as IngestOutcome;
+    expect(first.error).toBeUndefined();
+    expect(first.result).toMatchObject({ started: true, duplicate: false, datasetVersionId: ingested.recordId, executionName: ingested.recordId });
+    expect(again.result).toMatchObject({ started: false, duplicate: true });
+    const queued = env.emulators.stepFunctions.started.filter((e) => e.name === ingested.recordId);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.input).toEqual({ datasetVersionId: ingested.recordId });
+    expect(queued[0]!.stateMachineArn).toBe(env.stack.physical.get(env.trainingPipelineId!)!.attributes.Arn);
+    // an upload outside the pipeline's datasets does not retrain
+    const other = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'data/other/x.csv', Body: 'a\n1\n' });
+    expect((await env.stack.putEvent(other)).find((i) => i.functionId === starterId)).toBeUndefined();
+  }, 60_000);
+
+  it('waits for ingest: the first state retries until the dataset version is recorded', async () => {
+    const event = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'data/cps-wages/late.csv', Body: cpsCsv() });
+    const id = datasetVersionId(parseObjectCreated(event));
+    let resolves = 0;
+    const notifications: Notification[] = [];
+    const err = (await run(env, { datasetVersionId: id }, notifications, {
+      taskOverrides: {
+        'Resolve dataset version': async (input) => {
+          if (++resolves === 2) await env.stack.putEvent(event); // ingest lands while the pipeline waits
+          return env.stack.invoke(logicalIdByPath(env.stack.template, 'CdkMlops/TrainingPipeline/Steps/Resource'), input);
+        },
+      },
+    }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(resolves).toBe(2); // pending (retried), then found: ingest ran before the second try
+    expect(err.cause?.name).toBe('bias-gate'); // then the whole pipeline ran
   }, 120_000);
 
   it('a failed training job is recorded and notified, and the execution fails with its reason', async () => {
