@@ -12,7 +12,6 @@ import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
 import { localServices, type Notification } from './local/services';
-import { executionNameFor } from '../lambdas/core/pipeline';
 import { renderLedgerReport } from './local/report';
 import { runStateMachine } from './local/state-machine';
 import { synthesize } from './local/synth';
@@ -85,7 +84,7 @@ async function main(): Promise<void> {
       step(`${gate} gate on ${csvVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
     }
 
-    // The training pipeline from the template on the CSV version: validation, a
+    // The training pipeline from the template, on each upload's dataset version: validation, a
     // SageMaker training job run locally (the example TypeScript trainer, mapped
     // to the image in cdk.json), the model recorded, the bias gate on it (the
     // bundled onnxruntime-node scores the rows), evaluation, deployment record.
@@ -93,26 +92,33 @@ async function main(): Promise<void> {
     const pipelineId = findLogicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`);
     const pipelines: { name: string; input: string; outcome: string }[] = [];
     if (pipelineId) {
-      const notifications: Notification[] = [];
-      const name = executionNameFor(csvVersion);
-      step(`TrainingPipeline execution '${name}' on ${csvVersion}:`);
-      const outcome = await runStateMachine(stack, pipelineId, { datasetVersionId: csvVersion }, {
-        name,
-        services: localServices({ s3, notifications }),
-        onEvent: (e) => {
-          if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);
-          if (e.type === 'StateRetried') step(`  ↻ ${e.state?.name} retried`);
-          if (e.type === 'StateCaught') step(`  ✗ ${e.state?.name} failed, caught`);
-        },
-      }).then(
-        (r) => {
-          const o = r.output as { evaluation?: { reason: string }; deployment?: { deploymentId: string }; model?: { modelVersionId: string } };
-          return o.deployment ? `deployed model ${o.model?.modelVersionId} (${o.evaluation?.reason})` : `champion kept: ${o.evaluation?.reason}`;
-        },
-        (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
-      );
-      pipelines.push({ name: 'TrainingPipeline', input: csvVersion, outcome });
-      step(`TrainingPipeline: ${outcome}${notifications.length ? ` (${notifications.length} SNS notification${notifications.length > 1 ? 's' : ''} sent)` : ''}`);
+      // The uploads under data/cps-wages/ went through the template's retraining rule to the bundled
+      // starter, which called StartExecution (the local stand-in queued them): run them, in order.
+      const arn = stack.physical.get(pipelineId)!.attributes.Arn;
+      for (const queued of emulators.stepFunctions.started.filter((e) => e.stateMachineArn === arn)) {
+        const notifications: Notification[] = [];
+        const verbose = queued.name === csvVersion;
+        step(`TrainingPipeline execution '${queued.name}' (started by the upload):`);
+        const outcome = await runStateMachine(stack, pipelineId, queued.input, {
+          name: queued.name,
+          services: localServices({ s3, notifications }),
+          onEvent: (e) => {
+            if (!verbose) return;
+            if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);
+            if (e.type === 'StateRetried') step(`  ↻ ${e.state?.name} retried`);
+            if (e.type === 'StateCaught') step(`  ✗ ${e.state?.name} failed, caught`);
+          },
+        }).then(
+          (r) => {
+            const o = r.output as { datasetVersion?: { status: string }; evaluation?: { reason: string }; deployment?: { deploymentId: string }; model?: { modelVersionId: string } };
+            if (o.datasetVersion?.status !== 'accepted') return 'not trainable (rejected at ingest)';
+            return o.deployment ? `deployed model ${o.model?.modelVersionId} (${o.evaluation?.reason})` : `champion kept: ${o.evaluation?.reason}`;
+          },
+          (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
+        );
+        pipelines.push({ name: 'TrainingPipeline', input: queued.name, outcome });
+        step(`TrainingPipeline on ${queued.name}: ${outcome}${notifications.length ? ` (${notifications.length} SNS notification${notifications.length > 1 ? 's' : ''} sent)` : ''}`);
+      }
     }
 
     // The dataset-validation state machine on the JSON Lines version: the

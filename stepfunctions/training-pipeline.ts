@@ -120,7 +120,10 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const valid = new sfn.Choice(this, 'Valid data?')
       .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(afterModel))
       .otherwise(recordFailure('Record validation rejection', 'validation-gate', '$.validation.reason'));
-    resolve.next(validate).next(valid);
+    const accepted = new sfn.Choice(this, 'Accepted at ingest?')
+      .when(sfn.Condition.stringEquals('$.datasetVersion.status', 'accepted'), validate.next(valid))
+      .otherwise(new sfn.Succeed(this, 'Not trainable', { comment: 'rejected at ingest: the DatasetVersion records why' }));
+    resolve.next(accepted);
     this.startState = resolve;
   }
 }

@@ -51,7 +51,10 @@ describe('npm start', () => {
     expect(stdout).toMatch(/bias gate on dsv-\w+: passed/);
     // the training pipeline from the template: trained by the local SageMaker job, stopped by the bias gate (four-fifths rule)
     expect(stdout).toMatch(/▶ Train\n.*▶ Record model version\n.*▶ Bias gate\n.*▶ Record bias rejection/s);
-    expect(stdout).toMatch(/TrainingPipeline: stopped: bias-gate: gender=female: DI 0\.\d{4} < 0\.8 .*\(1 SNS notification sent\)/);
+    expect(stdout).toMatch(/TrainingPipeline on dsv-\w+: stopped: bias-gate: gender=female: DI 0\.\d{4} < 0\.8 .*\(1 SNS notification sent\)/);
+    // started by the uploads through the retraining rule: one execution per dataset version (the duplicate event started none)
+    expect(stdout.match(/TrainingPipeline execution 'dsv-\w+' \(started by the upload\)/g)).toHaveLength(3);
+    expect(stdout.match(/not trainable \(rejected at ingest\)/g)).toHaveLength(2);
     // 3 dataset versions + 3 gate reports; the training run, the model and the incident in the pipeline's chain
     expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(6 links/);
     expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(3 links/);
