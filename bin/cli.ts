@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { executionNameFor } from '../lambdas/core/pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
 import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
@@ -16,6 +18,7 @@ import { startEmulators } from './local/emulators';
 
 const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
        cdk-mlops contract suggest <dataset-version-id> [target]
+       cdk-mlops pipeline start <dataset-version-id> (--stack <name> | --state-machine-arn <arn>) [--attempt <label>]
 
 Commands:
   history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
@@ -26,6 +29,8 @@ Commands:
                         exits 1 if anything was altered or removed
   contract suggest <id> profile that dataset version and print a suggested contract (YAML)
                         to review and store as contracts/<dataset>.yaml in the artifacts bucket
+  pipeline start <id>   start the training pipeline on a dataset version, named after it (an upload
+                        would have started the same execution); --attempt <label> starts another
 
 Target (one of):
   --local               the state of the last \`npm start\` (in local-run/; --local-dir <dir> for another)
@@ -54,6 +59,8 @@ export async function main(argv: string[], out: (line: string) => void = console
       table: { type: 'string' },
       bucket: { type: 'string' },
       prefix: { type: 'string' },
+      'state-machine-arn': { type: 'string' },
+      attempt: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,6 +71,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   }
   const [group, command, arg] = positionals;
   if (group === 'contract') return suggestCommand(command, arg, values, out);
+  if (group === 'pipeline') return pipelineCommand(command, arg, values, out);
   if (group !== 'lineage' || !command) throw new UsageError(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
   const needsArg = ['history', 'show', 'derived'].includes(command);
   if (!['history', 'show', 'derived', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
@@ -140,6 +148,28 @@ function describe(r: LedgerRecord): string {
 function describeReport(r: VerifyReport): string[] {
   const head = `${r.ok ? 'OK    ' : 'FAILED'} ${r.chain}: ${r.length} links, head ${r.head.slice(0, 16)}${r.redundantLinks ? `, ${r.redundantLinks} redundant link(s)` : ''}`;
   return [head, ...r.problems.map((p) => `       ${p.code}: ${p.message}`)];
+}
+
+/** `pipeline start <id>`: StartExecution named after the dataset version (ExecutionAlreadyExists: it was started already). */
+async function pipelineCommand(command: string | undefined, id: string | undefined, values: TargetOptions & { 'state-machine-arn'?: string; attempt?: string }, out: (line: string) => void): Promise<number> {
+  if (command !== 'start') throw new UsageError(`unknown pipeline command '${command ?? ''}'\n\n${USAGE}`);
+  if (!id) throw new UsageError("'pipeline start' needs a dataset version id (dsv-...)");
+  let arn = values['state-machine-arn'];
+  if (!arn && values.stack) {
+    const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: values.stack }))).Stacks?.[0];
+    arn = stack?.Outputs?.find((o) => o.OutputKey === 'TrainingPipelineStateMachineArn')?.OutputValue;
+    if (!arn) throw new UsageError(`stack ${values.stack} has no TrainingPipelineStateMachineArn output (is a training pipeline configured?)`);
+  }
+  if (!arn) throw new UsageError(`'pipeline start' needs --stack <name> or --state-machine-arn <arn>\n\n${USAGE}`);
+  const name = executionNameFor(id, values.attempt);
+  try {
+    const started = await new SFNClient({}).send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify({ datasetVersionId: id }) }));
+    out(`started ${started.executionArn}`);
+  } catch (err) {
+    if ((err as Error).name !== 'ExecutionAlreadyExists') throw err;
+    out(`already started: execution '${name}' exists on ${arn} (use --attempt <label> to train again)`);
+  }
+  return 0;
 }
 
 type TargetOptions = { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string };

@@ -251,14 +251,23 @@ async function accuracy(deps: StepsDeps, model: LedgerRecord<'ModelVersion'>, ds
 }
 
 /** Champion/challenger on the same holdout: is the candidate good enough to replace what serves? */
-export async function evaluate(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<ChampionDecision & { championModelVersionId: string | null }> {
+export async function evaluate(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<ChampionDecision & { championModelVersionId: string | null; gateReportId: string }> {
   const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
   const candidate = await modelVersion(deps, text(event, 'modelVersionId'));
   const serving = await champion(deps, config);
   const championModel = serving ? await modelVersion(deps, serving.data.modelVersionId) : undefined;
   const challengerAccuracy = await accuracy(deps, candidate, dsv, config);
   const championAccuracy = championModel ? await accuracy(deps, championModel, dsv, config) : null;
-  return { ...decideChampion('accuracy', challengerAccuracy, championAccuracy, config.minImprovement ?? 0), championModelVersionId: championModel?.id ?? null };
+  const decision = decideChampion('accuracy', challengerAccuracy, championAccuracy, config.minImprovement ?? 0);
+  // The decision is a gate like the others: a GateReport derived from the data and both models.
+  const { record } = await deps.ledger.append({
+    kind: 'GateReport',
+    id: deterministicId('gr', 'evaluation', dsv.id, candidate.id, championModel?.id ?? 'none'),
+    subject: `dataset/${dsv.data.dataset}`,
+    parents: [dsv.id, candidate.id, ...(championModel ? [championModel.id] : [])],
+    data: { gate: 'evaluation', passed: decision.promote, metrics: { 'challenger.accuracy': Number.isFinite(challengerAccuracy) ? challengerAccuracy : null, 'champion.accuracy': championAccuracy }, thresholds: { minImprovement: config.minImprovement ?? 0 }, reasons: [decision.reason] },
+  });
+  return { ...decision, championModelVersionId: championModel?.id ?? null, gateReportId: record.id };
 }
 
 /** Records the Deployment of the candidate (serving is the endpoint construct's; this is the record it hands over). */

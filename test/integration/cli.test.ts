@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, UsageError } from '../../bin/cli';
@@ -75,6 +76,26 @@ describe('cdk-mlops lineage', () => {
       await expect(cli('lineage', 'chains', '--stack', 'Other')).rejects.toThrow('stack Other has no LedgerTableName/ArtifactsBucketName outputs');
     } finally {
       cfn.restore();
+    }
+  });
+
+  it('starts the training pipeline named after the dataset version; a second start says it exists (Step Functions mocked: it has no emulator)', async () => {
+    const cfn = mockClient(CloudFormationClient);
+    const sfn = mockClient(SFNClient);
+    const arn = 'arn:aws:states:us-east-1:123456789012:stateMachine:TrainingPipeline';
+    cfn.on(DescribeStacksCommand, { StackName: 'CdkMlops' }).resolves({ Stacks: [{ StackName: 'CdkMlops', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'TrainingPipelineStateMachineArn', OutputValue: arn }] }] });
+    sfn.on(StartExecutionCommand, { name: 'dsv-123' }).resolvesOnce({ executionArn: `${arn}:dsv-123`, startDate: new Date() }).rejects(Object.assign(new Error('Execution Already Exists'), { name: 'ExecutionAlreadyExists' }));
+    sfn.on(StartExecutionCommand, { name: 'dsv-123-again' }).resolves({ executionArn: `${arn}:dsv-123-again`, startDate: new Date() });
+    try {
+      expect((await cli('pipeline', 'start', 'dsv-123', '--stack', 'CdkMlops')).lines).toEqual([`started ${arn}:dsv-123`]);
+      expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({ stateMachineArn: arn, name: 'dsv-123', input: '{"datasetVersionId":"dsv-123"}' });
+      expect((await cli('pipeline', 'start', 'dsv-123', '--stack', 'CdkMlops')).lines).toEqual([`already started: execution 'dsv-123' exists on ${arn} (use --attempt <label> to train again)`]);
+      expect((await cli('pipeline', 'start', 'dsv-123', '--state-machine-arn', arn, '--attempt', 'again')).lines).toEqual([`started ${arn}:dsv-123-again`]);
+      await expect(cli('pipeline', 'start', 'dsv-123')).rejects.toThrow("'pipeline start' needs --stack <name> or --state-machine-arn <arn>");
+      await expect(cli('pipeline', 'start')).rejects.toThrow("'pipeline start' needs a dataset version id");
+    } finally {
+      cfn.restore();
+      sfn.restore();
     }
   });
 

@@ -130,6 +130,9 @@ describe('TrainingPipeline with a lenient bias gate', () => {
     const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
     const first = (await run(env, { datasetVersionId: dsv }, [])).output as any;
     expect(first.evaluation).toMatchObject({ promote: true, championModelVersionId: null });
+    const evaluation = (await env.ledger().get(first.evaluation.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(evaluation).toMatchObject({ kind: 'GateReport', parents: [dsv, first.model.modelVersionId], data: { gate: 'evaluation', passed: true, thresholds: { minImprovement: 0 } } });
+    expect(evaluation.data.metrics['challenger.accuracy']).toBeGreaterThan(0.6);
     expect(first.deployment.deploymentId).toMatch(/^dp-/);
     const dsv2 = await ingest(env, 'data/cps-wages/cps-again.csv', cpsCsv() + '');
     const second = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3 }) })).output as any;
