@@ -1,3 +1,4 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { uploadWithEvent } from '../../bin/local/s3-events';
@@ -87,6 +88,18 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
     }).catch((e: unknown) => e)) as Error & { cause?: Error };
     expect(resolves).toBe(2); // pending (retried), then found: ingest ran before the second try
     expect(err.cause?.name).toBe('bias-gate'); // then the whole pipeline ran
+  }, 120_000);
+
+  it('stops at the validation gate when the data breaks its contract, before any training', async () => {
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'contracts/cps-strict.yaml', Body: 'version: 1\nrows: { min: 1000 }\ncolumns:\n  wage: { type: float }\n' }));
+    const dsv = await ingest(env, 'data/cps-strict/cps.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const err = (await run(env, { datasetVersionId: dsv }, notifications).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'validation-gate', message: 'validation-gate: dataset: 534 rows, fewer than the minimum 1000' });
+    expect(notifications).toHaveLength(1);
+    const incident = (await env.ledger().derivedFrom(dsv)).find((r) => r.kind === 'Incident') as LedgerRecord<'Incident'>;
+    expect(incident.data).toMatchObject({ type: 'gate-failure', pipeline: 'cps-wages' });
+    expect((await env.ledger().derivedFrom(dsv)).some((r) => r.kind === 'TrainingRun')).toBe(false);
   }, 120_000);
 
   it('a failed training job is recorded and notified, and the execution fails with its reason', async () => {
