@@ -86,7 +86,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     resolve.addRetry({ errors: PERMANENT, maxAttempts: 0 });
     resolve.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
     catchAll(resolve, 'resolve');
-    const validate = new ValidateDataset(this, 'Validate', { validationGate: props.validationGate, profileShards: props.profileShards });
+    const validate = new ValidateDataset(this, 'Validate', { validationGate: props.validationGate, profileShards: props.profileShards, onError: onError('validation') });
     const prepare = catchAll(step('Prepare training data', 'prepare', {}, '$.prepare'), 'prepare');
     const train = props.train(this);
     train.addRetry({ errors: TRAINING_RETRY_ERRORS, interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });

@@ -14,6 +14,12 @@ export interface ValidateDatasetProps {
    * @default 100
    */
   readonly maxConcurrency?: number;
+  /**
+   * Where an error of planning or of the gate itself goes (after retries), with
+   * the error at `$.error`. Sharding errors never go there: they fall back to one pass.
+   * @default - the error ends the execution
+   */
+  readonly onError?: sfn.IChainable;
 }
 
 /** Errors a retry cannot fix: a request naming no dataset version. */
@@ -145,6 +151,10 @@ export class ValidateDataset extends sfn.StateMachineFragment {
       .when(sfn.Condition.booleanEquals('$.plan.sharded', true), this.shardMap.next(merge).next(validate))
       .otherwise(validate);
     plan.next(sharded);
+    if (props.onError) {
+      plan.addCatch(props.onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      validate.addCatch(props.onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    }
     this.startState = plan;
     this.endStates = [validate];
   }

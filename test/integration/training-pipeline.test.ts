@@ -102,6 +102,17 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
     expect((await env.ledger().derivedFrom(dsv)).some((r) => r.kind === 'TrainingRun')).toBe(false);
   }, 120_000);
 
+  it('an error in the validation step itself is recorded and notified too (fault injection)', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-fault.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const err = (await run(env, { datasetVersionId: dsv }, notifications, {
+      taskOverrides: { Validate: () => Promise.reject(Object.assign(new Error('gate crashed'), { name: 'InvalidEventError' })) },
+    }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'validation', message: 'validation: InvalidEventError: gate crashed' });
+    expect(notifications).toHaveLength(1);
+    expect((await env.ledger().derivedFrom(dsv)).some((r) => r.kind === 'Incident')).toBe(true);
+  }, 120_000);
+
   it('a failed training job is recorded and notified, and the execution fails with its reason', async () => {
     const dsv = await ingest(env, 'data/cps-wages/cps-2.csv', cpsCsv().replace('wage,', 'hourly_wage,'));
     const notifications: Notification[] = [];
