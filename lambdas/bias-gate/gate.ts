@@ -1,11 +1,14 @@
 import { BiasAccumulator, DEFAULT_PROBABILITY_THRESHOLD, DEFAULT_SCORING_BATCH_SIZE, evaluateBias, type BiasGateConfig, type MetricThreshold } from '../core/bias-gate';
 import { DatasetParseError, InvalidEventError, ModelError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
-import { checkModelSignature, FeatureEncoder, type ModelSignature } from '../core/model-signature';
+import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import type { ObjectReader } from '../ingest/ingest';
 import { forEachDatasetRecord } from '../shared/dataset-reader';
 import { configHash, recordGateReport, type GateRecordingDeps, type GateVerdict } from '../shared/gate-report';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
+import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
+
+export type { ModelScorer };
 
 /*
  * BiasGate: Clarify-style bias metrics of a DatasetVersion for each configured
@@ -20,12 +23,6 @@ export interface BiasGateEvent {
   readonly datasetVersionId: string;
   /** The candidate model: its predictions give the post-training metrics. */
   readonly modelVersionId?: string;
-}
-
-/** Something that scores feature rows (an OnnxModel). */
-export interface ModelScorer {
-  score(features: Float32Array, rows: number, width: number): Promise<Float64Array>;
-  release(): Promise<void>;
 }
 
 export interface BiasGateDeps extends GateRecordingDeps {
@@ -96,45 +93,10 @@ async function modelVersion(deps: BiasGateDeps, id: string, config: BiasGateConf
   return record as LedgerRecord<'ModelVersion'>;
 }
 
-/**
- * One pass over the rows: each batch of `batchSize` rows is encoded and scored
- * by the model, and every row then added with its prediction. Readers call back
- * synchronously, so batches are chained; at most one read chunk's batches wait.
- */
+/** Every row scored by the model (in batches) and added with its prediction. */
 async function scoreRows(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader, acc: BiasAccumulator, scorer: ModelScorer, signature: ModelSignature, config: BiasGateConfig): Promise<void> {
-  const encoder = new FeatureEncoder(signature, `s3://${dsv.data.bucket}/${dsv.data.key}`);
-  const batchSize = config.model?.batchSize ?? DEFAULT_SCORING_BATCH_SIZE;
   const threshold = config.model?.probabilityThreshold ?? DEFAULT_PROBABILITY_THRESHOLD;
-  let features = new Float32Array(batchSize * encoder.width);
-  let batch: Record<string, unknown>[] = [];
-  let chain: Promise<void> = Promise.resolve();
-  let failure: unknown;
-
-  const flush = (): void => {
-    const rows = batch;
-    const input = features;
-    batch = [];
-    features = new Float32Array(batchSize * encoder.width);
-    chain = chain
-      .then(async () => {
-        if (failure !== undefined) return;
-        const scores = await scorer.score(input, rows.length, encoder.width);
-        rows.forEach((r, i) => acc.add(r, scores[i]! > threshold));
-      })
-      .catch((err: unknown) => {
-        failure ??= err;
-      });
-  };
-
-  await forEachDatasetRecord(dsv, objects, (record, row) => {
-    if (failure !== undefined) throw failure as Error;
-    encoder.encode(record, row, features, batch.length);
-    batch.push(record);
-    if (batch.length === batchSize) flush();
-  });
-  if (batch.length > 0) flush();
-  await chain;
-  if (failure !== undefined) throw failure as Error;
+  await scoreDatasetVersion(dsv, objects, scorer, signature, { batchSize: config.model?.batchSize ?? DEFAULT_SCORING_BATCH_SIZE }, (record, score) => acc.add(record, score > threshold));
 }
 
 /** Thresholds as flat numbers for the ledger: `DPL` (|value| bound), `DI.min`, `DI.max`. */

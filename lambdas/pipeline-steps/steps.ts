@@ -8,12 +8,12 @@ import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
-import { checkModelSignature, FeatureEncoder, type ModelSignature } from '../core/model-signature';
+import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import { decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
 import type { ObjectReader } from '../ingest/ingest';
-import { forEachDatasetRecord } from '../shared/dataset-reader';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
 import { parseS3Uri } from '../shared/model-artifacts';
+import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
 
 /*
  * The training pipeline's own steps, one Lambda: prepare (pin the dataset
@@ -51,7 +51,7 @@ export interface StepsDeps {
   };
   readonly objects: ObjectReader;
   readonly models: ModelArtifactReader;
-  loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<{ score(x: Float32Array, rows: number, width: number): Promise<Float64Array>; release(): Promise<void> }>;
+  loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
 }
 
 const subjectOf = (config: PipelineConfig): string => `pipeline/${config.pipeline}`;
@@ -210,40 +210,21 @@ async function champion(deps: StepsDeps, config: PipelineConfig): Promise<Ledger
   return history.filter((r): r is LedgerRecord<'Deployment'> => r.kind === 'Deployment' && (r as LedgerRecord<'Deployment'>).data.status === 'succeeded').at(-1);
 }
 
-/** Accuracy of a model on a dataset version (the label as the config defines the positive outcome). */
+/** Accuracy of a model on a dataset version (the label as the config defines the positive outcome); rows without a label are left out. */
 async function accuracy(deps: StepsDeps, model: LedgerRecord<'ModelVersion'>, dsv: LedgerRecord<'DatasetVersion'>, config: PipelineConfig): Promise<number> {
   const signature = checkModelSignature(model.data.signature);
   const scorer = await deps.loadModel(await deps.models.read(model), signature);
-  const encoder = new FeatureEncoder(signature, `s3://${dsv.data.bucket}/${dsv.data.key}`);
-  const batch = 1024;
-  let x = new Float32Array(batch * encoder.width);
-  let labels: boolean[] = [];
+  const threshold = config.probabilityThreshold ?? 0.5;
+  const { label } = config;
+  const present = (r: Readonly<Record<string, unknown>>): boolean => r[label.column] !== undefined && r[label.column] !== null && r[label.column] !== '';
+  const positive = (raw: unknown): boolean => (label.threshold !== undefined ? Number(raw) > label.threshold : label.values!.map(String).includes(typeof raw === 'string' ? raw : JSON.stringify(raw)));
   let correct = 0;
   let total = 0;
-  const threshold = config.probabilityThreshold ?? 0.5;
-  let chain = Promise.resolve();
-  const flush = (): void => {
-    const [input, truth] = [x, labels];
-    x = new Float32Array(batch * encoder.width);
-    labels = [];
-    chain = chain.then(async () => {
-      const scores = await scorer.score(input, truth.length, encoder.width);
-      truth.forEach((t, i) => {
-        if (scores[i]! > threshold === t) correct++;
-      });
-      total += truth.length;
-    });
-  };
   try {
-    await forEachDatasetRecord(dsv, deps.objects, (record, row) => {
-      const raw = record[config.label.column];
-      if (raw === undefined || raw === null || raw === '') return;
-      encoder.encode(record, row, x, labels.length);
-      labels.push(config.label.threshold !== undefined ? Number(raw) > config.label.threshold : config.label.values!.map(String).includes(typeof raw === 'string' ? raw : JSON.stringify(raw)));
-      if (labels.length === batch) flush();
+    await scoreDatasetVersion(dsv, deps.objects, scorer, signature, { batchSize: 1024, include: present }, (record, score) => {
+      total++;
+      if (score > threshold === positive(record[label.column])) correct++;
     });
-    if (labels.length > 0) flush();
-    await chain;
   } finally {
     await scorer.release();
   }
