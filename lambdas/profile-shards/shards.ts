@@ -3,7 +3,7 @@ import { DatasetParseError, InvalidEventError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
 import { mergeProfiles, type DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
 import { profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
-import { isByteShard, isShardFailure, newShardScan, planByteShards, planRowGroupShards, shardReadStart, shardRows, shardsProblem, type Shard, type ShardOutcome, type ShardResult, type ShardScan } from '../core/profile/shards';
+import { firstRowEnd, isByteShard, isShardFailure, newShardScan, planByteShards, planRowGroupShards, shardReadStart, shardRows, shardsProblem, type Shard, type ShardOutcome, type ShardResult, type ShardScan } from '../core/profile/shards';
 import { locate } from '../shared/dataset-reader';
 import type { S3ObjectReader } from '../shared/s3-objects';
 
@@ -115,12 +115,9 @@ export async function planProfile(event: { datasetVersionId?: unknown }, deps: S
 /** The header row's exact text (with its line ending), or null when it does not end in the probe. */
 async function headerRow(deps: ShardingDeps, dsv: LedgerRecord<'DatasetVersion'>): Promise<string | null> {
   const bytes = new Uint8Array(await deps.objects.randomAccess(locate(dsv).ref, dsv.data.size).slice(0, Math.min(dsv.data.size, HEADER_PROBE_BYTES)));
-  let inQuotes = false;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x22) inQuotes = !inQuotes;
-    else if (bytes[i] === 0x0a && !inQuotes) return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, i + 1));
-  }
-  return null;
+  // leading blank lines come along: the shard's reader skips them as the one-pass reader does
+  const end = firstRowEnd(bytes);
+  return end < 0 ? null : new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end));
 }
 
 async function* prepend(first: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -53,6 +53,14 @@ describe('profileInParallel: the one-pass profile, from worker threads', () => {
     expect(comparable(parJ)).toEqual(comparable(oneJ));
   });
 
+  it('with blank lines before the header, as the one-pass reader', async () => {
+    const csv = '\n\na,b\n1,x\n2,y\n';
+    const one = await profileDelimited(chunks(csv, 3), { file: 'f.csv' });
+    const par = await profileInParallel(chunks(csv, 2), { file: 'f.csv', format: 'csv', workers: 2, blockBytes: 4 });
+    expect(comparable(par)).toEqual(comparable(one));
+    expect(one.rows).toBe(2);
+  });
+
   it('on random CSVs with quoted commas, quotes and newlines, CRLF, blank lines and a BOM', async () => {
     const r = rng(11);
     for (let trial = 0; trial < 12; trial++) {

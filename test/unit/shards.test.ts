@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newShardScan, planByteShards, planRowGroupShards, shardsProblem, shardReadStart, shardRows, ShardingError, type ByteShard, type ShardResult, type ShardScan } from '../../lambdas/core/profile/shards';
+import { firstRowEnd, newShardScan, planByteShards, planRowGroupShards, shardsProblem, shardReadStart, shardRows, ShardingError, type ByteShard, type ShardResult, type ShardScan } from '../../lambdas/core/profile/shards';
 import { rng } from '../helpers/random';
 
 
@@ -41,6 +41,19 @@ function randomCsv(r: () => number, rows: number, newlinesInQuotes: boolean): st
   for (let i = 0; i < rows; i++) out += `${cell()},${cell()},${cell()}${r() < 0.1 ? '\r\n' : '\n'}`;
   return r() < 0.5 ? out : out.replace(/\r?\n$/, '');
 }
+
+describe('firstRowEnd', () => {
+  it.each([
+    ['a,b\n1,2\n', 4],
+    ['\r\n\r\na,b\r\n1,2\r\n', 9], // blank lines before the header are skipped, as papaparse does
+    ['\n\na,b\n', 6],
+    ['"a\nb",c\n1,2\n', 8], // a quoted newline does not end the row
+    [' \na,b\n', 2], // a line of spaces is a row for papaparse, so it is the first row
+    ['a,b', -1],
+  ])('%j ends its first row at %i', (text, end) => {
+    expect(firstRowEnd(new TextEncoder().encode(text))).toBe(end);
+  });
+});
 
 describe('planByteShards', () => {
   it.each([

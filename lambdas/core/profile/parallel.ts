@@ -5,6 +5,7 @@ import { DatasetParseError, type DatasetLocation } from '../errors';
 import { Utf8StreamValidator } from '../utf8';
 import { DatasetProfile, mergeProfiles, type DatasetProfileState, type ProfileOptions } from './dataset-profile';
 import { fieldCountError, parseJsonLine } from './readers';
+import { firstRowEnd, NEWLINE, QUOTE } from './shards';
 
 /*
  * One streaming pass over a CSV, TSV or JSON Lines file, profiled by several
@@ -34,8 +35,6 @@ export interface ParallelProfileOptions extends ProfileOptions {
   readonly workerHeapMb?: { readonly young: number; readonly old: number };
 }
 
-const NEWLINE = 0x0a;
-const QUOTE = 0x22;
 const ROLE = 'cdk-mlops:profile-worker';
 
 interface WorkerInit {
@@ -167,17 +166,8 @@ export async function profileInParallel(source: AsyncIterable<Uint8Array>, optio
 
   /** The first row is the header: cut it off alone (re-scanning for its end). */
   function cutAtFirstRow(atEof = false): void {
-    let q = false;
-    let end = atEof ? length : -1;
-    for (let i = 0; i < length; i++) {
-      const b = buffer[i]!;
-      if (b === QUOTE) q = !q;
-      else if (b === NEWLINE && !q) {
-        if (new TextDecoder().decode(buffer.subarray(0, i)).trim() === '') continue; // leading blank lines
-        end = i + 1;
-        break;
-      }
-    }
+    const found = firstRowEnd(buffer, length);
+    const end = found >= 0 ? found : atEof ? length : -1;
     if (end < 0) return;
     const headerBlock = buffer.slice(0, end);
     buffer.copyWithin(0, end, length);

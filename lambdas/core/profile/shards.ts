@@ -81,8 +81,29 @@ export function planRowGroupShards(rowGroups: readonly { readonly rows: number; 
 /** Where a shard's reader should start: one byte early, to see whether its start follows a newline. */
 export const shardReadStart = (shard: ByteShard): number => Math.max(0, shard.start - 1);
 
-const NEWLINE = 0x0a;
-const QUOTE = 0x22;
+export const NEWLINE = 0x0a;
+export const QUOTE = 0x22;
+const CR = 0x0d;
+
+/**
+ * Where the first row of CSV/TSV bytes ends: the index after the newline that
+ * closes it, quotes respected; blank lines before it (empty, or a lone CR) are
+ * skipped, as papaparse skips them. -1 when no row ends within `length` bytes.
+ */
+export function firstRowEnd(bytes: Uint8Array, length = bytes.length): number {
+  let inQuotes = false;
+  let lineStart = 0;
+  for (let i = 0; i < length; i++) {
+    const b = bytes[i]!;
+    if (b === QUOTE) inQuotes = !inQuotes;
+    else if (b === NEWLINE && !inQuotes) {
+      const blank = i === lineStart || (i - lineStart === 1 && bytes[lineStart] === CR);
+      if (!blank) return i + 1;
+      lineStart = i + 1;
+    }
+  }
+  return -1;
+}
 
 /** What a shard saw, for the merge's check. */
 export interface ShardScan {
