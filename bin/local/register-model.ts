@@ -1,5 +1,6 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { deterministicId, sha256Hex } from '../../lambdas/core/lineage';
+import { ArtifactStore } from '../../lambdas/shared/artifact-store';
 import type { LedgerStore } from '../../lambdas/shared/ledger-store';
 import type { TrainedLinearModel } from './trainers/logistic-regression';
 
@@ -23,13 +24,7 @@ export async function registerLocalModel(
   options: { pipeline: string; model: TrainedLinearModel; datasetVersionIds: readonly string[]; hyperparameters?: Record<string, string> },
 ): Promise<RegisteredModel> {
   const sha256 = sha256Hex(options.model.onnx);
-  const key = `models/${options.pipeline}/${sha256.slice(0, 16)}/model.onnx`;
-  try {
-    await s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: key, Body: options.model.onnx, ContentType: 'application/octet-stream', IfNoneMatch: '*' }));
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
-  }
-  const uri = `s3://${artifactsBucket}/${key}`;
+  const uri = await new ArtifactStore(s3, artifactsBucket).putOnce(`models/${options.pipeline}/${sha256.slice(0, 16)}/model.onnx`, options.model.onnx, 'application/octet-stream');
   const run = await ledger.append({
     kind: 'TrainingRun',
     id: deterministicId('tr', options.pipeline, sha256),

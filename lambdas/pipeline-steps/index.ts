@@ -4,6 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { InvalidEventError } from '../core/errors';
+import { ArtifactStore } from '../shared/artifact-store';
 import { requireEnv, s3Client } from '../shared/clients';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
@@ -25,9 +26,10 @@ let wiring: { deps: StepsDeps; config: PipelineConfig } | undefined;
 function wire(): NonNullable<typeof wiring> {
   if (wiring) return wiring;
   const s3 = s3Client();
+  const config = JSON.parse(requireEnv('PIPELINE_CONFIG')) as PipelineConfig;
   wiring = {
-    deps: { s3, ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), models: new S3ModelArtifacts(s3), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
-    config: JSON.parse(requireEnv('PIPELINE_CONFIG')) as PipelineConfig,
+    deps: { s3, ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, config.artifactsBucket), models: new S3ModelArtifacts(s3), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+    config,
   };
   return wiring;
 }

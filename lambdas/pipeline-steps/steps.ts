@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pipeline as pipe } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
@@ -11,6 +11,7 @@ import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from 
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import { decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
 import type { ObjectReader } from '../ingest/ingest';
+import type { ArtifactStore } from '../shared/artifact-store';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
 import { parseS3Uri } from '../shared/model-artifacts';
 import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
@@ -50,6 +51,8 @@ export interface StepsDeps {
     history(subject: string): Promise<LedgerRecord[]>;
   };
   readonly objects: ObjectReader;
+  /** The artifacts bucket: models are written there once. */
+  readonly artifacts: Pick<ArtifactStore, 'putOnce'>;
   readonly models: ModelArtifactReader;
   loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
 }
@@ -141,11 +144,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   const { onnx, signature, metrics } = await extractModel(deps.s3, artifacts);
   const sha256 = sha256Hex(onnx);
   const key = `${config.modelsPrefix ?? 'models/'}${config.pipeline}/${sha256.slice(0, 16)}/model.onnx`;
-  try {
-    await deps.s3.send(new PutObjectCommand({ Bucket: config.artifactsBucket, Key: key, Body: onnx, ContentType: 'application/octet-stream', IfNoneMatch: '*' }));
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
-  }
+  const modelUri = await deps.artifacts.putOnce(key, onnx, 'application/octet-stream');
   const jobMetrics = Object.fromEntries((job.FinalMetricDataList ?? []).map((m) => [m.MetricName, m.Value]));
   const run = await deps.ledger.append({
     kind: 'TrainingRun',
@@ -173,7 +172,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
     data: {
       pipeline: config.pipeline,
       trainingRunId: run.record.id,
-      artifact: { uri: `s3://${config.artifactsBucket}/${key}`, sha256 },
+      artifact: { uri: modelUri, sha256 },
       format: 'onnx',
       signature,
       metrics: { ...metrics, ...jobMetrics },
@@ -181,7 +180,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       approval: { status: 'PendingManualApproval' },
     },
   });
-  return { trainingRunId: run.record.id, modelVersionId: model.record.id, modelUri: `s3://${config.artifactsBucket}/${key}`, sha256 };
+  return { trainingRunId: run.record.id, modelVersionId: model.record.id, modelUri, sha256 };
 }
 
 async function extractModel(s3: S3Client, uri: string): Promise<{ onnx: Uint8Array; signature: ModelSignature; metrics: Record<string, number> }> {

@@ -24,8 +24,13 @@ export class ArtifactStore {
 
   /** Writes JSON once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */
   async putJson(key: string, value: unknown): Promise<string> {
+    return this.putOnce(key, JSON.stringify(value, jsonNumbers), 'application/json');
+  }
+
+  /** Writes bytes once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */
+  async putOnce(key: string, body: string | Uint8Array, contentType: string): Promise<string> {
     try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value, jsonNumbers), ContentType: 'application/json', IfNoneMatch: '*' }));
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch: '*' }));
     } catch (err) {
       if (!(err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === 'PreconditionFailed'))) throw err;
     }

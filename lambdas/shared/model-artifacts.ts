@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors';
-import type { LedgerRecord } from '../core/lineage';
+import { sha256Hex, type LedgerRecord } from '../core/lineage';
 
 /** Reads a ModelVersion's artifact. */
 export interface ModelArtifactReader {
@@ -18,7 +17,7 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
 
 /** Checks bytes against the ledger's hash: a model edited after it was recorded is never run. */
 export function checkArtifactBytes(model: LedgerRecord<'ModelVersion'>, bytes: Uint8Array): Uint8Array {
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256Hex(bytes);
   if (actual !== model.data.artifact.sha256) {
     throw new ModelError(`model ${model.id}: ${model.data.artifact.uri} has SHA-256 ${actual}, but the ledger recorded ${model.data.artifact.sha256}; refusing to run it`);
   }
