@@ -11,7 +11,8 @@ import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
-import { localServices, type Notification } from './local/services';
+import { localServices, templateModelPackageGroups, type Notification } from './local/services';
+import { LocalSageMaker } from './local/sagemaker-registry';
 import { renderLedgerReport } from './local/report';
 import { runStateMachine } from './local/state-machine';
 import { synthesize } from './local/synth';
@@ -95,13 +96,14 @@ async function main(): Promise<void> {
       // The uploads under data/cps-wages/ went through the template's retraining rule to the bundled
       // starter, which called StartExecution (the local stand-in queued them): run them, in order.
       const arn = stack.physical.get(pipelineId)!.attributes.Arn;
+      const sageMaker = new LocalSageMaker({ s3, groups: templateModelPackageGroups(stack) });
       for (const queued of emulators.stepFunctions.started.filter((e) => e.stateMachineArn === arn)) {
         const notifications: Notification[] = [];
         const verbose = queued.name === csvVersion;
         step(`TrainingPipeline execution '${queued.name}' (started by the upload):`);
         const outcome = await runStateMachine(stack, pipelineId, queued.input, {
           name: queued.name,
-          services: localServices({ s3, notifications }),
+          services: localServices({ s3, stack, notifications, sageMaker }),
           onEvent: (e) => {
             if (!verbose) return;
             if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);

@@ -7,6 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -42,6 +43,35 @@ export const TrainingInstanceType = {
   TRAINIUM_TRN1_2XLARGE: 'ml.trn1.2xlarge',
   TRAINIUM_TRN1_32XLARGE: 'ml.trn1.32xlarge',
 } as const;
+
+/** How a registered model is approved. */
+export type ApprovalMode = 'automatic' | 'manual';
+
+/**
+ * Neo frameworks by target device (SageMaker Neo's supported-frameworks tables):
+ * Inferentia2 (Neuron SDK, torch-neuronx / tensorflow-neuronx) compiles PyTorch
+ * and TensorFlow models; Inferentia1 also MXNet.
+ */
+export const NEO_FRAMEWORKS_BY_DEVICE: Readonly<Record<string, readonly string[]>> = {
+  ml_inf2: ['PYTORCH', 'TENSORFLOW'],
+  ml_inf1: ['PYTORCH', 'TENSORFLOW', 'MXNET'],
+};
+
+/** Compile the trained model for AWS Inferentia with SageMaker Neo (after approval, before deploy). */
+export interface InferentiaCompilation {
+  /** The framework the model was saved in (its model.tar.gz holds that framework's files, e.g. model.pth). Neo compiles PYTORCH or TENSORFLOW for ml_inf2. */
+  readonly framework: string;
+  /** e.g. '1.13' for PyTorch. @default - Neo's default for the framework */
+  readonly frameworkVersion?: string;
+  /** The model's input names and shapes, as JSON: '{"input0": [1, 8]}'. */
+  readonly dataInputConfig: string;
+  /** @default 'ml_inf2' */
+  readonly targetDevice?: 'ml_inf2' | 'ml_inf1';
+  /** @default Duration.hours(1) */
+  readonly maxRuntime?: Duration;
+  /** How often the compilation job is polled. @default Duration.seconds(30) */
+  readonly pollInterval?: Duration;
+}
 
 const SUPPORTED_FAMILIES = /^ml\.(m5|m6i|m7i|c5|c6i|c7i|r5|g4dn|g5|g6|p3|p4d|p4de|p5|trn1|trn1n)\.[a-z0-9]+$/;
 
@@ -93,6 +123,23 @@ export interface TrainingPipelineProps {
    * @default - no retraining on upload (start executions yourself)
    */
   readonly retrainOnUpload?: { readonly datasets: readonly string[] };
+  /** The share of rows (percent, chosen by row content) kept from training: champion and challenger are judged on it. @default 20 */
+  readonly holdoutPercent?: number;
+  /**
+   * Who approves a registered model: 'automatic' registers it Approved once the
+   * gates pass; 'manual' registers it PendingManualApproval and waits (a task
+   * token, sent on the notifications topic) for `cdk-mlops pipeline approve`.
+   * @default 'automatic'
+   */
+  readonly approval?: ApprovalMode;
+  /** How long a manual approval may wait; then the execution fails. @default Duration.days(7) */
+  readonly approvalTimeout?: Duration;
+  /** The Model Registry group (created here). @default 'cdk-mlops-<pipelineName>' */
+  readonly modelPackageGroupName?: string;
+  /** The inference image the registered model package names. @default - the training image */
+  readonly inferenceImage?: tasks.DockerImage;
+  /** Compile approved models for Inferentia with SageMaker Neo. @default - no compilation */
+  readonly compileForInferentia?: InferentiaCompilation;
   /** @default Duration.hours(12) */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -118,6 +165,9 @@ export class TrainingPipeline extends Construct {
   readonly retrainRule?: events.Rule;
   readonly starter?: lambda.IFunction;
   readonly starterDeadLetterQueue?: sqs.Queue;
+  /** The Model Registry group every candidate that passes the gates is registered in. */
+  readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
+  readonly modelPackageGroupName: string;
 
   constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
     super(scope, id);
@@ -131,6 +181,17 @@ export class TrainingPipeline extends Construct {
     if (props.spot && props.spot.maxWait.toSeconds() < maxRuntime.toSeconds()) throw new Error(`TrainingPipeline: 'spot.maxWait' (${props.spot.maxWait.toHumanString()}) must be at least 'maxRuntime' (${maxRuntime.toHumanString()}).`);
     const minImprovement = props.minImprovement ?? 0;
     if (!Number.isFinite(minImprovement) || minImprovement < 0 || minImprovement > 1) throw new Error(`TrainingPipeline: 'minImprovement' must be an accuracy difference from 0 to 1 (got ${minImprovement}).`);
+    const holdoutPercent = props.holdoutPercent ?? 20;
+    if (!Number.isFinite(holdoutPercent) || holdoutPercent <= 0 || holdoutPercent > 50) throw new Error(`TrainingPipeline: 'holdoutPercent' must be above 0 and at most 50 (got ${holdoutPercent}).`);
+    const approval = props.approval ?? 'automatic';
+    if (approval !== 'automatic' && approval !== 'manual') throw new Error(`TrainingPipeline: 'approval' must be 'automatic' or 'manual' (got '${String(approval)}').`);
+    const approvalTimeout = props.approvalTimeout ?? Duration.days(7);
+    if (approval === 'manual' && (approvalTimeout.toSeconds() < 60 || approvalTimeout.toSeconds() > 365 * 24 * 3600)) throw new Error(`TrainingPipeline: 'approvalTimeout' must be from 1 minute to 1 year (got ${approvalTimeout.toHumanString()}).`);
+    if (props.approvalTimeout && approval !== 'manual') throw new Error("TrainingPipeline: 'approvalTimeout' applies to manual approval only; set approval: 'manual' or remove it.");
+    this.modelPackageGroupName = props.modelPackageGroupName ?? `cdk-mlops-${this.pipelineName}`;
+    if (!Token.isUnresolved(this.modelPackageGroupName) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(this.modelPackageGroupName)) throw new Error(`TrainingPipeline: 'modelPackageGroupName' must be 1-63 letters, digits and single hyphens (got '${this.modelPackageGroupName}').`);
+    const compile = props.compileForInferentia;
+    if (compile) checkCompilation(compile);
     if (props.networkIsolation === false) Annotations.of(this).addWarningV2('cdk-mlops:trainingNetworkAccess', "TrainingPipeline: 'networkIsolation' is off: the training container can reach the network.");
 
     const key = props.encryptionKey ?? props.dataLake.encryptionKey;
@@ -154,6 +215,17 @@ export class TrainingPipeline extends Construct {
     // CloudWatch PutMetricData has no resource-level permissions; it is limited to SageMaker's namespace.
     this.trainingRole.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/*' } } }));
 
+    this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
+      modelPackageGroupName: this.modelPackageGroupName,
+      modelPackageGroupDescription: `cdk-mlops ${this.pipelineName}: models that passed the pipeline's gates, with their evaluation and bias reports`,
+    });
+    this.modelPackageGroup.applyRemovalPolicy(RemovalPolicy.RETAIN); // the registry is part of the audit trail
+    if (compile) {
+      // Neo reads the job's model.tar.gz and writes the compiled model.
+      props.dataLake.grantReadArtifacts(this.trainingRole, `${trainingPrefix}jobs/*`);
+      props.dataLake.grantWriteArtifacts(this.trainingRole, `${trainingPrefix}compiled/*`);
+    }
+
     this.profileShards = props.profileShards ?? new ProfileShards(this, 'ProfileShards', { dataLake: props.dataLake, ledger: props.ledger });
     const config: PipelineConfig = {
       pipeline: this.pipelineName,
@@ -162,8 +234,12 @@ export class TrainingPipeline extends Construct {
       artifactsBucket: artifacts.bucketName,
       trainingPrefix: 'training/',
       modelsPrefix: DEFAULT_MODELS_PREFIX,
+      reportsPrefix: 'reports/',
       instanceType,
       instanceCount,
+      holdoutPercent,
+      approval,
+      modelPackageGroup: this.modelPackageGroupName,
     };
     const steps = new SecureFunction(this, 'Steps', {
       entry: 'pipeline-steps',
@@ -181,10 +257,28 @@ export class TrainingPipeline extends Construct {
     props.dataLake.grantReadData(steps.role);
     props.dataLake.grantReadArtifacts(steps.role, `${trainingPrefix}jobs/*`);
     props.dataLake.grantReadArtifacts(steps.role, `${DEFAULT_MODELS_PREFIX}${this.pipelineName}/*`);
+    props.dataLake.grantReadArtifacts(steps.role, `${trainingPrefix}snapshots/*`);
     props.dataLake.grantWriteArtifacts(steps.role, `${trainingPrefix}snapshots/*`);
+    props.dataLake.grantWriteArtifacts(steps.role, `reports/evaluation/${this.pipelineName}/*`);
+    if (compile) props.dataLake.grantReadArtifacts(steps.role, `${trainingPrefix}compiled/*`);
     props.dataLake.grantWriteArtifacts(steps.role, `${DEFAULT_MODELS_PREFIX}${this.pipelineName}/*`);
 
     const definition = new TrainingPipelineDefinition(this, 'Definition', {
+      pipelineName: this.pipelineName,
+      registry: { modelPackageGroupName: this.modelPackageGroupName, image: props.inferenceImage ?? props.trainingImage, approval, approvalTimeout },
+      compilation: compile
+        ? {
+            role: this.trainingRole,
+            targetDevice: compile.targetDevice ?? 'ml_inf2',
+            framework: compile.framework,
+            frameworkVersion: compile.frameworkVersion,
+            dataInputConfig: compile.dataInputConfig,
+            outputUri: artifacts.s3UrlForObject(`${trainingPrefix}compiled`),
+            encryptionKey: key,
+            maxRuntime: compile.maxRuntime ?? Duration.hours(1),
+            pollInterval: compile.pollInterval ?? Duration.seconds(30),
+          }
+        : undefined,
       validationGate: props.validationGate,
       profileShards: this.profileShards,
       steps: this.steps,
@@ -219,6 +313,12 @@ export class TrainingPipeline extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: `cdk-mlops training pipeline ${this.pipelineName}`,
     });
+    this.stateMachine.node.addDependency(this.modelPackageGroup);
+    // The steps see which executions run (one at a time); a policy of its own, so the function does not depend on the state machine.
+    new iam.Policy(this, 'StepsListExecutions', {
+      roles: [steps.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
+    });
     if (props.retrainOnUpload) {
       const retrain = this.retrainOnUpload(props, props.retrainOnUpload.datasets);
       this.retrainRule = retrain.rule;
@@ -230,6 +330,14 @@ export class TrainingPipeline extends Construct {
       {
         resource: /:sagemaker:.+:training-job\/\*$/,
         reason: "The pipeline's role creates, describes and stops training jobs whose names are made per execution (<pipeline>-<hash of the execution name>), so CDK's SageMaker task grants training-job/*; the role cannot touch models, endpoints or other resources.",
+      },
+      {
+        resource: /:sagemaker:.+:model-package\/[^/]+\/\*$/,
+        reason: "Model package versions are numbered by SageMaker when registered; the role may create and update packages in this pipeline's own group only (model-package/<group>/*).",
+      },
+      {
+        resource: /:sagemaker:.+:compilation-job\/[a-z0-9-]+-\*$/,
+        reason: "Neo compilation jobs are named per execution (<pipeline>-<hash of the execution name>-neo); the role may create and describe this pipeline's jobs only.",
       },
     ]);
     acknowledgeWildcards(this.trainingRole, [
@@ -272,6 +380,11 @@ export class TrainingPipeline extends Construct {
     return { rule, starter: starter.function, deadLetterQueue: dlq };
   }
 
+  /** Lets `grantee` answer manual approvals (SendTaskSuccess/SendTaskFailure on this pipeline's executions). */
+  grantApprove(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantTaskResponse(grantee);
+  }
+
   /** Lets `grantee` start executions (the retraining rule, the drift alarm, an operator). */
   grantStartExecution(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee);
@@ -286,4 +399,26 @@ export class TrainingPipeline extends Construct {
   metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricSucceeded({ period: Duration.minutes(5), ...props });
   }
+}
+
+function checkCompilation(compile: InferentiaCompilation): void {
+  const device = compile.targetDevice ?? 'ml_inf2';
+  const frameworks = NEO_FRAMEWORKS_BY_DEVICE[device];
+  if (!frameworks) throw new Error(`TrainingPipeline: 'compileForInferentia.targetDevice' must be one of ${Object.keys(NEO_FRAMEWORKS_BY_DEVICE).join(', ')} (got '${device}').`);
+  if (Token.isUnresolved(compile.framework) || !frameworks.includes(compile.framework.toUpperCase())) {
+    throw new Error(`TrainingPipeline: 'compileForInferentia.framework' must be one SageMaker Neo compiles for ${device}: ${frameworks.join(', ')} (got '${compile.framework}'). ONNX, XGBoost and other formats cannot be compiled for Inferentia; serve them with the ONNX endpoint instead.`);
+  }
+  if (compile.framework !== compile.framework.toUpperCase()) throw new Error(`TrainingPipeline: 'compileForInferentia.framework' must be upper case as Neo names it ('${compile.framework.toUpperCase()}').`);
+  let shapes: unknown;
+  try {
+    shapes = JSON.parse(compile.dataInputConfig);
+  } catch {
+    shapes = undefined;
+  }
+  const isShape = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isInteger(d) && (d as number) > 0);
+  if (!shapes || typeof shapes !== 'object' || Array.isArray(shapes) || Object.keys(shapes).length === 0 || !Object.values(shapes).every(isShape)) {
+    throw new Error(`TrainingPipeline: 'compileForInferentia.dataInputConfig' must be JSON naming each input and its shape, e.g. '{"input0": [1, 8]}' (got '${compile.dataInputConfig}').`);
+  }
+  const runtime = compile.maxRuntime ?? Duration.hours(1);
+  if (runtime.toSeconds() < 60 || runtime.toSeconds() > 24 * 3600) throw new Error(`TrainingPipeline: 'compileForInferentia.maxRuntime' must be from 1 minute to 1 day (got ${runtime.toHumanString()}).`);
 }

@@ -1,5 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -9,32 +11,74 @@ import type { ValidationGate } from '../lib/validation-gate';
 import type { TrainingJobTask } from './training-job';
 import { ValidateDataset } from './validate-dataset';
 
+/** The Model Registry step: a model package per candidate in the pipeline's group. */
+export interface RegistryOptions {
+  /** The model package group's name. */
+  readonly modelPackageGroupName: string;
+  /** The inference container image the package names (with the model's artifact). */
+  readonly image: tasks.DockerImage;
+  /** 'automatic': registered Approved once the gates pass; 'manual': PendingManualApproval until a person decides. */
+  readonly approval: 'automatic' | 'manual';
+  /** How long a manual approval may wait before the execution fails. */
+  readonly approvalTimeout: Duration;
+}
+
+/** Neo compilation of the trained model (its model.tar.gz) for a target device. */
+export interface CompilationOptions {
+  /** SageMaker's role for the compilation job (reads the model, writes the output). */
+  readonly role: iam.IRole;
+  readonly targetDevice: string;
+  /** Neo's framework name (PYTORCH, TENSORFLOW...). */
+  readonly framework: string;
+  readonly frameworkVersion?: string;
+  /** The model's input shapes, as Neo expects them, e.g. '{"input0":[1,8]}'. */
+  readonly dataInputConfig: string;
+  /** s3:// prefix of the compiled models. */
+  readonly outputUri: string;
+  readonly encryptionKey?: kms.IKey;
+  readonly maxRuntime: Duration;
+  /** How often the job is polled. */
+  readonly pollInterval: Duration;
+}
+
 export interface TrainingPipelineDefinitionProps {
+  /** The pipeline's name: job names start with it. */
+  readonly pipelineName: string;
   readonly validationGate: ValidationGate;
   readonly profileShards: ProfileShards;
-  /** The pipeline's own steps (prepare, record-model, evaluate, deploy, record-failure). */
+  /** The pipeline's own steps (turn, prepare, record-model, evaluate, registration, record-approval, record-compilation, deploy, record-failure). */
   readonly steps: lambda.IFunction;
   /** The bias gate's function, run on the candidate model. @default - no bias gate */
   readonly biasGate?: lambda.IFunction;
   /** Builds the training task (its Next is wired here). */
   readonly train: (scope: Construct) => TrainingJobTask;
   readonly notifications: sns.ITopic;
+  readonly registry: RegistryOptions;
+  /** @default - no compilation */
+  readonly compilation?: CompilationOptions;
 }
 
 /** Errors a retry cannot fix. */
-const PERMANENT = ['InvalidEventError', 'ModelError', 'InvalidModelSignatureError'];
+const PERMANENT = ['InvalidEventError', 'ModelError', 'InvalidModelSignatureError', 'DatasetParseError'];
 /** SageMaker errors worth retrying: throttling and capacity, nothing else. */
 export const TRAINING_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.CapacityError', 'SageMaker.AmazonSageMakerException'];
+/** SageMaker API errors (the aws-sdk integrations) worth retrying. */
+const SAGEMAKER_API_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMaker.SageMakerException', 'SageMaker.ResourceLimitExceededException'];
 const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
 
 /**
- * The training pipeline, `{ datasetVersionId }` in: Resolve dataset version
- * (retried until ingest has recorded it, about 10 minutes) → ValidateDataset (sharded profiling when big) → Valid? → Prepare (pin the
- * version as a training snapshot) → Train (SageMaker `.sync`) → Record model
- * (TrainingRun, ModelVersion) → Bias gate on the candidate → Evaluate
- * (champion/challenger) → Deploy (record) → Succeed. A gate that fails, a failed
- * job or any error: Record failure (an Incident) → Notify (SNS) → Fail with the
- * cause. A candidate that does not beat the champion ends in "Champion kept".
+ * The training pipeline, `{ datasetVersionId }` in:
+ * Resolve dataset version (retried until ingest has recorded it) → Accepted? →
+ * Wait for turn (one execution at a time, in start order) → ValidateDataset
+ * (sharded profiling when big) → Valid? → Prepare (the training channel and
+ * the holdout, split by content) → Train (SageMaker `.sync`) → Record model
+ * (TrainingRun, ModelVersion) → Evaluate (champion/challenger on the holdout)
+ * → Better? → Bias gate on the candidate → Register (a Model Registry package
+ * with the evaluation and bias reports) → approval (automatic, or a person
+ * through SNS and a task token) → [Neo compilation, polled] → Deploy (record)
+ * → Deployed. A gate that fails, a rejection, a failed job or any error:
+ * Record failure (an Incident) → Notify (SNS) → Fail with the cause. A
+ * candidate that does not beat the champion ends in "Champion kept".
  * JSONPath only, so the same definition runs locally.
  */
 export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
@@ -43,6 +87,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, props: TrainingPipelineDefinitionProps) {
     super(scope, id);
+    const stack = Stack.of(this);
     const step = (name: string, operation: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke => {
       const task = tasks.LambdaInvoke.jsonPath(this, name, {
         lambdaFunction: props.steps,
@@ -67,7 +112,11 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     }).next(failed);
     const recordFailure = (name: string, stage: string, reasonPath?: string): sfn.IChainable =>
       step(name, 'record-failure', { stage, ...(reasonPath ? { reason: sfn.JsonPath.stringAt(reasonPath) } : { error: sfn.JsonPath.objectAt('$.error') }) }, '$.failure').next(notify);
-    const onError = (stage: string): sfn.IChainable => recordFailure(`Record ${stage} error`, stage);
+    const errorStates = new Map<string, sfn.IChainable>();
+    const onError = (stage: string): sfn.IChainable => {
+      if (!errorStates.has(stage)) errorStates.set(stage, recordFailure(`Record ${stage} error`, stage));
+      return errorStates.get(stage)!;
+    };
     const catchAll = <T extends sfn.TaskStateBase>(task: T, stage: string): T => {
       task.addCatch(onError(stage), { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       return task;
@@ -97,11 +146,134 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       step('Deploy', 'deploy', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), previousModelVersionId: sfn.JsonPath.stringAt('$.evaluation.championModelVersionId') }, '$.deployment'),
       'deploy',
     );
-    const done = new sfn.Succeed(this, 'Deployed');
-    const kept = new sfn.Succeed(this, 'Champion kept', { comment: 'the candidate did not beat the model that serves' });
-    const promote = new sfn.Choice(this, 'Better than champion?').when(sfn.Condition.booleanEquals('$.evaluation.promote', true), deploy.next(done)).otherwise(kept);
+    const deployed = deploy.next(new sfn.Succeed(this, 'Deployed'));
+    const sageMakerCall = (name: string, action: string, parameters: Record<string, unknown>, resources: string[], resultPath: string, extra: Partial<tasks.CallAwsServiceJsonPathProps> = {}): tasks.CallAwsService => {
+      const task = tasks.CallAwsService.jsonPath(this, name, { service: 'sagemaker', action, parameters, iamResources: resources, resultPath, taskTimeout: TASK_TIMEOUT, ...extra });
+      task.addRetry({ errors: SAGEMAKER_API_RETRY_ERRORS, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });
+      return task;
+    };
 
-    let afterModel: sfn.IChainable = evaluate.next(promote);
+    // After approval: Neo compilation (polled: the aws-sdk integration has no .sync), then deploy.
+    let afterApproval: sfn.IChainable = deployed;
+    const compilation = props.compilation;
+    if (compilation) {
+      const jobs = stack.formatArn({ service: 'sagemaker', resource: 'compilation-job', resourceName: `${props.pipelineName}-*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+      const compile = catchAll(
+        sageMakerCall(
+          'Compile for Inferentia',
+          'createCompilationJob',
+          {
+            CompilationJobName: sfn.JsonPath.stringAt('$.prepare.compilationJobName'),
+            RoleArn: compilation.role.roleArn,
+            InputConfig: {
+              S3Uri: sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts'),
+              DataInputConfig: compilation.dataInputConfig,
+              Framework: compilation.framework,
+              ...(compilation.frameworkVersion ? { FrameworkVersion: compilation.frameworkVersion } : {}),
+            },
+            OutputConfig: { S3OutputLocation: compilation.outputUri, TargetDevice: compilation.targetDevice, ...(compilation.encryptionKey ? { KmsKeyId: compilation.encryptionKey.keyArn } : {}) },
+            StoppingCondition: { MaxRuntimeInSeconds: compilation.maxRuntime.toSeconds() },
+          },
+          [jobs],
+          sfn.JsonPath.DISCARD,
+          { additionalIamStatements: [new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [compilation.role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } })] },
+        ),
+        'compilation',
+      );
+      const describe = catchAll(sageMakerCall('Describe compilation', 'describeCompilationJob', { CompilationJobName: sfn.JsonPath.stringAt('$.prepare.compilationJobName') }, [jobs], '$.compilation'), 'compilation');
+      const wait = new sfn.Wait(this, 'Wait for compilation', { time: sfn.WaitTime.duration(compilation.pollInterval) });
+      const recordCompiled = catchAll(
+        step('Record compiled model', 'record-compilation', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), compilation: sfn.JsonPath.objectAt('$.compilation') }, '$.compiled'),
+        'compilation',
+      );
+      const failedJob = new sfn.Pass(this, 'Compilation failed', { parameters: { Error: 'CompilationFailed', Cause: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.compilation')) }, resultPath: '$.error' }).next(onError('compilation'));
+      compile.next(wait).next(describe).next(
+        new sfn.Choice(this, 'Compiled?')
+          .when(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'COMPLETED'), recordCompiled.next(afterApproval))
+          .when(sfn.Condition.or(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'FAILED'), sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'STOPPED')), failedJob)
+          .otherwise(wait),
+      );
+      afterApproval = compile;
+    }
+
+    // Register: a model package in the pipeline's group, details from the ledger.
+    const { registry } = props;
+    const packages = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${registry.modelPackageGroupName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const group = stack.formatArn({ service: 'sagemaker', resource: 'model-package-group', resourceName: registry.modelPackageGroupName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const details = catchAll(step('Registration details', 'registration', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }, '$.registration'), 'registry');
+    const register = catchAll(
+      sageMakerCall(
+        'Register model',
+        'createModelPackage',
+        {
+          ModelPackageGroupName: registry.modelPackageGroupName,
+          ModelPackageDescription: sfn.JsonPath.stringAt('$.registration.description'),
+          ModelApprovalStatus: sfn.JsonPath.stringAt('$.registration.approvalStatus'),
+          InferenceSpecification: {
+            Containers: [{ Image: registry.image.bind(train).imageUri, ModelDataUrl: sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts') }],
+            SupportedContentTypes: ['application/json', 'text/csv'],
+            SupportedResponseMIMETypes: ['application/json'],
+          },
+          ModelMetrics: sfn.JsonPath.objectAt('$.registration.modelMetrics'),
+          CustomerMetadataProperties: sfn.JsonPath.objectAt('$.registration.metadata'),
+          ClientToken: sfn.JsonPath.stringAt('$.prepare.registrationToken'),
+          Domain: 'MACHINE_LEARNING',
+          Task: 'CLASSIFICATION',
+        },
+        [group, packages],
+        '$.registry',
+        { resultSelector: { ModelPackageArn: sfn.JsonPath.stringAt('$.ModelPackageArn') } },
+      ),
+      'registry',
+    );
+    const approvalStep = (decisionPath?: string): tasks.LambdaInvoke =>
+      catchAll(
+        step(
+          'Record approval',
+          'record-approval',
+          { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), modelPackageArn: sfn.JsonPath.stringAt('$.registry.ModelPackageArn'), ...(decisionPath ? { decision: sfn.JsonPath.objectAt(decisionPath) } : {}) },
+          '$.approval',
+        ),
+        'approval',
+      );
+    let approval: sfn.IChainable;
+    if (registry.approval === 'manual') {
+      const ask = new tasks.SnsPublish(this, 'Ask for approval', {
+        topic: props.notifications,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        subject: 'cdk-mlops: a model waits for approval',
+        message: sfn.TaskInput.fromText(
+          sfn.JsonPath.format(
+            'Model {} ({}) passed the gates: {} Approve with: npx cdk-mlops pipeline approve --by YOUR-NAME --token {} (add --reject to reject, --comment TEXT to say why).',
+            sfn.JsonPath.stringAt('$.model.modelVersionId'),
+            sfn.JsonPath.stringAt('$.registry.ModelPackageArn'),
+            sfn.JsonPath.stringAt('$.evaluation.reason'),
+            sfn.JsonPath.taskToken,
+          ),
+        ),
+        resultPath: '$.decision',
+        taskTimeout: sfn.Timeout.duration(registry.approvalTimeout),
+      });
+      catchAll(ask, 'approval');
+      const update = catchAll(
+        sageMakerCall(
+          'Update model package status',
+          'updateModelPackage',
+          { ModelPackageArn: sfn.JsonPath.stringAt('$.registry.ModelPackageArn'), ModelApprovalStatus: sfn.JsonPath.stringAt('$.approval.status'), ApprovalDescription: sfn.JsonPath.stringAt('$.approval.description') },
+          [packages],
+          sfn.JsonPath.DISCARD,
+        ),
+        'approval',
+      );
+      approval = ask.next(approvalStep('$.decision')).next(update).next(
+        new sfn.Choice(this, 'Approved?').when(sfn.Condition.booleanEquals('$.approval.approved', true), afterApproval).otherwise(recordFailure('Record rejection', 'approval', '$.approval.reason')),
+      );
+    } else {
+      approval = approvalStep().next(afterApproval);
+    }
+    const registerAndApprove = details.next(register).next(approval);
+
+    let afterEvaluation: sfn.IChainable = registerAndApprove;
     if (props.biasGate) {
       const bias = tasks.LambdaInvoke.jsonPath(this, 'Bias gate', {
         lambdaFunction: props.biasGate,
@@ -114,14 +286,35 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       bias.addRetry({ errors: PERMANENT, maxAttempts: 0 });
       bias.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
       catchAll(bias, 'bias-gate');
-      afterModel = bias.next(new sfn.Choice(this, 'Fair enough?').when(sfn.Condition.booleanEquals('$.bias.passed', true), afterModel).otherwise(recordFailure('Record bias rejection', 'bias-gate', '$.bias.reason')));
+      afterEvaluation = bias.next(new sfn.Choice(this, 'Fair enough?').when(sfn.Condition.booleanEquals('$.bias.passed', true), registerAndApprove).otherwise(recordFailure('Record bias rejection', 'bias-gate', '$.bias.reason')));
     }
+    const kept = new sfn.Succeed(this, 'Champion kept', { comment: 'the candidate did not beat the model that serves' });
+    const better = new sfn.Choice(this, 'Better than champion?').when(sfn.Condition.booleanEquals('$.evaluation.promote', true), afterEvaluation).otherwise(kept);
+
+    // One execution at a time: wait (by retries) while an earlier one runs.
+    const waitTurn = tasks.LambdaInvoke.jsonPath(this, 'Wait for turn', {
+      lambdaFunction: props.steps,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        operation: 'turn',
+        stateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'),
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
+    });
+    waitTurn.addRetry({ errors: ['PipelineBusyError'], interval: Duration.minutes(1), backoffRate: 1.5, maxDelay: Duration.minutes(10), maxAttempts: 99 });
+    waitTurn.addRetry({ errors: PERMANENT, maxAttempts: 0 });
+    waitTurn.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    catchAll(waitTurn, 'turn');
 
     const valid = new sfn.Choice(this, 'Valid data?')
-      .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(afterModel))
+      .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(evaluate).next(better))
       .otherwise(recordFailure('Record validation rejection', 'validation-gate', '$.validation.reason'));
     const accepted = new sfn.Choice(this, 'Accepted at ingest?')
-      .when(sfn.Condition.stringEquals('$.datasetVersion.status', 'accepted'), validate.next(valid))
+      .when(sfn.Condition.stringEquals('$.datasetVersion.status', 'accepted'), waitTurn.next(validate).next(valid))
       .otherwise(new sfn.Succeed(this, 'Not trainable', { comment: 'rejected at ingest: the DatasetVersion records why' }));
     resolve.next(accepted);
     this.startState = resolve;

@@ -42,6 +42,11 @@ export class LocalStack {
   readonly physical: ReadonlyMap<string, PhysicalResource>;
   private readonly handlers = new Map<string, Handler>();
 
+  /** The emulators the stack's resources live in. */
+  get emulators(): Emulators {
+    return this.options.emulators;
+  }
+
   private constructor(private readonly options: LocalStackOptions) {
     this.template = readTemplate(options.outdir, options.stackName);
     this.physical = physicalNames(this.template, options.stackName);

@@ -33,6 +33,8 @@ export interface LocalExecution {
 export interface RunOptions {
   /** Pause between retries, in ms, for every state with a Retry. @default 0 */
   readonly retryIntervalMs?: number;
+  /** Pause between retries, in ms, for these states (overrides `retryIntervalMs`). */
+  readonly retryIntervals?: Readonly<Record<string, number>>;
   /** Replaces the handler of a Task state (fault injection in tests). */
   readonly taskOverrides?: Readonly<Record<string, (input: unknown) => Promise<unknown>>>;
   /**
@@ -151,13 +153,23 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } });
   const name = options.name ?? crypto.randomUUID();
   const smArn = stack.physical.get(stateMachineId)?.attributes.Arn ?? stateMachineId;
+  const startDate = new Date();
+  let tokens = 0;
+  const executionId = `${smArn.replace(':stateMachine:', ':execution:')}:${name}`;
   const execution = machine.run(input as never, {
     context: {
-      Execution: { Id: `${smArn.replace(':stateMachine:', ':execution:')}:${name}`, Input: input, Name: name, StartTime: new Date().toISOString(), RoleArn: 'arn:aws:iam::123456789012:role/local' },
+      Execution: { Id: executionId, Input: input, Name: name, StartTime: startDate.toISOString(), RoleArn: 'arn:aws:iam::123456789012:role/local' },
       StateMachine: { Id: smArn, Name: stateMachineId },
+      // $$.Task.Token: a new token each time a task asks for one (waitForTaskToken)
+      Task: {
+        get Token(): string {
+          return Buffer.from(`${executionId}#${++tokens}`).toString('base64url');
+        },
+      },
     } as never,
-    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: retryOverrides(definition, options.retryIntervalMs ?? 0) },
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { ...retryOverrides(definition, options.retryIntervalMs ?? 0), ...options.retryIntervals } },
   });
+  const ended = stack.emulators.stepFunctions.track(smArn, name, startDate);
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const raw of execution.eventLogs) {
@@ -170,6 +182,7 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
     const output: unknown = await execution.result;
     return { output, events, invocations };
   } finally {
+    ended();
     await collecting.catch(() => undefined);
   }
 }

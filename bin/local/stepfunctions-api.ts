@@ -2,11 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /*
- * A local stand-in for the Step Functions API calls the kit's Lambdas make
- * (StartExecution, by the retraining starter): it answers as the service does
- * (an execution ARN, or ExecutionAlreadyExists for a name already used on that
- * state machine) and queues the execution; the local runner then runs it from
- * the template with aws-local-stepfunctions. Anything else is refused by name.
+ * A local stand-in for the Step Functions API calls the kit's Lambdas make:
+ * StartExecution (the retraining starter) answers as the service does (an
+ * execution ARN, or ExecutionAlreadyExists for a name already used on that
+ * state machine) and queues the execution, which the local runner then runs
+ * from the template; ListExecutions (the pipeline waiting its turn) lists the
+ * executions the local runner has under way. Anything else is refused by name.
  */
 
 export interface StartedExecution {
@@ -20,11 +21,14 @@ export interface StepFunctionsApi {
   readonly endpoint: string;
   /** Executions started, in order (each name once per state machine). */
   readonly started: StartedExecution[];
+  /** Marks an execution as running (the local runner calls it); the returned function marks it ended. */
+  track(stateMachineArn: string, name: string, startDate: Date): () => void;
   close(): Promise<void>;
 }
 
 export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
   const started: StartedExecution[] = [];
+  const running = new Map<string, { stateMachineArn: string; name: string; startDate: Date }>();
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
@@ -34,6 +38,14 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
         res.end(JSON.stringify(payload));
       };
+      if (target === 'AWSStepFunctions.ListExecutions') {
+        const q = JSON.parse(body || '{}') as { stateMachineArn?: string; statusFilter?: string };
+        if (!q.stateMachineArn) return reply(400, { __type: 'ValidationException', message: 'stateMachineArn is required' }, 'ValidationException');
+        const executions = q.statusFilter && q.statusFilter !== 'RUNNING' ? [] : [...running.values()].filter((e) => e.stateMachineArn === q.stateMachineArn);
+        return reply(200, {
+          executions: executions.map((e) => ({ executionArn: `${e.stateMachineArn.replace(':stateMachine:', ':execution:')}:${e.name}`, stateMachineArn: e.stateMachineArn, name: e.name, status: 'RUNNING', startDate: e.startDate.getTime() / 1000 })),
+        });
+      }
       if (target !== 'AWSStepFunctions.StartExecution') return reply(400, { __type: 'UnknownOperationException', message: `${target} is not run locally` }, 'UnknownOperationException');
       const input = JSON.parse(body || '{}') as { stateMachineArn?: string; name?: string; input?: string };
       if (!input.stateMachineArn) return reply(400, { __type: 'ValidationException', message: 'stateMachineArn is required' }, 'ValidationException');
@@ -50,6 +62,11 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     started,
+    track(stateMachineArn, name, startDate) {
+      const key = `${stateMachineArn}:${name}`;
+      running.set(key, { stateMachineArn, name, startDate });
+      return () => running.delete(key);
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

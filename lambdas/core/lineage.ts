@@ -83,6 +83,9 @@ export interface GateReportData {
   readonly thresholds: Readonly<Record<string, number>>;
   readonly reasons: readonly string[];
   readonly reportUri?: string;
+  /** The approval gate: the Model Registry package decided on, and its group. */
+  readonly modelPackageArn?: string;
+  readonly modelPackageGroup?: string;
 }
 
 export interface DeploymentData {

@@ -45,3 +45,40 @@ export function decideChampion(metric: string, challenger: number, champion: num
     ? { promote: true, reason: `${metric} ${challenger.toFixed(4)} beats the champion's ${champion.toFixed(4)} by ${gain.toFixed(4)} (at least ${minImprovement} needed)`, challenger, champion }
     : { promote: false, reason: `${metric} ${challenger.toFixed(4)} does not beat the champion's ${champion.toFixed(4)} by ${minImprovement} (gain ${gain.toFixed(4)})`, challenger, champion };
 }
+
+/**
+ * The key a row is split by: its values as canonical JSON (keys sorted, so a
+ * reordered column keeps the key; bigint as decimal text).
+ */
+export function rowKey(record: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k]]),
+    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+  );
+}
+
+/** 32-bit FNV-1a over UTF-16 code units (rows are split by it: fast, well spread, stable). */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Is this row in the holdout? A hash of the pipeline's name and the row's
+ * content, so the split needs no state: a row keeps its side in every version
+ * of the data, duplicates land together, and a champion trained on an earlier
+ * version never saw the rows the challenger is judged on.
+ * `percent` is the holdout's share, 0 < percent < 100.
+ */
+export function inHoldout(record: Readonly<Record<string, unknown>>, percent: number, salt: string): boolean {
+  return fnv1a(`${salt}\u0000${rowKey(record)}`) % 10_000 < Math.round(percent * 100);
+}
+
+/** Checks a holdout share (a prop or a config value): a number above 0 and at most 50. */
+export function checkHoldoutPercent(percent: number, field = 'holdoutPercent'): number {
+  if (!Number.isFinite(percent) || percent <= 0 || percent > 50) throw new InvalidPipelineInputError(`${field}: must be a percentage above 0 and at most 50 (got ${percent})`);
+  return percent;
+}

@@ -1,28 +1,34 @@
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pipeline as pipe } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { CopyObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
-import { decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
+import { checkHoldoutPercent, decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
 import type { ObjectReader } from '../ingest/ingest';
 import type { ArtifactStore } from '../shared/artifact-store';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
 import { parseS3Uri } from '../shared/model-artifacts';
+import type { DatasetFile } from '../shared/dataset-reader';
 import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
+import { splitDatasetVersion, snapshotFormat, type SnapshotFormat } from './split';
 
 /*
- * The training pipeline's own steps, one Lambda: prepare (pin the dataset
- * version as a training snapshot, name the job), record the trained model
+ * The training pipeline's own steps, one Lambda: wait for the pipeline's turn
+ * (one execution at a time), prepare (split the dataset version into the
+ * training channel and the holdout, name the jobs), record the trained model
  * (TrainingRun + ModelVersion, the ONNX model out of model.tar.gz, hashed),
- * evaluate (champion/challenger on the same holdout), deploy (record the
- * Deployment; the endpoint constructs take over the serving), and record a
- * failure (an Incident). Every record derives from the one before it.
+ * evaluate (champion/challenger on the holdout), the Model Registry entry's
+ * details, record the approval (a GateReport), record a Neo-compiled model,
+ * deploy (record the Deployment; the endpoint constructs take over the
+ * serving), and record a failure (an Incident). Every record derives from the
+ * one before it.
  */
 
 export interface PipelineConfig {
@@ -38,9 +44,22 @@ export interface PipelineConfig {
   readonly trainingPrefix?: string;
   /** Where registered models go. @default 'models/' */
   readonly modelsPrefix?: string;
+  /** Where evaluation reports go. @default 'reports/' */
+  readonly reportsPrefix?: string;
   /** The training job's settings, recorded in the TrainingRun. */
   readonly instanceType: string;
   readonly instanceCount: number;
+  /** The share of rows (percent, by content) kept from training to judge champion and challenger. @default 20 */
+  readonly holdoutPercent?: number;
+  /** Who approves a registered model: the pipeline once the gates pass, or a person. @default 'automatic' */
+  readonly approval?: 'automatic' | 'manual';
+  /** The Model Registry group (recorded with the approval). */
+  readonly modelPackageGroup?: string;
+}
+
+/** The running executions of the pipeline's state machine (ListExecutions, RUNNING). */
+export interface ExecutionLister {
+  running(stateMachineArn: string): Promise<readonly { readonly name: string; readonly startDate: Date }[]>;
 }
 
 export interface StepsDeps {
@@ -51,9 +70,10 @@ export interface StepsDeps {
     history(subject: string): Promise<LedgerRecord[]>;
   };
   readonly objects: ObjectReader;
-  /** The artifacts bucket: models are written there once. */
-  readonly artifacts: Pick<ArtifactStore, 'putOnce'>;
+  /** The artifacts bucket: models and evaluation reports are written there once. */
+  readonly artifacts: Pick<ArtifactStore, 'putOnce' | 'putJson'>;
   readonly models: ModelArtifactReader;
+  readonly executions: ExecutionLister;
   loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
 }
 
@@ -90,33 +110,81 @@ async function modelVersion(deps: StepsDeps, id: string): Promise<LedgerRecord<'
   return r as LedgerRecord<'ModelVersion'>;
 }
 
-export interface Prepared {
-  readonly trainingJobName: string;
-  /** S3 prefix holding exactly the pinned object version: the training channel. */
-  readonly trainUri: string;
-  readonly outputUri: string;
+/** Another execution of the pipeline started first and still runs: retried by the state machine until it ends. */
+export class PipelineBusyError extends CdkMlopsError {}
+
+/**
+ * One execution at a time: this one goes on when no execution that started
+ * before it (by start time, then name) is still running. Executions therefore
+ * train in the order they started; a later upload waits its turn.
+ */
+export async function turn(event: Record<string, unknown>, deps: StepsDeps): Promise<{ ahead: number }> {
+  const stateMachineArn = text(event, 'stateMachineArn');
+  const executionName = text(event, 'executionName');
+  const startTime = new Date(text(event, 'startTime'));
+  if (Number.isNaN(startTime.getTime())) throw new InvalidEventError(`startTime: '${String(event.startTime)}' is not a time`);
+  const before = (await deps.executions.running(stateMachineArn)).filter((e) => e.name !== executionName && (e.startDate.getTime() < startTime.getTime() || (e.startDate.getTime() === startTime.getTime() && e.name < executionName)));
+  if (before.length > 0) throw new PipelineBusyError(`${before.length} earlier execution(s) of the pipeline still run (${before.map((e) => e.name).join(', ')}); waiting for them to end`);
+  return { ahead: 0 };
 }
 
-/** Pins the dataset version: a copy of that exact object version under the training prefix (the channel SageMaker reads). */
+/** Where a dataset version's training snapshot lives: the training channel and the holdout. */
+export function snapshotKeys(config: PipelineConfig, dsv: LedgerRecord<'DatasetVersion'>): { dir: string; train: string; holdout: string; format: SnapshotFormat } {
+  const format = snapshotFormat(dsv.data.format);
+  const dir = `${config.trainingPrefix ?? 'training/'}${config.pipeline}/snapshots/${dsv.id}/`;
+  return { dir, train: `${dir}train/train.${format}`, holdout: `${dir}holdout/holdout.${format}`, format };
+}
+
+export interface Prepared {
+  readonly trainingJobName: string;
+  /** S3 prefix holding exactly the training rows: the channel SageMaker reads. */
+  readonly trainUri: string;
+  readonly outputUri: string;
+  readonly format: SnapshotFormat;
+  readonly trainRows: number;
+  readonly holdoutRows: number;
+  /** Idempotency token of the Model Registry entry (a retried registration is one model package). */
+  readonly registrationToken: string;
+  /** The Neo compilation job's name, when the pipeline compiles. */
+  readonly compilationJobName: string;
+}
+
+const CONTENT_TYPES: Record<SnapshotFormat, string> = { csv: 'text/csv', tsv: 'text/tab-separated-values', jsonl: 'application/jsonlines' };
+
+/**
+ * The training snapshot: the dataset version (its exact object version) split
+ * by content into the training channel and the holdout, both written under the
+ * training prefix. The trainer never sees the holdout.
+ */
 export async function prepare(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<Prepared> {
   const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
   const executionName = text(event, 'executionName');
   if (dsv.data.status !== 'accepted') throw new InvalidEventError(`datasetVersionId: ${dsv.id} was rejected at ingest (${dsv.data.reason ?? 'no reason'})`);
-  const prefix = config.trainingPrefix ?? 'training/';
-  const snapshot = `${prefix}${config.pipeline}/snapshots/${dsv.id}/train/${path.posix.basename(dsv.data.key)}`;
-  await deps.s3.send(
-    new CopyObjectCommand({
-      Bucket: config.artifactsBucket,
-      Key: snapshot,
-      CopySource: `${dsv.data.bucket}/${encodeURIComponent(dsv.data.key).replace(/%2F/g, '/')}${dsv.data.versionId ? `?versionId=${encodeURIComponent(dsv.data.versionId)}` : ''}`,
-      ...(dsv.data.etag && !dsv.data.versionId ? { CopySourceIfMatch: `"${dsv.data.etag}"` } : {}),
-    }),
-  );
-  return {
-    trainingJobName: trainingJobName(config.pipeline, executionName),
-    trainUri: `s3://${config.artifactsBucket}/${path.posix.dirname(snapshot)}/`,
-    outputUri: `s3://${config.artifactsBucket}/${prefix}${config.pipeline}/jobs`,
-  };
+  const keys = snapshotKeys(config, dsv);
+  const dir = mkdtempSync(path.join(tmpdir(), 'snapshot-'));
+  try {
+    const split = await splitDatasetVersion(dsv, deps.objects, { dir, percent: checkHoldoutPercent(config.holdoutPercent ?? 20), salt: config.pipeline });
+    for (const [key, file] of [
+      [keys.train, split.train],
+      [keys.holdout, split.holdout],
+    ] as const) {
+      if (file.bytes > 5 * 1024 ** 3) throw new InvalidEventError(`datasetVersionId: ${dsv.id}'s ${path.posix.basename(key)} would be ${file.bytes} bytes; the pipeline writes snapshots of up to 5 GiB`);
+      await deps.s3.send(new PutObjectCommand({ Bucket: config.artifactsBucket, Key: key, Body: createReadStream(file.path), ContentLength: file.bytes, ContentType: CONTENT_TYPES[split.format] }));
+    }
+    const jobName = trainingJobName(config.pipeline, executionName);
+    return {
+      trainingJobName: jobName,
+      trainUri: `s3://${config.artifactsBucket}/${path.posix.dirname(keys.train)}/`,
+      outputUri: `s3://${config.artifactsBucket}/${config.trainingPrefix ?? 'training/'}${config.pipeline}/jobs`,
+      format: split.format,
+      trainRows: split.train.rows,
+      holdoutRows: split.holdout.rows,
+      registrationToken: sha256Hex(`register\u0000${config.pipeline}\u0000${executionName}`).slice(0, 36),
+      compilationJobName: `${jobName.slice(0, 59)}-neo`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface TrainingJobResult {
@@ -209,8 +277,8 @@ async function champion(deps: StepsDeps, config: PipelineConfig): Promise<Ledger
   return history.filter((r): r is LedgerRecord<'Deployment'> => r.kind === 'Deployment' && (r as LedgerRecord<'Deployment'>).data.status === 'succeeded').at(-1);
 }
 
-/** Accuracy of a model on a dataset version (the label as the config defines the positive outcome); rows without a label are left out. */
-async function accuracy(deps: StepsDeps, model: LedgerRecord<'ModelVersion'>, dsv: LedgerRecord<'DatasetVersion'>, config: PipelineConfig): Promise<number> {
+/** Accuracy of a model on a dataset file (the label as the config defines the positive outcome); rows without a label are left out. */
+async function accuracy(deps: StepsDeps, model: LedgerRecord<'ModelVersion'>, holdout: DatasetFile, config: PipelineConfig): Promise<{ accuracy: number; rows: number }> {
   const signature = checkModelSignature(model.data.signature);
   const scorer = await deps.loadModel(await deps.models.read(model), signature);
   const threshold = config.probabilityThreshold ?? 0.5;
@@ -220,34 +288,182 @@ async function accuracy(deps: StepsDeps, model: LedgerRecord<'ModelVersion'>, ds
   let correct = 0;
   let total = 0;
   try {
-    await scoreDatasetVersion(dsv, deps.objects, scorer, signature, { batchSize: 1024, include: present }, (record, score) => {
+    await scoreDatasetVersion(holdout, deps.objects, scorer, signature, { batchSize: 1024, include: present }, (record, score) => {
       total++;
       if (score > threshold === positive(record[label.column])) correct++;
     });
   } finally {
     await scorer.release();
   }
-  return total > 0 ? correct / total : Number.NaN;
+  return { accuracy: total > 0 ? correct / total : Number.NaN, rows: total };
 }
 
-/** Champion/challenger on the same holdout: is the candidate good enough to replace what serves? */
-export async function evaluate(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<ChampionDecision & { championModelVersionId: string | null; gateReportId: string }> {
+/** The holdout prepare wrote for this dataset version, as a file to read. */
+async function holdoutFile(deps: StepsDeps, config: PipelineConfig, dsv: LedgerRecord<'DatasetVersion'>): Promise<DatasetFile> {
+  const keys = snapshotKeys(config, dsv);
+  const head = await deps.s3.send(new HeadObjectCommand({ Bucket: config.artifactsBucket, Key: keys.holdout }));
+  return { data: { bucket: config.artifactsBucket, key: keys.holdout, versionId: head.VersionId ?? null, etag: head.ETag?.replace(/"/g, '') ?? null, size: head.ContentLength ?? 0, format: keys.format } };
+}
+
+/**
+ * Champion/challenger on the holdout: is the candidate good enough to replace
+ * what serves? Both models are scored on the same rows, which neither trained
+ * on (the split is by content). The decision is a GateReport, its details a
+ * stored report (attached to the Model Registry entry).
+ */
+export async function evaluate(
+  event: Record<string, unknown>,
+  deps: StepsDeps,
+  config: PipelineConfig,
+): Promise<ChampionDecision & { championModelVersionId: string | null; gateReportId: string; reportUri: string; holdoutRows: number }> {
   const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
   const candidate = await modelVersion(deps, text(event, 'modelVersionId'));
   const serving = await champion(deps, config);
   const championModel = serving ? await modelVersion(deps, serving.data.modelVersionId) : undefined;
-  const challengerAccuracy = await accuracy(deps, candidate, dsv, config);
-  const championAccuracy = championModel ? await accuracy(deps, championModel, dsv, config) : null;
-  const decision = decideChampion('accuracy', challengerAccuracy, championAccuracy, config.minImprovement ?? 0);
+  const holdout = await holdoutFile(deps, config, dsv);
+  const challenger = await accuracy(deps, candidate, holdout, config);
+  const championScore = championModel ? await accuracy(deps, championModel, holdout, config) : null;
+  const decision = decideChampion('accuracy', challenger.accuracy, championScore?.accuracy ?? null, config.minImprovement ?? 0);
+  const reason = challenger.rows === 0 ? `the holdout of ${dsv.id} has no labelled rows: nothing to judge the candidate on` : decision.reason;
+  const metrics = { 'challenger.accuracy': Number.isFinite(challenger.accuracy) ? challenger.accuracy : null, 'champion.accuracy': championScore?.accuracy ?? null, 'holdout.rows': challenger.rows };
+  const thresholds = { minImprovement: config.minImprovement ?? 0, probabilityThreshold: config.probabilityThreshold ?? 0.5 };
+  const reportUri = await deps.artifacts.putJson(`${config.reportsPrefix ?? 'reports/'}evaluation/${config.pipeline}/${dsv.id}-${candidate.id}.json`, {
+    gate: 'evaluation',
+    datasetVersionId: dsv.id,
+    modelVersionId: candidate.id,
+    championModelVersionId: championModel?.id ?? null,
+    holdout: `s3://${holdout.data.bucket}/${holdout.data.key}`,
+    label: config.label,
+    passed: decision.promote,
+    metrics,
+    thresholds,
+    reasons: [reason],
+  });
   // The decision is a gate like the others: a GateReport derived from the data and both models.
   const { record } = await deps.ledger.append({
     kind: 'GateReport',
     id: deterministicId('gr', 'evaluation', dsv.id, candidate.id, championModel?.id ?? 'none'),
     subject: `dataset/${dsv.data.dataset}`,
     parents: [dsv.id, candidate.id, ...(championModel ? [championModel.id] : [])],
-    data: { gate: 'evaluation', passed: decision.promote, metrics: { 'challenger.accuracy': Number.isFinite(challengerAccuracy) ? challengerAccuracy : null, 'champion.accuracy': championAccuracy }, thresholds: { minImprovement: config.minImprovement ?? 0 }, reasons: [decision.reason] },
+    data: { gate: 'evaluation', passed: decision.promote, metrics, thresholds, reasons: [reason], reportUri },
   });
-  return { ...decision, championModelVersionId: championModel?.id ?? null, gateReportId: record.id };
+  return { ...decision, reason, championModelVersionId: championModel?.id ?? null, gateReportId: record.id, reportUri, holdoutRows: challenger.rows };
+}
+
+/** The gate reports recorded for a model version, newest per gate. */
+async function gateReportsOf(deps: StepsDeps, dsv: LedgerRecord<'DatasetVersion'>, model: LedgerRecord<'ModelVersion'>): Promise<Map<string, LedgerRecord<'GateReport'>>> {
+  const reports = new Map<string, LedgerRecord<'GateReport'>>();
+  for (const r of await deps.ledger.history(`dataset/${dsv.data.dataset}`)) {
+    if (r.kind === 'GateReport' && r.parents.includes(model.id)) reports.set((r as LedgerRecord<'GateReport'>).data.gate, r as LedgerRecord<'GateReport'>);
+  }
+  return reports;
+}
+
+/**
+ * The Model Registry entry's details (CreateModelPackage fields), from the
+ * ledger: the evaluation report as model quality, the bias report as the
+ * post-training bias report, the lineage ids as metadata.
+ */
+export async function registration(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<Record<string, unknown>> {
+  const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
+  const model = await modelVersion(deps, text(event, 'modelVersionId'));
+  const reports = await gateReportsOf(deps, dsv, model);
+  const evaluation = reports.get('evaluation');
+  const bias = reports.get('bias');
+  const json = (uri: string | undefined) => (uri ? { ContentType: 'application/json', S3Uri: uri } : undefined);
+  return {
+    description: `${config.pipeline}: ${model.id}, trained on ${dsv.id} (${dsv.data.dataset}); gates: ${[...reports.values()].map((r) => `${r.data.gate} ${r.data.passed ? 'passed' : 'failed'}`).join(', ') || 'none'}`.slice(0, 1024),
+    approvalStatus: (config.approval ?? 'automatic') === 'automatic' ? 'Approved' : 'PendingManualApproval',
+    modelMetrics: {
+      ...(evaluation?.data.reportUri ? { ModelQuality: { Statistics: json(evaluation.data.reportUri) } } : {}),
+      ...(bias?.data.reportUri ? { Bias: { PostTrainingReport: json(bias.data.reportUri) } } : {}),
+    },
+    metadata: {
+      'cdk-mlops:modelVersionId': model.id,
+      'cdk-mlops:trainingRunId': model.data.trainingRunId,
+      'cdk-mlops:datasetVersionId': dsv.id,
+      'cdk-mlops:sha256': model.data.artifact.sha256,
+      'cdk-mlops:onnx': model.data.artifact.uri,
+      ...(evaluation ? { 'cdk-mlops:evaluation': evaluation.id } : {}),
+      ...(bias ? { 'cdk-mlops:bias': bias.id } : {}),
+    },
+  };
+}
+
+/** An approver's answer (SendTaskSuccess output of the approval task). */
+interface ApprovalDecision {
+  readonly approved: boolean;
+  readonly by: string;
+  readonly comment?: string;
+}
+
+function approvalDecision(value: unknown): ApprovalDecision {
+  const d = value as Partial<ApprovalDecision> | undefined;
+  if (!d || typeof d.approved !== 'boolean') throw new InvalidEventError('decision.approved: expected true or false (send it with `cdk-mlops pipeline approve`)');
+  if (typeof d.by !== 'string' || d.by.trim() === '') throw new InvalidEventError('decision.by: expected who decided');
+  if (d.comment !== undefined && typeof d.comment !== 'string') throw new InvalidEventError('decision.comment: expected text');
+  return { approved: d.approved, by: d.by.trim().slice(0, 256), ...(d.comment ? { comment: d.comment.slice(0, 512) } : {}) };
+}
+
+/**
+ * Records who approved (or rejected) the registered model as an 'approval'
+ * GateReport: the pipeline itself in automatic mode (the gates passed), else
+ * the person's decision. Returns the registry status to set.
+ */
+export async function recordApproval(
+  event: Record<string, unknown>,
+  deps: StepsDeps,
+  config: PipelineConfig,
+): Promise<{ approved: boolean; status: 'Approved' | 'Rejected'; description: string; reason: string; gateReportId: string }> {
+  const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
+  const model = await modelVersion(deps, text(event, 'modelVersionId'));
+  const modelPackageArn = text(event, 'modelPackageArn');
+  const decision = event.decision === undefined ? { approved: true, by: 'pipeline (automatic: the gates passed)' } : approvalDecision(event.decision);
+  const description = `${decision.approved ? 'approved' : 'rejected'} by ${decision.by}${'comment' in decision && decision.comment ? `: ${decision.comment}` : ''}`;
+  const { record } = await deps.ledger.append({
+    kind: 'GateReport',
+    id: deterministicId('gr', 'approval', dsv.id, model.id, modelPackageArn),
+    subject: `dataset/${dsv.data.dataset}`,
+    parents: [dsv.id, model.id],
+    data: { gate: 'approval', passed: decision.approved, metrics: {}, thresholds: {}, reasons: [description], modelPackageArn, ...(config.modelPackageGroup ? { modelPackageGroup: config.modelPackageGroup } : {}) },
+  });
+  return { approved: decision.approved, status: decision.approved ? 'Approved' : 'Rejected', description: description.slice(0, 1024), reason: `model ${model.id} ${description}`, gateReportId: record.id };
+}
+
+interface CompilationJobResult {
+  readonly CompilationJobName: string;
+  readonly CompilationJobStatus: string;
+  readonly ModelArtifacts?: { readonly S3ModelArtifacts?: string };
+  readonly OutputConfig?: { readonly TargetDevice?: string };
+}
+
+/** Records the Neo-compiled model as a ModelVersion derived from the trained one, its artifact hashed. */
+export async function recordCompilation(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<{ compiledModelVersionId: string; uri: string; sha256: string }> {
+  const model = await modelVersion(deps, text(event, 'modelVersionId'));
+  const job = event.compilation as CompilationJobResult | undefined;
+  const uri = job?.ModelArtifacts?.S3ModelArtifacts;
+  if (!job || job.CompilationJobStatus !== 'COMPLETED' || typeof uri !== 'string') throw new InvalidEventError('compilation: expected a COMPLETED compilation job with ModelArtifacts.S3ModelArtifacts');
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const hash = createHash('sha256');
+  for await (const chunk of out.Body as Readable) hash.update(chunk as Uint8Array);
+  const sha256 = hash.digest('hex');
+  const device = job.OutputConfig?.TargetDevice ?? 'unknown';
+  const { record } = await deps.ledger.append({
+    kind: 'ModelVersion',
+    id: deterministicId('mv', config.pipeline, job.CompilationJobName, sha256),
+    subject: subjectOf(config),
+    parents: [model.id],
+    data: {
+      pipeline: config.pipeline,
+      trainingRunId: model.data.trainingRunId,
+      artifact: { uri, sha256, ...(out.VersionId ? { versionId: out.VersionId } : {}) },
+      format: `neo:${device}`,
+      metrics: model.data.metrics,
+      approval: { status: 'Approved', by: `derived from ${model.id}` },
+    },
+  });
+  return { compiledModelVersionId: record.id, uri, sha256 };
 }
 
 /** Records the Deployment of the candidate (serving is the endpoint construct's; this is the record it hands over). */

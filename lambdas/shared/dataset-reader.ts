@@ -1,5 +1,5 @@
 import { DatasetParseError } from '../core/errors';
-import type { LedgerRecord } from '../core/lineage';
+import type { DatasetVersionData, LedgerRecord } from '../core/lineage';
 import type { DatasetProfile } from '../core/profile/dataset-profile';
 import { profileInParallel } from '../core/profile/parallel';
 import { forEachDelimitedRow, forEachJsonRecord, forEachParquetRecord, profileDelimited, profileJsonLines, profileParquet } from '../core/profile/readers';
@@ -11,8 +11,13 @@ import type { ObjectReader } from '../ingest/ingest';
  * for the gates: as a profile, or record by record.
  */
 
+/** A dataset file to read: a DatasetVersion, or a file made from one (a training snapshot's holdout). */
+export interface DatasetFile {
+  readonly data: Pick<DatasetVersionData, 'bucket' | 'key' | 'versionId' | 'etag' | 'size' | 'format'>;
+}
+
 /** The S3 object version a DatasetVersion names, and its name for messages. */
-export function locate(dsv: LedgerRecord<'DatasetVersion'>): { ref: ObjectCreated; file: string } {
+export function locate(dsv: DatasetFile): { ref: ObjectCreated; file: string } {
   const d = dsv.data;
   return { ref: { bucket: d.bucket, key: d.key, versionId: d.versionId, etag: d.etag, size: d.size, eventId: null, eventTime: null }, file: `s3://${d.bucket}/${d.key}` };
 }
@@ -57,7 +62,7 @@ export async function profileDatasetVersion(dsv: LedgerRecord<'DatasetVersion'>,
 }
 
 /** Calls `onRecord` for every record (CSV/TSV cells keyed by header, as text). */
-export async function forEachDatasetRecord(dsv: LedgerRecord<'DatasetVersion'>, objects: ObjectReader, onRecord: (record: Record<string, unknown>, row: number) => void): Promise<void> {
+export async function forEachDatasetRecord(dsv: DatasetFile, objects: ObjectReader, onRecord: (record: Record<string, unknown>, row: number) => void): Promise<void> {
   const { ref, file } = locate(dsv);
   switch (dsv.data.format) {
     case 'parquet':

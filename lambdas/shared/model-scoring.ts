@@ -1,7 +1,6 @@
-import type { LedgerRecord } from '../core/lineage';
 import { FeatureEncoder, type ModelSignature } from '../core/model-signature';
 import type { ObjectReader } from '../ingest/ingest';
-import { forEachDatasetRecord } from './dataset-reader';
+import { forEachDatasetRecord, type DatasetFile } from './dataset-reader';
 
 /*
  * Scoring a dataset version with a model in one pass, batch by batch (the bias
@@ -27,7 +26,7 @@ export interface ScoringOptions {
  * A feature the model cannot take is a DatasetParseError naming the row and column.
  */
 export async function scoreDatasetVersion(
-  dsv: LedgerRecord<'DatasetVersion'>,
+  dsv: DatasetFile,
   objects: ObjectReader,
   scorer: ModelScorer,
   signature: ModelSignature,

@@ -27,7 +27,7 @@ async function ingest(env: LocalEnvironment, key: string, body: string): Promise
 }
 
 function run(env: LocalEnvironment, input: unknown, notifications: Notification[], overrides: Parameters<typeof runStateMachine>[3] = {}) {
-  return runStateMachine(env.stack, env.trainingPipelineId!, input, { services: localServices({ s3: env.s3, notifications }), ...overrides });
+  return runStateMachine(env.stack, env.trainingPipelineId!, input, { services: localServices({ s3: env.s3, stack: env.stack, notifications }), ...overrides });
 }
 
 describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
@@ -126,7 +126,7 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
   it('retries SageMaker throttling, then trains', async () => {
     const dsv = await ingest(env, 'data/cps-wages/cps-3.csv', cpsCsv());
     let calls = 0;
-    const services = localServices({ s3: env.s3 });
+    const services = localServices({ s3: env.s3, stack: env.stack });
     const outcome = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, {
       services: {
         ...services,
@@ -159,7 +159,7 @@ describe('TrainingPipeline with a lenient bias gate', () => {
     expect(evaluation.data.metrics['challenger.accuracy']).toBeGreaterThan(0.6);
     expect(first.deployment.deploymentId).toMatch(/^dp-/);
     const dsv2 = await ingest(env, 'data/cps-wages/cps-again.csv', cpsCsv() + '');
-    const second = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3 }) })).output as any;
+    const second = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3, stack: env.stack }) })).output as any;
     expect(second.evaluation.championModelVersionId).toBe(first.model.modelVersionId);
     expect(second.evaluation.promote).toBe(true); // equal accuracy, minImprovement 0: the retrained model replaces it
     const kinds = (await env.ledger().history('pipeline/cps-wages')).map((r) => r.kind);
