@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionNameFor } from '../lambdas/core/pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
@@ -19,6 +19,7 @@ import { startEmulators } from './local/emulators';
 const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
        cdk-mlops contract suggest <dataset-version-id> [target]
        cdk-mlops pipeline start <dataset-version-id> (--stack <name> | --state-machine-arn <arn>) [--attempt <label>]
+       cdk-mlops pipeline approve --token <task-token> --by <name> [--reject] [--comment <text>]
 
 Commands:
   history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
@@ -31,6 +32,8 @@ Commands:
                         to review and store as contracts/<dataset>.yaml in the artifacts bucket
   pipeline start <id>   start the training pipeline on a dataset version, named after it (an upload
                         would have started the same execution); --attempt <label> starts another
+  pipeline approve      answer a manual approval (the token is in the notification): the model is
+                        registered Approved (or Rejected with --reject) and the decision recorded
 
 Target (one of):
   --local               the state of the last \`npm start\` (in local-run/; --local-dir <dir> for another)
@@ -61,6 +64,10 @@ export async function main(argv: string[], out: (line: string) => void = console
       prefix: { type: 'string' },
       'state-machine-arn': { type: 'string' },
       attempt: { type: 'string' },
+      token: { type: 'string' },
+      by: { type: 'string' },
+      reject: { type: 'boolean' },
+      comment: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -151,7 +158,20 @@ function describeReport(r: VerifyReport): string[] {
 }
 
 /** `pipeline start <id>`: StartExecution named after the dataset version (ExecutionAlreadyExists: it was started already). */
-async function pipelineCommand(command: string | undefined, id: string | undefined, values: TargetOptions & { 'state-machine-arn'?: string; attempt?: string }, out: (line: string) => void): Promise<number> {
+async function pipelineCommand(
+  command: string | undefined,
+  id: string | undefined,
+  values: TargetOptions & { 'state-machine-arn'?: string; attempt?: string; token?: string; by?: string; reject?: boolean; comment?: string },
+  out: (line: string) => void,
+): Promise<number> {
+  if (command === 'approve') {
+    if (!values.token) throw new UsageError("'pipeline approve' needs --token <task-token> (from the approval notification)");
+    if (!values.by?.trim()) throw new UsageError("'pipeline approve' needs --by <name>: who decides is recorded in the ledger and the Model Registry");
+    const decision = { approved: !values.reject, by: values.by.trim(), ...(values.comment ? { comment: values.comment } : {}) };
+    await new SFNClient({}).send(new SendTaskSuccessCommand({ taskToken: values.token, output: JSON.stringify(decision) }));
+    out(`${decision.approved ? 'approved' : 'rejected'} by ${decision.by}: the pipeline records the decision and goes on`);
+    return 0;
+  }
   if (command !== 'start') throw new UsageError(`unknown pipeline command '${command ?? ''}'\n\n${USAGE}`);
   if (!id) throw new UsageError("'pipeline start' needs a dataset version id (dsv-...)");
   let arn = values['state-machine-arn'];

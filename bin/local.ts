@@ -112,9 +112,17 @@ async function main(): Promise<void> {
           },
         }).then(
           (r) => {
-            const o = r.output as { datasetVersion?: { status: string }; evaluation?: { reason: string }; deployment?: { deploymentId: string }; model?: { modelVersionId: string } };
+            const o = r.output as {
+              datasetVersion?: { status: string };
+              evaluation?: { reason: string };
+              deployment?: { deploymentId: string };
+              model?: { modelVersionId: string };
+              registry?: { ModelPackageArn: string };
+              approval?: { description: string };
+            };
             if (o.datasetVersion?.status !== 'accepted') return 'not trainable (rejected at ingest)';
-            return o.deployment ? `deployed model ${o.model?.modelVersionId} (${o.evaluation?.reason})` : `champion kept: ${o.evaluation?.reason}`;
+            if (!o.deployment) return `champion kept: ${o.evaluation?.reason}`;
+            return `registered model ${o.model?.modelVersionId} as ${o.registry?.ModelPackageArn} (${o.approval?.description}) and deployed it (${o.evaluation?.reason})`;
           },
           (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
         );

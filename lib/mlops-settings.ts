@@ -42,6 +42,14 @@ export interface TrainingPipelineSettings {
   readonly minImprovement?: number;
   /** Datasets whose uploads start a run ([] = all). @default - none */
   readonly retrainOnUpload?: readonly string[];
+  /** @default 20 */
+  readonly holdoutPercent?: number;
+  /** @default 'automatic' */
+  readonly approval?: 'automatic' | 'manual';
+  /** Manual approvals wait this many hours. @default 168 (7 days) */
+  readonly approvalTimeoutHours?: number;
+  /** Neo compilation for Inferentia: { framework, frameworkVersion?, dataInputConfig, targetDevice? }. @default - none */
+  readonly compileForInferentia?: { readonly framework: string; readonly frameworkVersion?: string; readonly dataInputConfig: string; readonly targetDevice?: 'ml_inf2' | 'ml_inf1' };
 }
 
 export const SETTING_DEFAULTS = {

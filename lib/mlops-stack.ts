@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
@@ -73,6 +73,10 @@ export class MlopsStack extends Stack {
         metricDefinitions: t.metricDefinitions,
         label: t.label,
         minImprovement: t.minImprovement,
+        holdoutPercent: t.holdoutPercent,
+        approval: t.approval,
+        approvalTimeout: t.approvalTimeoutHours !== undefined ? Duration.hours(t.approvalTimeoutHours) : undefined,
+        compileForInferentia: t.compileForInferentia,
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });

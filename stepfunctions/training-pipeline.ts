@@ -110,8 +110,9 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       message: sfn.TaskInput.fromJsonPathAt('$.failure.reason'),
       resultPath: sfn.JsonPath.DISCARD,
     }).next(failed);
-    const recordFailure = (name: string, stage: string, reasonPath?: string): sfn.IChainable =>
-      step(name, 'record-failure', { stage, ...(reasonPath ? { reason: sfn.JsonPath.stringAt(reasonPath) } : { error: sfn.JsonPath.objectAt('$.error') }) }, '$.failure').next(notify);
+    /** Records why the execution stopped: the reason at a path, a fixed text, or else the caught error in $.error. */
+    const recordFailure = (name: string, stage: string, reason?: { path: string } | { text: string }): sfn.IChainable =>
+      step(name, 'record-failure', { stage, ...(reason ? { reason: 'path' in reason ? sfn.JsonPath.stringAt(reason.path) : reason.text } : { error: sfn.JsonPath.objectAt('$.error') }) }, '$.failure').next(notify);
     const errorStates = new Map<string, sfn.IChainable>();
     const onError = (stage: string): sfn.IChainable => {
       if (!errorStates.has(stage)) errorStates.set(stage, recordFailure(`Record ${stage} error`, stage));
@@ -186,11 +187,12 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
         step('Record compiled model', 'record-compilation', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), compilation: sfn.JsonPath.objectAt('$.compilation') }, '$.compiled'),
         'compilation',
       );
-      const failedJob = new sfn.Pass(this, 'Compilation failed', { parameters: { Error: 'CompilationFailed', Cause: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.compilation')) }, resultPath: '$.error' }).next(onError('compilation'));
+
       compile.next(wait).next(describe).next(
         new sfn.Choice(this, 'Compiled?')
           .when(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'COMPLETED'), recordCompiled.next(afterApproval))
-          .when(sfn.Condition.or(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'FAILED'), sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'STOPPED')), failedJob)
+          .when(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'FAILED'), recordFailure('Record compilation failure', 'compilation', { path: '$.compilation.FailureReason' }))
+          .when(sfn.Condition.stringEquals('$.compilation.CompilationJobStatus', 'STOPPED'), recordFailure('Record compilation stop', 'compilation', { text: 'the Neo compilation job was stopped' }))
           .otherwise(wait),
       );
       afterApproval = compile;
@@ -266,7 +268,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
         'approval',
       );
       approval = ask.next(approvalStep('$.decision')).next(update).next(
-        new sfn.Choice(this, 'Approved?').when(sfn.Condition.booleanEquals('$.approval.approved', true), afterApproval).otherwise(recordFailure('Record rejection', 'approval', '$.approval.reason')),
+        new sfn.Choice(this, 'Approved?').when(sfn.Condition.booleanEquals('$.approval.approved', true), afterApproval).otherwise(recordFailure('Record rejection', 'approval', { path: '$.approval.reason' })),
       );
     } else {
       approval = approvalStep().next(afterApproval);
@@ -286,7 +288,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       bias.addRetry({ errors: PERMANENT, maxAttempts: 0 });
       bias.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
       catchAll(bias, 'bias-gate');
-      afterEvaluation = bias.next(new sfn.Choice(this, 'Fair enough?').when(sfn.Condition.booleanEquals('$.bias.passed', true), registerAndApprove).otherwise(recordFailure('Record bias rejection', 'bias-gate', '$.bias.reason')));
+      afterEvaluation = bias.next(new sfn.Choice(this, 'Fair enough?').when(sfn.Condition.booleanEquals('$.bias.passed', true), registerAndApprove).otherwise(recordFailure('Record bias rejection', 'bias-gate', { path: '$.bias.reason' })));
     }
     const kept = new sfn.Succeed(this, 'Champion kept', { comment: 'the candidate did not beat the model that serves' });
     const better = new sfn.Choice(this, 'Better than champion?').when(sfn.Condition.booleanEquals('$.evaluation.promote', true), afterEvaluation).otherwise(kept);
@@ -312,7 +314,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
 
     const valid = new sfn.Choice(this, 'Valid data?')
       .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(evaluate).next(better))
-      .otherwise(recordFailure('Record validation rejection', 'validation-gate', '$.validation.reason'));
+      .otherwise(recordFailure('Record validation rejection', 'validation-gate', { path: '$.validation.reason' }));
     const accepted = new sfn.Choice(this, 'Accepted at ingest?')
       .when(sfn.Condition.stringEquals('$.datasetVersion.status', 'accepted'), waitTurn.next(validate).next(valid))
       .otherwise(new sfn.Succeed(this, 'Not trainable', { comment: 'rejected at ingest: the DatasetVersion records why' }));

@@ -77,6 +77,11 @@ function text(value: unknown, field: string, max: number, pattern?: RegExp): str
   return value;
 }
 
+function approvalStatus(value: unknown): string {
+  if (typeof value !== 'string' || !APPROVAL.includes(value)) throw invalid(`ModelApprovalStatus: ${JSON.stringify(value)} is not one of ${APPROVAL.join(', ')}`);
+  return value;
+}
+
 /** The local Model Registry and Neo. */
 export class LocalSageMaker {
   readonly packages: ModelPackage[] = [];
@@ -95,8 +100,7 @@ export class LocalSageMaker {
     const token = input.ClientToken === undefined ? undefined : text(input.ClientToken, 'ClientToken', 36, /^[a-zA-Z0-9-]+$/);
     const same = token ? this.tokens.get(`${group}/${token}`) : undefined;
     if (same) return { ModelPackageArn: same.arn }; // idempotent: a retried call is the same package
-    const status = input.ModelApprovalStatus ?? 'PendingManualApproval';
-    if (!APPROVAL.includes(String(status))) throw invalid(`ModelApprovalStatus: '${String(status)}' is not one of ${APPROVAL.join(', ')}`);
+    const status = approvalStatus(input.ModelApprovalStatus ?? 'PendingManualApproval');
     if (input.ModelPackageDescription !== undefined) text(input.ModelPackageDescription, 'ModelPackageDescription', 1024);
     const spec = input.InferenceSpecification as { Containers?: { Image?: unknown; ModelDataUrl?: unknown }[] } | undefined;
     if (!spec?.Containers?.length || spec.Containers.length > 15) throw invalid('InferenceSpecification.Containers: expected 1-15 containers');
@@ -106,7 +110,11 @@ export class LocalSageMaker {
     }
     const reports: [string, unknown][] = [];
     const visit = (value: unknown, at: string): void => {
-      if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (k === 'S3Uri' ? reports.push([`${at}.S3Uri`, v]) : visit(v, `${at}.${k}`));
+      if (!value || typeof value !== 'object') return;
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'S3Uri') reports.push([`${at}.S3Uri`, v]);
+        else visit(v, `${at}.${k}`);
+      }
     };
     visit(input.ModelMetrics, 'ModelMetrics');
     for (const [field, uri] of reports) await exists(this.options.s3, uri, field);
@@ -117,7 +125,7 @@ export class LocalSageMaker {
       text(v, `CustomerMetadataProperties.${k}`, 256, METADATA);
     }
     const version = this.packages.filter((p) => p.group === group).length + 1;
-    const created: ModelPackage = { arn: this.arn(`model-package/${group}/${version}`), group, version, request: structuredClone(input), approvalStatus: String(status) };
+    const created: ModelPackage = { arn: this.arn(`model-package/${group}/${version}`), group, version, request: structuredClone(input), approvalStatus: status };
     this.packages.push(created);
     if (token) this.tokens.set(`${group}/${token}`, created);
     return { ModelPackageArn: created.arn };
@@ -126,11 +134,12 @@ export class LocalSageMaker {
   updateModelPackage(input: Record<string, unknown>): Promise<{ ModelPackageArn: string }> {
     const found = this.packages.find((p) => p.arn === input.ModelPackageArn);
     if (!found) return Promise.reject(invalid(`ModelPackageArn: no model package ${JSON.stringify(input.ModelPackageArn)}`));
-    if (input.ModelApprovalStatus !== undefined) {
-      if (!APPROVAL.includes(String(input.ModelApprovalStatus))) return Promise.reject(invalid(`ModelApprovalStatus: '${String(input.ModelApprovalStatus)}' is not one of ${APPROVAL.join(', ')}`));
-      found.approvalStatus = String(input.ModelApprovalStatus);
+    try {
+      if (input.ModelApprovalStatus !== undefined) found.approvalStatus = approvalStatus(input.ModelApprovalStatus);
+      if (input.ApprovalDescription !== undefined) found.approvalDescription = text(input.ApprovalDescription, 'ApprovalDescription', 1024);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (input.ApprovalDescription !== undefined) found.approvalDescription = text(input.ApprovalDescription, 'ApprovalDescription', 1024);
     return Promise.resolve({ ModelPackageArn: found.arn });
   }
 
@@ -142,7 +151,7 @@ export class LocalSageMaker {
     const outputConfig = (input.OutputConfig ?? {}) as Record<string, unknown>;
     await exists(this.options.s3, inputConfig.S3Uri, 'InputConfig.S3Uri');
     if (!FRAMEWORKS.includes(String(inputConfig.Framework))) throw invalid(`InputConfig.Framework: '${String(inputConfig.Framework)}' is not one of ${FRAMEWORKS.join(', ')}`);
-    const location = String(outputConfig.S3OutputLocation ?? '');
+    const location = typeof outputConfig.S3OutputLocation === 'string' ? outputConfig.S3OutputLocation : '';
     if (!location.startsWith('s3://')) throw invalid(`OutputConfig.S3OutputLocation: expected an s3:// URI (got '${location}')`);
     const device = text(outputConfig.TargetDevice, 'OutputConfig.TargetDevice', 64);
     const base = path.posix.basename(String(inputConfig.S3Uri)).replace(/\.tar\.gz$/, '');

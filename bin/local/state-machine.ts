@@ -33,6 +33,8 @@ export interface LocalExecution {
 export interface RunOptions {
   /** Pause between retries, in ms, for every state with a Retry. @default 0 */
   readonly retryIntervalMs?: number;
+  /** How long every Wait state waits, in ms (a poll loop runs at once). @default 0 */
+  readonly waitMs?: number;
   /** Pause between retries, in ms, for these states (overrides `retryIntervalMs`). */
   readonly retryIntervals?: Readonly<Record<string, number>>;
   /** Replaces the handler of a Task state (fault injection in tests). */
@@ -117,13 +119,13 @@ function lambdaTasks(stack: LocalStack, definition: Json): Map<string, { functio
   return out;
 }
 
-/** Retry pauses of every state, overridden (locally there is nothing to wait for). */
-function retryOverrides(definition: Json, ms: number): Record<string, number> {
+/** Pauses of every state with a Retry (or of every Wait state), overridden (locally there is nothing to wait for). */
+function pauseOverrides(definition: Json, ms: number, has: (state: Json) => boolean): Record<string, number> {
   const out: Record<string, number> = {};
   const visit = (states: Json): void => {
     for (const [name, raw] of Object.entries(states)) {
       const state = raw as Json;
-      if (Array.isArray(state.Retry)) out[name] = ms;
+      if (has(state)) out[name] = ms;
       const processor = (state.ItemProcessor ?? state.Iterator) as Json | undefined;
       if (processor) visit(processor.States as Json);
       if (state.Type === 'Parallel') for (const branch of state.Branches as Json[]) visit(branch.States as Json);
@@ -167,7 +169,9 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
         },
       },
     } as never,
-    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { ...retryOverrides(definition, options.retryIntervalMs ?? 0), ...options.retryIntervals } },
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { ...pauseOverrides(definition, options.retryIntervalMs ?? 0, (s) => Array.isArray(s.Retry)), ...options.retryIntervals },
+      waitTimeOverrides: pauseOverrides(definition, options.waitMs ?? 0, (s) => s.Type === 'Wait'),
+    },
   });
   const ended = stack.emulators.stepFunctions.track(smArn, name, startDate);
   const events: EventLog[] = [];

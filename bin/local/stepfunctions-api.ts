@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * execution ARN, or ExecutionAlreadyExists for a name already used on that
  * state machine) and queues the execution, which the local runner then runs
  * from the template; ListExecutions (the pipeline waiting its turn) lists the
- * executions the local runner has under way. Anything else is refused by name.
+ * executions the local runner has under way; SendTaskSuccess (an approval)
+ * is kept for the tests. Anything else is refused by name.
  */
 
 export interface StartedExecution {
@@ -21,6 +22,8 @@ export interface StepFunctionsApi {
   readonly endpoint: string;
   /** Executions started, in order (each name once per state machine). */
   readonly started: StartedExecution[];
+  /** Task answers received (SendTaskSuccess), in order. */
+  readonly taskAnswers: { readonly taskToken: string; readonly output: unknown }[];
   /** Marks an execution as running (the local runner calls it); the returned function marks it ended. */
   track(stateMachineArn: string, name: string, startDate: Date): () => void;
   close(): Promise<void>;
@@ -28,6 +31,7 @@ export interface StepFunctionsApi {
 
 export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
   const started: StartedExecution[] = [];
+  const taskAnswers: { taskToken: string; output: unknown }[] = [];
   const running = new Map<string, { stateMachineArn: string; name: string; startDate: Date }>();
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -46,6 +50,12 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
           executions: executions.map((e) => ({ executionArn: `${e.stateMachineArn.replace(':stateMachine:', ':execution:')}:${e.name}`, stateMachineArn: e.stateMachineArn, name: e.name, status: 'RUNNING', startDate: e.startDate.getTime() / 1000 })),
         });
       }
+      if (target === 'AWSStepFunctions.SendTaskSuccess') {
+        const q = JSON.parse(body || '{}') as { taskToken?: string; output?: string };
+        if (!q.taskToken || q.output === undefined) return reply(400, { __type: 'ValidationException', message: 'taskToken and output are required' }, 'ValidationException');
+        taskAnswers.push({ taskToken: q.taskToken, output: JSON.parse(q.output) });
+        return reply(200, {});
+      }
       if (target !== 'AWSStepFunctions.StartExecution') return reply(400, { __type: 'UnknownOperationException', message: `${target} is not run locally` }, 'UnknownOperationException');
       const input = JSON.parse(body || '{}') as { stateMachineArn?: string; name?: string; input?: string };
       if (!input.stateMachineArn) return reply(400, { __type: 'ValidationException', message: 'stateMachineArn is required' }, 'ValidationException');
@@ -62,6 +72,7 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     started,
+    taskAnswers,
     track(stateMachineArn, name, startDate) {
       const key = `${stateMachineArn}:${name}`;
       running.set(key, { stateMachineArn, name, startDate });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, UsageError } from '../../bin/cli';
@@ -95,6 +95,23 @@ describe('cdk-mlops lineage', () => {
       await expect(cli('pipeline', 'start')).rejects.toThrow("'pipeline start' needs a dataset version id");
     } finally {
       cfn.restore();
+      sfn.restore();
+    }
+  });
+
+  it('answers a manual approval with the decision, who made it and why (Step Functions mocked)', async () => {
+    const sfn = mockClient(SFNClient);
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    try {
+      expect((await cli('pipeline', 'approve', '--token', 'tok-1', '--by', 'ana@example.com')).lines).toEqual(['approved by ana@example.com: the pipeline records the decision and goes on']);
+      expect((await cli('pipeline', 'approve', '--token', 'tok-2', '--by', 'bo', '--reject', '--comment', 'too few women in the holdout')).lines).toEqual(['rejected by bo: the pipeline records the decision and goes on']);
+      expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
+        { taskToken: 'tok-1', output: '{"approved":true,"by":"ana@example.com"}' },
+        { taskToken: 'tok-2', output: '{"approved":false,"by":"bo","comment":"too few women in the holdout"}' },
+      ]);
+      await expect(cli('pipeline', 'approve', '--by', 'ana')).rejects.toThrow("'pipeline approve' needs --token <task-token>");
+      await expect(cli('pipeline', 'approve', '--token', 't', '--by', ' ')).rejects.toThrow("'pipeline approve' needs --by <name>");
+    } finally {
       sfn.restore();
     }
   });

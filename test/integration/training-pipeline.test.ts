@@ -5,7 +5,8 @@ import { uploadWithEvent } from '../../bin/local/s3-events';
 import { parseObjectCreated } from '../../lambdas/ingest/event';
 import { datasetVersionId } from '../../lambdas/ingest/ingest';
 import { cpsCsv } from '../../bin/local/sample-data';
-import { localServices, type Notification } from '../../bin/local/services';
+import { LocalSageMaker } from '../../bin/local/sagemaker-registry';
+import { localServices, templateModelPackageGroups, type Notification } from '../../bin/local/services';
 import { runStateMachine } from '../../bin/local/state-machine';
 import { cdkJsonContext } from '../../bin/app';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
@@ -15,9 +16,10 @@ import { startLocal, type LocalEnvironment } from '../helpers/local';
 /*
  * The reference app's TrainingPipeline state machine from cdk.out, run by
  * aws-local-stepfunctions: Lambda steps on their bundled handlers, SageMaker
- * training by the local training job (the example TypeScript trainer), SNS kept.
- * With cdk.json's bias gate (DI ≥ 0.8) the CPS model is stopped at the bias gate;
- * with a lenient one it is deployed, and a second run keeps the champion.
+ * training by the local training job (the example TypeScript trainer), the
+ * Model Registry and Neo by their local stand-ins, SNS kept. The reference
+ * model (on education) passes cdk.json's bias gate (DI ≥ 0.8) and is
+ * registered and deployed; one on union and region too is stopped by it.
  */
 
 async function ingest(env: LocalEnvironment, key: string, body: string): Promise<string> {
@@ -30,10 +32,12 @@ function run(env: LocalEnvironment, input: unknown, notifications: Notification[
   return runStateMachine(env.stack, env.trainingPipelineId!, input, { services: localServices({ s3: env.s3, stack: env.stack, notifications }), ...overrides });
 }
 
-describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
+const REFERENCE = cdkJsonContext()['cdk-mlops:trainingPipeline'] as { hyperparameters: Record<string, string> } & Record<string, unknown>;
+
+describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model that also uses union and region', () => {
   let env: LocalEnvironment;
   beforeAll(async () => {
-    env = await startLocal({ bundle: true });
+    env = await startLocal({ bundle: true, context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, hyperparameters: { ...REFERENCE.hyperparameters, features: 'education,experience,union,south' } } } });
   }, 180_000);
   afterAll(async () => env?.stop());
 
@@ -142,28 +146,174 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8)', () => {
   }, 120_000);
 });
 
-describe('TrainingPipeline with a lenient bias gate', () => {
+const ledgerOk = async (env: LocalEnvironment) => {
+  for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+};
+
+describe('TrainingPipeline, reference configuration (automatic approval)', () => {
   let env: LocalEnvironment;
   beforeAll(async () => {
-    const bias = cdkJsonContext()['cdk-mlops:biasGate'] as Record<string, unknown>;
-    env = await startLocal({ bundle: true, context: { 'cdk-mlops:biasGate': { ...bias, thresholds: { DPPL: 0.5 } } } });
+    env = await startLocal({ bundle: true });
   }, 180_000);
   afterAll(async () => env?.stop());
 
-  it('deploys the first model; a second run is judged against it as the champion (equal accuracy, minImprovement 0: replaced)', async () => {
+  it('happy path: holdout kept from the trainer, evaluated, registered with its reports, approved by the pipeline, deployed', async () => {
     const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
-    const first = (await run(env, { datasetVersionId: dsv }, [])).output as any;
-    expect(first.evaluation).toMatchObject({ promote: true, championModelVersionId: null });
+    const notifications: Notification[] = [];
+    const services = localServices({ s3: env.s3, stack: env.stack, notifications });
+    const first = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services })).output as any;
+    expect(notifications).toEqual([]);
+    // the holdout: ~20% of the 534 rows, never in the training channel
+    expect(first.prepare.trainRows + first.prepare.holdoutRows).toBe(534);
+    expect(first.prepare.holdoutRows).toBeGreaterThan(70);
+    expect(first.evaluation).toMatchObject({ promote: true, championModelVersionId: null, holdoutRows: first.prepare.holdoutRows });
     const evaluation = (await env.ledger().get(first.evaluation.gateReportId)) as LedgerRecord<'GateReport'>;
     expect(evaluation).toMatchObject({ kind: 'GateReport', parents: [dsv, first.model.modelVersionId], data: { gate: 'evaluation', passed: true, thresholds: { minImprovement: 0 } } });
     expect(evaluation.data.metrics['challenger.accuracy']).toBeGreaterThan(0.6);
+    // the registry entry: the training job's model, the reports, the lineage ids
+    expect(first.registry.ModelPackageArn).toBe('arn:aws:sagemaker:us-east-1:123456789012:model-package/cdk-mlops-cps-wages/1');
+    const request = (services as any) && first.registration;
+    expect(request.approvalStatus).toBe('Approved');
+    expect(request.metadata).toMatchObject({ 'cdk-mlops:modelVersionId': first.model.modelVersionId, 'cdk-mlops:datasetVersionId': dsv, 'cdk-mlops:sha256': first.model.sha256, 'cdk-mlops:evaluation': first.evaluation.gateReportId, 'cdk-mlops:bias': first.bias.gateReportId });
+    expect(request.modelMetrics).toEqual({ ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: first.evaluation.reportUri } }, Bias: { PostTrainingReport: { ContentType: 'application/json', S3Uri: first.bias.reportUri } } });
+    const approval = (await env.ledger().get(first.approval.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(approval.data).toMatchObject({ gate: 'approval', passed: true, modelPackageArn: first.registry.ModelPackageArn, reasons: ['approved by pipeline (automatic: the gates passed)'] });
     expect(first.deployment.deploymentId).toMatch(/^dp-/);
-    const dsv2 = await ingest(env, 'data/cps-wages/cps-again.csv', cpsCsv() + '');
-    const second = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3, stack: env.stack }) })).output as any;
-    expect(second.evaluation.championModelVersionId).toBe(first.model.modelVersionId);
-    expect(second.evaluation.promote).toBe(true); // equal accuracy, minImprovement 0: the retrained model replaces it
     const kinds = (await env.ledger().history('pipeline/cps-wages')).map((r) => r.kind);
-    expect(kinds).toEqual(['TrainingRun', 'ModelVersion', 'Deployment', 'TrainingRun', 'ModelVersion', 'Deployment']);
-    for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
+    expect(kinds).toEqual(['TrainingRun', 'ModelVersion', 'Deployment']);
+    const gates = (await env.ledger().derivedFrom(first.model.modelVersionId)).filter((r) => r.kind === 'GateReport').map((r) => (r as LedgerRecord<'GateReport'>).data.gate);
+    expect(gates.sort()).toEqual(['approval', 'bias', 'evaluation']);
+    await ledgerOk(env);
+  }, 180_000);
+
+  it('a challenger worse than the champion on the same holdout is not registered or deployed', async () => {
+    const before = await env.ledger().history('pipeline/cps-wages');
+    if (!before.some((r) => r.kind === 'Deployment')) await run(env, { datasetVersionId: await ingest(env, 'data/cps-wages/cps-champion.csv', cpsCsv()) }, []); // a champion first
+    const dsv = await ingest(env, 'data/cps-wages/cps-worse.csv', cpsCsv());
+    const base = localServices({ s3: env.s3, stack: env.stack });
+    const sync = 'arn:aws:states:::sagemaker:createTrainingJob.sync';
+    const outcome = await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, {
+      services: {
+        ...base,
+        // a worse model: trained to call every wage above 0 high, it predicts "above 10" for everyone
+        [sync]: (input) => base[sync]!({ ...(input as object), HyperParameters: { ...(input as any).HyperParameters, label_threshold: '0' } }),
+      },
+    });
+    const out = outcome.output as any;
+    expect(out.evaluation.promote).toBe(false);
+    expect(out.evaluation.championModelVersionId).toMatch(/^mv-/);
+    expect(out.evaluation.reason).toMatch(/^accuracy 0\.\d{4} does not beat the champion's 0\.\d{4} by 0 \(gain -0\.\d{4}\)$/);
+    expect(outcome.events.some((e) => e.type === 'StateEntered' && e.state?.name === 'Champion kept')).toBe(true);
+    expect(out.registry).toBeUndefined();
+    expect(out.deployment).toBeUndefined();
+    const evaluation = (await env.ledger().get(out.evaluation.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(evaluation).toMatchObject({ data: { gate: 'evaluation', passed: false }, parents: [dsv, out.model.modelVersionId, out.evaluation.championModelVersionId] });
+    const history = await env.ledger().history('pipeline/cps-wages');
+    expect(history.at(-1)!.kind).toBe('ModelVersion'); // recorded, judged, not deployed
+    await ledgerOk(env);
+  }, 180_000);
+
+  it('runs one execution at a time: a second upload waits for the running one, then is judged against its model', async () => {
+    const a = await ingest(env, 'data/cps-wages/cps-a.csv', cpsCsv());
+    const b = await ingest(env, 'data/cps-wages/cps-b.csv', cpsCsv());
+    const order: string[] = [];
+    let busy = 0;
+    const steps = logicalIdByPath(env.stack.template, 'CdkMlops/TrainingPipeline/Steps/Resource');
+    const options = (name: string) => ({
+      name,
+      services: localServices({ s3: env.s3, stack: env.stack }),
+      retryIntervals: { 'Wait for turn': 20 },
+      taskOverrides: {
+        'Wait for turn': (input: unknown) =>
+          env.stack.invoke(steps, input).catch((err: Error) => {
+            if (err.name === 'PipelineBusyError') busy++;
+            throw err;
+          }),
+      },
+      onEvent: (e: { type: string; state?: { name: string } }) => {
+        if (e.type === 'StateEntered' && (e.state?.name === 'Train' || e.state?.name === 'Deployed')) order.push(`${name}:${e.state.name}`);
+      },
+    });
+    const first = runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: a }, options('first'));
+    await new Promise((r) => setTimeout(r, 5));
+    const second = runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: b }, options('second'));
+    const [one, two] = (await Promise.all([first, second])).map((r) => r.output as any);
+    expect(busy).toBeGreaterThan(0); // the second waited its turn
+    expect(order).toEqual(['first:Train', 'first:Deployed', 'second:Train', 'second:Deployed']);
+    expect(two.evaluation.championModelVersionId).toBe(one.model.modelVersionId);
+    await ledgerOk(env);
+  }, 180_000);
+});
+
+describe('TrainingPipeline with manual approval and Inferentia compilation', () => {
+  let env: LocalEnvironment;
+  beforeAll(async () => {
+    env = await startLocal({
+      bundle: true,
+      context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, approval: 'manual', approvalTimeoutHours: 48, compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"features": [1, 1]}' } } },
+    });
+  }, 180_000);
+  afterAll(async () => env?.stop());
+
+  it('asks for approval with a task token; approved: the package is Approved, compiled for ml_inf2, recorded, deployed', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const sageMaker = new LocalSageMaker({ s3: env.s3, groups: templateModelPackageGroups(env.stack) });
+    const asked: string[] = [];
+    const services = localServices({
+      s3: env.s3,
+      stack: env.stack,
+      notifications,
+      sageMaker,
+      approver: (request) => {
+        asked.push(request.taskToken);
+        // the package waits while a person decides
+        expect(sageMaker.packages[0]!.approvalStatus).toBe('PendingManualApproval');
+        return { approved: true, by: 'ana@example.com', comment: 'holdout accuracy fine' };
+      },
+    });
+    const out = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services })).output as any;
+    expect(asked).toHaveLength(1);
+    expect(notifications[0]!.subject).toBe('cdk-mlops: a model waits for approval');
+    expect(String(notifications[0]!.message)).toContain(`npx cdk-mlops pipeline approve --by YOUR-NAME --token ${asked[0]}`);
+    expect(sageMaker.packages[0]).toMatchObject({ approvalStatus: 'Approved', approvalDescription: 'approved by ana@example.com: holdout accuracy fine' });
+    const approval = (await env.ledger().get(out.approval.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(approval.data).toMatchObject({ gate: 'approval', passed: true, reasons: ['approved by ana@example.com: holdout accuracy fine'] });
+    // Neo: what the real call would have received
+    const job = [...sageMaker.compilationJobs.values()][0]!;
+    expect(job.request).toMatchObject({
+      CompilationJobName: out.prepare.compilationJobName,
+      InputConfig: { S3Uri: out.training.ModelArtifacts.S3ModelArtifacts, Framework: 'PYTORCH', FrameworkVersion: '1.13', DataInputConfig: '{"features": [1, 1]}' },
+      OutputConfig: { TargetDevice: 'ml_inf2', S3OutputLocation: `s3://${env.artifactsBucket}/training/cps-wages/compiled` },
+    });
+    expect(job.describes).toBe(2); // polled: in progress, then completed
+    const compiled = (await env.ledger().get(out.compiled.compiledModelVersionId)) as LedgerRecord<'ModelVersion'>;
+    expect(compiled).toMatchObject({ parents: [out.model.modelVersionId], data: { format: 'neo:ml_inf2', artifact: { uri: job.output } } });
+    expect(out.deployment.deploymentId).toMatch(/^dp-/);
+    await ledgerOk(env);
+  }, 180_000);
+
+  it('rejected: the package is Rejected, the rejection recorded and notified, nothing compiled or deployed', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-r.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const sageMaker = new LocalSageMaker({ s3: env.s3, groups: templateModelPackageGroups(env.stack) });
+    const services = localServices({ s3: env.s3, stack: env.stack, notifications, sageMaker, approver: () => ({ approved: false, by: 'bo', comment: 'wait for the Q4 data' }) });
+    const err = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'approval', message: expect.stringMatching(/^approval: model mv-\w+ rejected by bo: wait for the Q4 data$/) });
+    expect(sageMaker.packages[0]).toMatchObject({ approvalStatus: 'Rejected', approvalDescription: 'rejected by bo: wait for the Q4 data' });
+    expect(sageMaker.compilationJobs.size).toBe(0);
+    expect(notifications.map((n) => n.subject)).toEqual(['cdk-mlops: a model waits for approval', 'cdk-mlops: training pipeline stopped']);
+    const last = (await env.ledger().history('pipeline/cps-wages')).at(-1) as LedgerRecord<'Incident'>;
+    expect(last).toMatchObject({ kind: 'Incident', data: { type: 'pipeline-failure', reason: expect.stringContaining('rejected by bo') } });
+    await ledgerOk(env);
+  }, 180_000);
+
+  it('a failed compilation job is an Incident with its FailureReason', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-c.csv', cpsCsv());
+    const sageMaker = new LocalSageMaker({ s3: env.s3, groups: templateModelPackageGroups(env.stack), compilationFailure: 'ClientError: InputConfiguration: Unable to load the PyTorch model' });
+    const services = localServices({ s3: env.s3, stack: env.stack, sageMaker });
+    const err = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause).toMatchObject({ name: 'compilation', message: 'compilation: ClientError: InputConfiguration: Unable to load the PyTorch model' });
+    await ledgerOk(env);
   }, 180_000);
 });
