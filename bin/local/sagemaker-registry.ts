@@ -132,15 +132,14 @@ export class LocalSageMaker {
   }
 
   updateModelPackage(input: Record<string, unknown>): Promise<{ ModelPackageArn: string }> {
-    const found = this.packages.find((p) => p.arn === input.ModelPackageArn);
-    if (!found) return Promise.reject(invalid(`ModelPackageArn: no model package ${JSON.stringify(input.ModelPackageArn)}`));
-    try {
+    // a throw in the executor is the returned promise's rejection
+    return new Promise((resolve) => {
+      const found = this.packages.find((p) => p.arn === input.ModelPackageArn);
+      if (!found) throw invalid(`ModelPackageArn: no model package ${JSON.stringify(input.ModelPackageArn)}`);
       if (input.ModelApprovalStatus !== undefined) found.approvalStatus = approvalStatus(input.ModelApprovalStatus);
       if (input.ApprovalDescription !== undefined) found.approvalDescription = text(input.ApprovalDescription, 'ApprovalDescription', 1024);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return Promise.resolve({ ModelPackageArn: found.arn });
+      resolve({ ModelPackageArn: found.arn });
+    });
   }
 
   async createCompilationJob(input: Record<string, unknown>): Promise<{ CompilationJobArn: string }> {
