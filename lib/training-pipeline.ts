@@ -178,6 +178,7 @@ export class TrainingPipeline extends Construct {
     const instanceCount = props.instanceCount ?? 1;
     if (!Number.isInteger(instanceCount) || instanceCount < 1) throw new Error(`TrainingPipeline: 'instanceCount' must be a whole number >= 1 (got ${instanceCount}).`);
     const maxRuntime = props.maxRuntime ?? Duration.hours(4);
+    if (props.spot && !(props.spot.maxWait instanceof Duration)) throw new Error("TrainingPipeline: 'spot.maxWait' is required with managed spot training: how long to wait for spot capacity (at least 'maxRuntime').");
     if (props.spot && props.spot.maxWait.toSeconds() < maxRuntime.toSeconds()) throw new Error(`TrainingPipeline: 'spot.maxWait' (${props.spot.maxWait.toHumanString()}) must be at least 'maxRuntime' (${maxRuntime.toHumanString()}).`);
     const minImprovement = props.minImprovement ?? 0;
     if (!Number.isFinite(minImprovement) || minImprovement < 0 || minImprovement > 1) throw new Error(`TrainingPipeline: 'minImprovement' must be an accuracy difference from 0 to 1 (got ${minImprovement}).`);

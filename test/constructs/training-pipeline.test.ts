@@ -19,11 +19,12 @@ function pipeline(props: Partial<TrainingPipelineProps> | ((stack: Stack) => Par
   return { stack, construct, template: () => Template.fromStack(stack) };
 }
 
-function trainState(template: Template): any {
+function states(template: Template): Record<string, any> {
   const [sm] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
   const text = sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : '"TOKEN"')).join('').replace(/""TOKEN""/g, '"TOKEN"');
-  return JSON.parse(text.replace(/"TOKEN"(?=[^,}\]])/g, 'TOKEN')).States.Train;
+  return JSON.parse(text.replace(/"TOKEN"(?=[^,}\]])/g, 'TOKEN')).States;
 }
+const trainState = (template: Template): any => states(template).Train;
 
 describe('TrainingPipeline', () => {
   it('trains on a GPU with managed spot, checkpoints, VPC, network isolation and the KMS key, in .sync', () => {
@@ -107,12 +108,78 @@ describe('TrainingPipeline', () => {
     Annotations.fromStack(stack).hasWarning('/Test/Churn', Match.stringLikeRegexp("'networkIsolation' is off"));
   });
 
+  it('registers candidates in a model package group of its own, with approval by the pipeline, IAM limited to that group', () => {
+    const { template } = pipeline();
+    const t = template();
+    t.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'cdk-mlops-churn' });
+    t.hasResource('AWS::SageMaker::ModelPackageGroup', { DeletionPolicy: 'Retain' });
+    const s = states(t);
+    expect(s['Register model']).toMatchObject({
+      Resource: expect.stringMatching(/:states:::aws-sdk:sagemaker:createModelPackage$/),
+      Parameters: { ModelPackageGroupName: 'cdk-mlops-churn', 'ModelApprovalStatus.$': '$.registration.approvalStatus', 'ClientToken.$': '$.prepare.registrationToken', 'ModelMetrics.$': '$.registration.modelMetrics' },
+    });
+    expect(s['Register model'].Parameters.InferenceSpecification.Containers[0]).toMatchObject({ 'ModelDataUrl.$': '$.training.ModelArtifacts.S3ModelArtifacts' });
+    expect(s['Register model'].Next).toBe('Record approval');
+    expect(s['Record approval'].Next).toBe('Deploy');
+    expect(s['Ask for approval']).toBeUndefined();
+    // evaluation comes before the bias gate, registration after both
+    expect(s['Evaluate against champion'].Next).toBe('Better than champion?');
+    const sm = iamStatements(t).filter((x) => x.policy.startsWith('ChurnRole'));
+    const registry = sm.filter((x) => asArray(x.statement.Action).some((a) => a.startsWith('sagemaker:') && /ModelPackage/i.test(a)));
+    expect(registry.flatMap((x) => asArray(x.statement.Action))).toEqual(['sagemaker:createModelPackage']); // automatic approval: no status updates
+    expect(JSON.stringify(registry.map((x) => x.statement.Resource))).toMatch(/model-package-group\/cdk-mlops-churn".*model-package\/cdk-mlops-churn\/\*/);
+  });
+
+  it('with manual approval: a task token on the notifications topic, a timeout, the package status set from the decision', () => {
+    const t = pipeline({ approval: 'manual', approvalTimeout: Duration.hours(48) }).template();
+    const s = states(t);
+    expect(s['Ask for approval']).toMatchObject({ Resource: expect.stringMatching(/:states:::sns:publish\.waitForTaskToken$/), TimeoutSeconds: 172800, ResultPath: '$.decision' });
+    expect(JSON.stringify(s['Ask for approval'].Parameters)).toContain('$$.Task.Token');
+    expect(s['Record approval'].Parameters.Payload['decision.$']).toBe('$.decision');
+    expect(s['Update model package status']).toMatchObject({ Resource: expect.stringMatching(/:states:::aws-sdk:sagemaker:updateModelPackage$/), Parameters: { 'ModelApprovalStatus.$': '$.approval.status' } });
+    expect(s['Approved?'].Choices[0].Next).toBe('Deploy');
+    expect(s['Ask for approval'].Catch[0].Next).toBe('Record approval error');
+  });
+
+  it('compiles for Inferentia with Neo after approval: polled, SageMaker role passed only to SageMaker', () => {
+    const t = pipeline({ compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"input0": [1, 8]}' } }).template();
+    const s = states(t);
+    expect(s['Record approval'].Next).toBe('Compile for Inferentia');
+    expect(s['Compile for Inferentia']).toMatchObject({
+      Resource: expect.stringMatching(/:states:::aws-sdk:sagemaker:createCompilationJob$/),
+      Parameters: { InputConfig: { Framework: 'PYTORCH', FrameworkVersion: '1.13', DataInputConfig: '{"input0": [1, 8]}', 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts' }, OutputConfig: { TargetDevice: 'ml_inf2' }, StoppingCondition: { MaxRuntimeInSeconds: 3600 } },
+      Next: 'Wait for compilation',
+    });
+    expect(s['Wait for compilation'].Seconds).toBe(30);
+    expect(s['Compiled?'].Choices.map((c: any) => c.Next)).toEqual(['Record compiled model', 'Record compilation failure', 'Record compilation stop']);
+    expect(s['Compiled?'].Default).toBe('Wait for compilation');
+    const pass = iamStatements(t).filter((x) => x.policy.startsWith('ChurnRole')).filter((x) => asArray(x.statement.Action).includes('iam:PassRole'));
+    expect(pass.map((x) => x.statement.Condition)).toContainEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+  });
+
+  it('lets the steps list its own executions (one at a time) without a dependency cycle', () => {
+    const t = pipeline().template();
+    const list = iamStatements(t).filter((x) => asArray(x.statement.Action).includes('states:ListExecutions'));
+    expect(list).toHaveLength(1);
+    expect(list[0]!.statement.Resource).toEqual({ Ref: expect.stringMatching(/^Churn[0-9A-F]{8}$/) });
+    expect(states(t)['Wait for turn'].Retry[0]).toMatchObject({ ErrorEquals: ['PipelineBusyError'], MaxAttempts: 99, MaxDelaySeconds: 600 });
+  });
+
   it.each([
     [{ instanceType: 'ml.t2.medium' }, "TrainingPipeline: 'instanceType' must be a SageMaker training instance like ml.g5.xlarge"],
     [{ instanceType: 'g5.xlarge' }, "TrainingPipeline: 'instanceType' must be a SageMaker training instance"],
     [{ spot: { maxWait: Duration.hours(1) }, maxRuntime: Duration.hours(2) }, "TrainingPipeline: 'spot.maxWait' (1 hour) must be at least 'maxRuntime' (2 hours)."],
     [{ instanceCount: 0 }, "TrainingPipeline: 'instanceCount' must be a whole number >= 1 (got 0)."],
     [{ minImprovement: -0.1 }, "TrainingPipeline: 'minImprovement' must be an accuracy difference from 0 to 1 (got -0.1)."],
+    [{ spot: {} as { maxWait: Duration } }, "TrainingPipeline: 'spot.maxWait' is required with managed spot training"],
+    [{ holdoutPercent: 60 }, "TrainingPipeline: 'holdoutPercent' must be above 0 and at most 50 (got 60)."],
+    [{ approvalTimeout: Duration.days(2) }, "TrainingPipeline: 'approvalTimeout' applies to manual approval only"],
+    [{ approval: 'sometimes' as 'manual' }, "TrainingPipeline: 'approval' must be 'automatic' or 'manual' (got 'sometimes')."],
+    [{ modelPackageGroupName: 'bad_name' }, "TrainingPipeline: 'modelPackageGroupName' must be 1-63 letters, digits and single hyphens (got 'bad_name')."],
+    [{ compileForInferentia: { framework: 'ONNX', dataInputConfig: '{"x": [1, 8]}' } }, "TrainingPipeline: 'compileForInferentia.framework' must be one SageMaker Neo compiles for ml_inf2: PYTORCH, TENSORFLOW (got 'ONNX')."],
+    [{ compileForInferentia: { framework: 'XGBOOST', dataInputConfig: '{"x": [1, 8]}' } }, "'compileForInferentia.framework' must be one SageMaker Neo compiles for ml_inf2"],
+    [{ compileForInferentia: { framework: 'PYTORCH', dataInputConfig: '[1, 8]' } }, "TrainingPipeline: 'compileForInferentia.dataInputConfig' must be JSON naming each input and its shape"],
+    [{ compileForInferentia: { framework: 'PYTORCH', dataInputConfig: '{"x": [1, 8]}', targetDevice: 'ml_c5' as 'ml_inf2' } }, "TrainingPipeline: 'compileForInferentia.targetDevice' must be one of ml_inf2, ml_inf1 (got 'ml_c5')."],
     [{ pipelineName: 'Has Spaces' }, "TrainingPipeline: 'pipelineName' must be 1-40 lower-case letters, digits and hyphens (got 'Has Spaces')."],
   ] as [Partial<TrainingPipelineProps>, string][])('rejects bad props naming the prop: %#', (props, message) => {
     expect(() => pipeline(props)).toThrow(message);
