@@ -1,8 +1,11 @@
 // Example: a TrainingPipeline in an existing stack, with your own data bucket, KMS key, VPC and
-// training image (an ECR repository you push to), training on a GPU with managed spot.
+// training image (an ECR repository you push to), training on a GPU with managed spot, a person
+// approving each registered model; and a second pipeline, a PyTorch model trained on Trainium
+// and compiled for Inferentia2 with Neo. Both fit in one stack.
 import { Duration, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -18,6 +21,7 @@ export interface TrainingPipelineExampleProps extends StackProps {
 
 export class TrainingPipelineExampleStack extends Stack {
   readonly pipeline: TrainingPipeline;
+  readonly vision: TrainingPipeline;
 
   constructor(scope: Construct, id: string, props: TrainingPipelineExampleProps) {
     super(scope, id, props);
@@ -48,6 +52,25 @@ export class TrainingPipelineExampleStack extends Stack {
       metricDefinitions: [{ name: 'validation:accuracy', regex: 'validation:accuracy=([0-9.]+);' }],
       label: { column: 'churned', values: ['yes'] },
       minImprovement: 0.005,
+      holdoutPercent: 25,
+      // every upload under data/churn/ retrains; a person approves what is registered
+      retrainOnUpload: { datasets: ['churn'] },
+      approval: 'manual',
+      approvalTimeout: Duration.days(3),
+    });
+    // the model risk team answers approvals (`npx cdk-mlops pipeline approve --token ... --by ...`)
+    this.pipeline.grantApprove(iam.Role.fromRoleName(this, 'ModelRisk', 'model-risk-reviewers'));
+
+    this.vision = new TrainingPipeline(this, 'Defects', {
+      pipelineName: 'defects',
+      dataLake,
+      ledger,
+      validationGate,
+      trainingImage: tasks.DockerImage.fromRegistry('123456789012.dkr.ecr.us-east-2.amazonaws.com/defects-trainer:2.1'),
+      instanceType: TrainingInstanceType.TRAINIUM_TRN1_2XLARGE,
+      label: { column: 'defect', values: ['1'] },
+      // the trainer saves model.pth (TorchScript) beside model.onnx in model.tar.gz
+      compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"input0": [1, 3, 224, 224]}' },
     });
   }
 }

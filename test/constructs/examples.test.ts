@@ -56,15 +56,20 @@ describe('documentation examples', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
-  it('TrainingPipeline example: your bucket, key, VPC and image; GPU spot training in private subnets, under cdk-nag', () => {
+  it('TrainingPipeline example: your bucket, key, VPC and image; GPU spot training in private subnets with manual approval, and a Trainium pipeline compiled for Inferentia, under cdk-nag', () => {
     const app = new App({ context: { ...SKIP_BUNDLING, 'vpc-provider:account=123456789012:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true': VPC_LOOKUP } });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     const stack = new TrainingPipelineExampleStack(app, 'Train', { env: { account: '123456789012', region: 'eu-west-1' }, existingDataBucketName: 'team-data', existingKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', vpcId: 'vpc-0123456789abcdef0' });
-    const [sm] = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine')) as any[];
-    const asl = JSON.stringify(sm.Properties.DefinitionString);
-    expect(asl).toContain('ml.g5.xlarge');
-    expect(asl).toContain('EnableManagedSpotTraining');
-    expect(asl).toContain('subnet-isolated-a');
+    const template = Template.fromStack(stack);
+    const machines = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'));
+    const [churn, defects] = ['Churn', 'Defects'].map((id) => JSON.stringify(machines.filter(([logicalId]) => logicalId.startsWith(id))));
+    expect(churn).toContain('ml.g5.xlarge');
+    expect(churn).toContain('EnableManagedSpotTraining');
+    expect(churn).toContain('subnet-isolated-a');
+    expect(churn).toContain('sns:publish.waitForTaskToken');
+    expect(defects).toContain('ml.trn1.2xlarge');
+    expect(defects).toContain('createCompilationJob');
+    template.resourceCountIs('AWS::SageMaker::ModelPackageGroup', 2);
     expect(() => app.synth()).not.toThrow();
   });
 });
