@@ -315,6 +315,8 @@ export class TrainingPipeline extends Construct {
       comment: `cdk-mlops training pipeline ${this.pipelineName}`,
     });
     this.stateMachine.node.addDependency(this.modelPackageGroup);
+    // Publishing to the KMS-encrypted topic (failures, approvals) needs the key.
+    key.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
     // The steps see which executions run (one at a time); a policy of its own, so the function does not depend on the state machine.
     new iam.Policy(this, 'StepsListExecutions', {
       roles: [steps.role],

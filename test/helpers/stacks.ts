@@ -20,7 +20,7 @@ export function referenceTemplate(context: Record<string, unknown> = {}): { temp
 export const APP_CONTEXT = (): Record<string, unknown> => ({ ...cdkJsonContext(), ...SKIP_BUNDLING });
 
 /** Every IAM policy statement in a template, with the policy's logical id. */
-export function iamStatements(template: Template): { policy: string; statement: { Effect: string; Action: string | string[]; Resource: unknown } }[] {
+export function iamStatements(template: Template): { policy: string; statement: { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown } }[] {
   const out: { policy: string; statement: any }[] = [];
   for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
     for (const statement of (res as any).Properties.PolicyDocument.Statement) out.push({ policy: id, statement });

@@ -49,14 +49,14 @@ describe('npm start', () => {
     expect(stdout).toMatch(/rejected: not valid UTF-8 at byte 13/);
     expect(stdout).toMatch(/validation gate on dsv-\w+: passed/);
     expect(stdout).toMatch(/bias gate on dsv-\w+: passed/);
-    // the training pipeline from the template: trained by the local SageMaker job, stopped by the bias gate (four-fifths rule)
-    expect(stdout).toMatch(/▶ Train\n.*▶ Record model version\n.*▶ Bias gate\n.*▶ Record bias rejection/s);
-    expect(stdout).toMatch(/TrainingPipeline on dsv-\w+: stopped: bias-gate: gender=female: DI 0\.\d{4} < 0\.8 .*\(1 SNS notification sent\)/);
+    // the training pipeline from the template, state by state: trained by the local SageMaker job, judged on the holdout, fair, registered, deployed
+    expect(stdout).toMatch(/▶ Wait for turn\n.*▶ Prepare training data\n.*▶ Train\n.*▶ Record model version\n.*▶ Evaluate against champion\n.*▶ Bias gate\n.*▶ Registration details\n.*▶ Register model\n.*▶ Record approval\n.*▶ Deploy\n/s);
+    expect(stdout).toMatch(/TrainingPipeline on dsv-\w+: registered model mv-\w+ as arn:aws:sagemaker:us-east-1:123456789012:model-package\/cdk-mlops-cps-wages\/1 \(approved by pipeline \(automatic: the gates passed\)\) and deployed it \(no model serves yet; the candidate's accuracy is 0\.\d{4}\)$/m);
     // started by the uploads through the retraining rule: one execution per dataset version (the duplicate event started none)
     expect(stdout.match(/TrainingPipeline execution 'dsv-\w+' \(started by the upload\)/g)).toHaveLength(3);
     expect(stdout.match(/not trainable \(rejected at ingest\)/g)).toHaveLength(2);
-    // 3 dataset versions + 3 gate reports; the training run, the model and the incident in the pipeline's chain
-    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(6 links/);
+    // 3 dataset versions + 5 gate reports (validation, bias, evaluation, the pipeline's bias, approval); the training run, the model and the deployment in the pipeline's chain
+    expect(stdout).toMatch(/verify dataset\/cps-wages: OK \(8 links/);
     expect(stdout).toMatch(/verify pipeline\/cps-wages: OK \(3 links/);
     // the dataset-validation state machine from the template: shards, merge, gate
     expect(stdout).toMatch(/DatasetValidation state machine on dsv-\w+: \d+ shards profiled in parallel, merged \(534 rows\); gate passed/);
@@ -65,8 +65,8 @@ describe('npm start', () => {
     const report = path.join(ROOT, 'local-run', 'report.md');
     expect(existsSync(report)).toBe(true);
     const text = readFileSync(report, 'utf8');
-    expect(text).toContain('| dataset/cps-wages | 6 | yes |');
+    expect(text).toContain('| dataset/cps-wages | 8 | yes |');
     expect(text).toMatch(/\| validation \| `dsv-\w+` \| {2}\| passed \|/);
-    expect(text).toMatch(/\| TrainingPipeline \| `dsv-\w+` \| stopped: bias-gate: gender=female: DI/);
+    expect(text).toMatch(/\| TrainingPipeline \| `dsv-\w+` \| registered model mv-\w+ as arn:aws:sagemaker:[^|]+\/cdk-mlops-cps-wages\/1 /);
   }, 120_000);
 });
