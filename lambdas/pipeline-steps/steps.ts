@@ -244,7 +244,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       format: 'onnx',
       signature,
       metrics: { ...metrics, ...jobMetrics },
-      // approval follows the gates and the evaluation: a Deployment record is the pipeline's approval
+      // records are never changed: the decision is an 'approval' GateReport derived from this one
       approval: { status: 'PendingManualApproval' },
     },
   });
