@@ -247,6 +247,8 @@ export class TrainingPipeline extends Construct {
       description: `cdk-mlops ${this.pipelineName}: prepares data, records models, evaluates and records deployments`,
       memorySize: Size.gibibytes(2),
       timeout: Duration.minutes(15),
+      // prepare writes the training channel and the holdout to /tmp before uploading them (up to 5 GiB each)
+      ephemeralStorageSize: Size.gibibytes(10),
       logRetention: props.logRetention,
       onnxRuntime: true,
       environment: { PIPELINE_CONFIG: stack.toJsonString(config), POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 64 }), POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops' },

@@ -34,6 +34,8 @@ export interface SecureFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   readonly deadLetterQueue?: sqs.IQueue;
   readonly reservedConcurrentExecutions?: number;
+  /** /tmp size. @default 512 MiB (Lambda's) */
+  readonly ephemeralStorageSize?: Size;
   /** Ship onnxruntime-node (this architecture's binaries only) beside the bundle. */
   readonly onnxRuntime?: boolean;
 }
@@ -76,6 +78,7 @@ export class SecureFunction extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       deadLetterQueue: props.deadLetterQueue,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      ephemeralStorageSize: props.ephemeralStorageSize,
       bundling: {
         forceDockerBundling: false,
         minify: true,

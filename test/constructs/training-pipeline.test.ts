@@ -166,6 +166,8 @@ describe('TrainingPipeline', () => {
     expect(list).toHaveLength(1);
     expect(list[0]!.statement.Resource).toEqual({ Ref: expect.stringMatching(/^Churn[0-9A-F]{8}$/) });
     expect(states(t)['Wait for turn'].Retry[0]).toMatchObject({ ErrorEquals: ['PipelineBusyError'], MaxAttempts: 99, MaxDelaySeconds: 600 });
+    // prepare writes the training channel and the holdout to /tmp: room for two 5 GiB files
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('prepares data'), EphemeralStorage: { Size: 10240 } });
   });
 
   it.each([
