@@ -88,19 +88,16 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
   constructor(scope: Construct, id: string, props: TrainingPipelineDefinitionProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const step = (name: string, operation: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke => {
-      const task = tasks.LambdaInvoke.jsonPath(this, name, {
-        lambdaFunction: props.steps,
-        payloadResponseOnly: true,
-        payload: sfn.TaskInput.fromObject({ operation, executionName: sfn.JsonPath.stringAt('$$.Execution.Name'), datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId'), ...payload }),
-        resultPath,
-        retryOnServiceExceptions: false,
-        taskTimeout: TASK_TIMEOUT,
-      });
+    /** A Lambda task: the given retriers first, then none for permanent errors, then 3 with full jitter. */
+    const invoke = (name: string, fn: lambda.IFunction, payload: sfn.TaskInput, resultPath: string, retries: sfn.RetryProps[] = []): tasks.LambdaInvoke => {
+      const task = tasks.LambdaInvoke.jsonPath(this, name, { lambdaFunction: fn, payloadResponseOnly: true, payload, resultPath, retryOnServiceExceptions: false, taskTimeout: TASK_TIMEOUT });
+      for (const r of retries) task.addRetry(r);
       task.addRetry({ errors: PERMANENT, maxAttempts: 0 });
       task.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
       return task;
     };
+    const step = (name: string, operation: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke =>
+      invoke(name, props.steps, sfn.TaskInput.fromObject({ operation, executionName: sfn.JsonPath.stringAt('$$.Execution.Name'), datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId'), ...payload }), resultPath);
 
     // Failure path: one Incident, one notification, then Fail with the reason.
     const failed = new sfn.Fail(this, 'Pipeline failed', { errorPath: '$.failure.stage', causePath: '$.failure.reason' });
@@ -124,17 +121,9 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     };
 
     // First: the dataset version must be recorded (an upload starts ingest and the pipeline together).
-    const resolve = tasks.LambdaInvoke.jsonPath(this, 'Resolve dataset version', {
-      lambdaFunction: props.steps,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({ operation: 'resolve', datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId') }),
-      resultPath: '$.datasetVersion',
-      retryOnServiceExceptions: false,
-      taskTimeout: TASK_TIMEOUT,
-    });
-    resolve.addRetry({ errors: ['DatasetVersionPendingError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 7 });
-    resolve.addRetry({ errors: PERMANENT, maxAttempts: 0 });
-    resolve.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    const resolve = invoke('Resolve dataset version', props.steps, sfn.TaskInput.fromObject({ operation: 'resolve', datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId') }), '$.datasetVersion', [
+      { errors: ['DatasetVersionPendingError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 7 },
+    ]);
     catchAll(resolve, 'resolve');
     const validate = new ValidateDataset(this, 'Validate', { validationGate: props.validationGate, profileShards: props.profileShards, onError: onError('validation') });
     const prepare = catchAll(step('Prepare training data', 'prepare', {}, '$.prepare'), 'prepare');
@@ -277,16 +266,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
 
     let afterEvaluation: sfn.IChainable = registerAndApprove;
     if (props.biasGate) {
-      const bias = tasks.LambdaInvoke.jsonPath(this, 'Bias gate', {
-        lambdaFunction: props.biasGate,
-        payloadResponseOnly: true,
-        payload: sfn.TaskInput.fromObject({ datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId'), modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }),
-        resultPath: '$.bias',
-        retryOnServiceExceptions: false,
-        taskTimeout: TASK_TIMEOUT,
-      });
-      bias.addRetry({ errors: PERMANENT, maxAttempts: 0 });
-      bias.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+      const bias = invoke('Bias gate', props.biasGate, sfn.TaskInput.fromObject({ datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId'), modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }), '$.bias');
       catchAll(bias, 'bias-gate');
       afterEvaluation = bias.next(new sfn.Choice(this, 'Fair enough?').when(sfn.Condition.booleanEquals('$.bias.passed', true), registerAndApprove).otherwise(recordFailure('Record bias rejection', 'bias-gate', { path: '$.bias.reason' })));
     }
@@ -294,22 +274,18 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const better = new sfn.Choice(this, 'Better than champion?').when(sfn.Condition.booleanEquals('$.evaluation.promote', true), afterEvaluation).otherwise(kept);
 
     // One execution at a time: wait (by retries) while an earlier one runs.
-    const waitTurn = tasks.LambdaInvoke.jsonPath(this, 'Wait for turn', {
-      lambdaFunction: props.steps,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    const waitTurn = invoke(
+      'Wait for turn',
+      props.steps,
+      sfn.TaskInput.fromObject({
         operation: 'turn',
         stateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'),
         executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
         startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
       }),
-      resultPath: sfn.JsonPath.DISCARD,
-      retryOnServiceExceptions: false,
-      taskTimeout: TASK_TIMEOUT,
-    });
-    waitTurn.addRetry({ errors: ['PipelineBusyError'], interval: Duration.minutes(1), backoffRate: 1.5, maxDelay: Duration.minutes(10), maxAttempts: 99 });
-    waitTurn.addRetry({ errors: PERMANENT, maxAttempts: 0 });
-    waitTurn.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+      sfn.JsonPath.DISCARD,
+      [{ errors: ['PipelineBusyError'], interval: Duration.minutes(1), backoffRate: 1.5, maxDelay: Duration.minutes(10), maxAttempts: 99 }],
+    );
     catchAll(waitTurn, 'turn');
 
     const valid = new sfn.Choice(this, 'Valid data?')
