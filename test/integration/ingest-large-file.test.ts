@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectCreatedEvent, uploadWithEvent } from '../../bin/local/s3-events';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 
-const SIZE_MB = 200;
+const SIZE_MB = 320;
 let env: LocalEnvironment;
 let dir: string;
 
