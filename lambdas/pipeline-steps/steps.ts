@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
+import { digestStream } from '../core/digest';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
@@ -129,10 +129,10 @@ export async function turn(event: Record<string, unknown>, deps: StepsDeps): Pro
 }
 
 /** Where a dataset version's training snapshot lives: the training channel and the holdout. */
-export function snapshotKeys(config: PipelineConfig, dsv: LedgerRecord<'DatasetVersion'>): { dir: string; train: string; holdout: string; format: SnapshotFormat } {
+export function snapshotKeys(config: PipelineConfig, dsv: LedgerRecord<'DatasetVersion'>): { train: string; holdout: string; format: SnapshotFormat } {
   const format = snapshotFormat(dsv.data.format);
   const dir = `${config.trainingPrefix ?? 'training/'}${config.pipeline}/snapshots/${dsv.id}/`;
-  return { dir, train: `${dir}train/train.${format}`, holdout: `${dir}holdout/holdout.${format}`, format };
+  return { train: `${dir}train/train.${format}`, holdout: `${dir}holdout/holdout.${format}`, format };
 }
 
 export interface Prepared {
@@ -445,9 +445,7 @@ export async function recordCompilation(event: Record<string, unknown>, deps: St
   if (!job || job.CompilationJobStatus !== 'COMPLETED' || typeof uri !== 'string') throw new InvalidEventError('compilation: expected a COMPLETED compilation job with ModelArtifacts.S3ModelArtifacts');
   const { bucket, key } = parseS3Uri(uri);
   const out = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const hash = createHash('sha256');
-  for await (const chunk of out.Body as Readable) hash.update(chunk as Uint8Array);
-  const sha256 = hash.digest('hex');
+  const { sha256 } = await digestStream(out.Body as Readable, { validateUtf8: false, headBytes: 0 });
   const device = job.OutputConfig?.TargetDevice ?? 'unknown';
   const { record } = await deps.ledger.append({
     kind: 'ModelVersion',
