@@ -59,7 +59,7 @@ export interface TrainingPipelineDefinitionProps {
 }
 
 /** Errors a retry cannot fix. */
-const PERMANENT = ['InvalidEventError', 'ModelError', 'InvalidModelSignatureError', 'DatasetParseError'];
+const PERMANENT = ['InvalidEventError', 'ModelError', 'ModelIntegrityError', 'InvalidModelSignatureError', 'DatasetParseError'];
 /** SageMaker errors worth retrying: throttling and capacity, nothing else. */
 export const TRAINING_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.CapacityError', 'SageMaker.AmazonSageMakerException'];
 /** SageMaker API errors (the aws-sdk integrations) worth retrying. */

@@ -95,6 +95,12 @@ export interface DeploymentData {
   readonly strategy: string;
   readonly reason: 'initial' | 'retrain' | 'rollback' | 'manual';
   readonly status: 'succeeded' | 'rolled-back' | 'failed';
+  /** The Lambda version serving the model (ONNX endpoints), so a rollback can point the alias back at it. */
+  readonly functionVersion?: string;
+  /** The release's CodeDeploy deployment, or the SageMaker endpoint config. */
+  readonly deploymentId?: string;
+  /** Why the release was rolled back or failed. */
+  readonly detail?: string;
 }
 
 export interface IncidentData {

@@ -15,11 +15,14 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: m[1]!, key: m[2]! };
 }
 
+/** A model's bytes differ from what the ledger recorded: edited or replaced after it was recorded. */
+export class ModelIntegrityError extends ModelError {}
+
 /** Checks bytes against the ledger's hash: a model edited after it was recorded is never run. */
 export function checkArtifactBytes(model: LedgerRecord<'ModelVersion'>, bytes: Uint8Array): Uint8Array {
   const actual = sha256Hex(bytes);
   if (actual !== model.data.artifact.sha256) {
-    throw new ModelError(`model ${model.id}: ${model.data.artifact.uri} has SHA-256 ${actual}, but the ledger recorded ${model.data.artifact.sha256}; refusing to run it`);
+    throw new ModelIntegrityError(`model ${model.id}: ${model.data.artifact.uri} has SHA-256 ${actual}, but the ledger recorded ${model.data.artifact.sha256}; refusing to run it`);
   }
   return bytes;
 }

@@ -1,10 +1,11 @@
-import { InvalidContractError, parseContract, type DatasetContract } from '../core/constraints';
+import { InvalidContractError, type DatasetContract } from '../core/constraints';
 import { DatasetParseError, InvalidEventError } from '../core/errors';
 import type { DriftThresholds } from '../core/drift';
 import type { LedgerRecord, RecordDraft } from '../core/lineage';
 import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
 import { evaluateValidation } from '../core/validation';
 import type { ObjectReader } from '../ingest/ingest';
+import { loadContract } from '../shared/contracts';
 import { profileDatasetVersion, profileThreads } from '../shared/dataset-reader';
 import { configHash, recordGateReport, type GateVerdict } from '../shared/gate-report';
 
@@ -102,13 +103,4 @@ export async function runValidationGate(event: ValidationGateEvent, deps: Valida
   const profileUri = stored !== undefined ? deps.artifacts.uri(profileKey) : await deps.artifacts.putJson(profileKey, profile.toJSON());
   const outcome = evaluateValidation(profile, { contract, baseline, driftThresholds: settings.driftThresholds, columnDriftThresholds: settings.columnDriftThresholds });
   return finish(outcome.passed, [...outcome.reasons], { ...outcome.metrics }, { ...outcome.thresholds }, { profileSource: stored !== undefined ? 'stored' : 'computed', profileThreads: stored !== undefined ? null : profileThreads(dsv, settings.profileWorkers ?? 1), violations: outcome.violations, drift: outcome.drift, summary: outcome.summary, contract: contract ?? null }, profileUri);
-}
-
-async function loadContract(artifacts: ValidationGateDeps['artifacts'], prefix: string, dataset: string): Promise<DatasetContract | undefined> {
-  for (const ext of ['yaml', 'yml', 'json']) {
-    const key = `${prefix}${dataset}.${ext}`;
-    const text = await artifacts.getText(key);
-    if (text !== undefined) return parseContract(text, artifacts.uri(key));
-  }
-  return undefined;
 }

@@ -20,6 +20,8 @@ export interface TrainedLinearModel {
   readonly onnx: Uint8Array;
   /** Training accuracy at threshold 0.5. */
   readonly accuracy: number;
+  /** Mean score on the training rows: the baseline an endpoint measures prediction shift against. */
+  readonly meanScore: number;
 }
 
 export interface LogisticRegressionOptions {
@@ -70,10 +72,12 @@ export function trainLogisticRegression(rows: readonly Readonly<Record<string, u
   const weights = w.map((wj, j) => wj / sd[j]!);
   const bias = b - w.reduce((s, wj, j) => s + (wj * mean[j]!) / sd[j]!, 0);
   let correct = 0;
+  let scoreSum = 0;
   for (let i = 0; i < n; i++) {
     let logit = bias;
     for (let j = 0; j < k; j++) logit += weights[j]! * x[i * k + j]!;
     if ((logit > 0 ? 1 : 0) === y[i]) correct++;
+    scoreSum += 1 / (1 + Math.exp(-logit));
   }
   return {
     signature: options.signature,
@@ -81,6 +85,7 @@ export function trainLogisticRegression(rows: readonly Readonly<Record<string, u
     bias,
     onnx: linearModelOnnx({ weights, bias, inputName: options.signature.input, outputName: options.signature.output, docString: 'cdk-mlops demo logistic regression' }),
     accuracy: correct / n,
+    meanScore: scoreSum / n,
   };
 }
 
@@ -173,7 +178,7 @@ export async function trainFromSageMakerEnvironment(env: NodeJS.ProcessEnv = pro
   mkdirSync(modelDir, { recursive: true });
   writeFileSync(path.join(modelDir, 'model.onnx'), model.onnx);
   writeFileSync(path.join(modelDir, 'signature.json'), JSON.stringify(signature, null, 2));
-  writeFileSync(path.join(modelDir, 'metrics.json'), JSON.stringify({ 'train:accuracy': model.accuracy, 'validation:accuracy': validationAccuracy, 'train:rows': train.length, 'validation:rows': validation.length }, null, 2));
+  writeFileSync(path.join(modelDir, 'metrics.json'), JSON.stringify({ 'train:accuracy': model.accuracy, 'score:mean': model.meanScore, 'validation:accuracy': validationAccuracy, 'train:rows': train.length, 'validation:rows': validation.length }, null, 2));
   console.log(`train:accuracy=${model.accuracy.toFixed(6)};`);
   console.log(`validation:accuracy=${validationAccuracy.toFixed(6)};`);
   return { accuracy: model.accuracy, validationAccuracy };
