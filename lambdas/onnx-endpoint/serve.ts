@@ -171,7 +171,7 @@ export class InferenceEndpoint {
   private async capture(requestId: string, model: LoadedModel, records: Record<string, unknown>[], predictions: number[]): Promise<true | 'failed'> {
     const now = this.clock.date();
     const iso = now.toISOString();
-    const key = `${this.settings.capturePrefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/${iso.replace(/[:.]/g, '')}-${requestId.replace(/[^A-Za-z0-9-]/g, '')}.jsonl`;
+    const key = `${this.settings.capturePrefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/${iso.replace(/[-:.]/g, '')}-${requestId.replace(/[^A-Za-z0-9-]/g, '')}.jsonl`;
     const lines = records.map((r, i) => JSON.stringify({ ...r, __prediction: predictions[i], __model_version: model.modelVersionId, __time: iso })).join('\n') + '\n';
     try {
       await this.deps.artifacts.putOnce(key, lines, 'application/x-ndjson');

@@ -1,0 +1,141 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpsRows } from '../../bin/local/sample-data';
+import { endpointSubject } from '../../lambdas/core/deployment';
+import { deterministicId } from '../../lambdas/core/lineage';
+import { ArtifactStore } from '../../lambdas/shared/artifact-store';
+import { S3ModelArtifacts } from '../../lambdas/shared/model-artifacts';
+import { OnnxModel } from '../../lambdas/shared/onnx-model';
+import { httpRequest } from '../../lambdas/onnx-endpoint/http';
+import { endpointSettings, InferenceEndpoint, type EndpointSettings } from '../../lambdas/onnx-endpoint/serve';
+import { startLocal, type LocalEnvironment } from '../helpers/local';
+import { recordTestModel, referenceScore, type RecordedTestModel } from '../helpers/models';
+
+/*
+ * The ONNX endpoint's logic with the real SDK clients on s3rver and dynalite,
+ * real models from the example trainer, onnxruntime-node scoring them. The
+ * expected scores are computed here from the trained weights, not by onnxruntime.
+ */
+
+let env: LocalEnvironment;
+let model: RecordedTestModel;
+const GENDER = { female: 1, male: 0 };
+
+beforeAll(async () => {
+  env = await startLocal();
+  model = await recordTestModel(env, { name: 'edu-gender', features: ['education', 'experience', { column: 'gender', categories: GENDER }] });
+  await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'contracts/cps-wages.yaml', Body: 'version: 1\ncolumns:\n  education: { type: integer, nullable: false, min: 0, max: 30 }\n  experience: { type: integer, min: 0 }\n  gender: { type: string, allowedValues: [female, male] }\n' }));
+}, 120_000);
+afterAll(async () => env?.stop());
+
+function endpoint(settings: Partial<EndpointSettings> = {}): InferenceEndpoint {
+  return new InferenceEndpoint(
+    { ...endpointSettings({ ENDPOINT_NAME: 'wages', CONTRACTS_PREFIX: 'contracts/' }), modelVersionId: model.model.id, ...settings },
+    { ledger: env.ledger(), models: new S3ModelArtifacts(env.s3), artifacts: new ArtifactStore(env.s3, env.artifactsBucket), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+  );
+}
+
+const post = (body: unknown, requestId = crypto.randomUUID()) => ({ method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), contentType: 'application/json', requestId });
+
+describe('OnnxEndpoint handler logic', () => {
+  it('predicts what the trained weights say, for every CPS row, as rows and as columns', async () => {
+    // Prepare
+    const rows = cpsRows();
+    const expected = rows.map((r) => referenceScore(model.trained, [r.education, r.experience, GENDER[r.gender as keyof typeof GENDER]]));
+    const e = endpoint();
+    // Act
+    const asRows = await e.handle(post({ rows: rows.map((r) => ({ education: r.education, experience: r.experience, gender: r.gender, wage: r.wage })) }));
+    const asColumns = await e.handle(post({ columns: { education: rows.map((r) => r.education), experience: rows.map((r) => r.experience), gender: rows.map((r) => r.gender) } }));
+    // Assess
+    for (const { response } of [asRows, asColumns]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['x-model-version-id']).toBe(model.model.id);
+      const body = JSON.parse(response.body) as { modelVersionId: string; predictions: number[] };
+      expect(body.modelVersionId).toBe(model.model.id);
+      expect(body.predictions).toHaveLength(534);
+      body.predictions.forEach((p, i) => expect(p).toBeCloseTo(expected[i]!, 5)); // float32 model vs float64 arithmetic
+    }
+    expect(asRows.observation).toMatchObject({ outcome: 'served', rows: 534, summary: { count: 534 } });
+    // the whole training set scores, on average, what training measured: no shift
+    expect((asRows.observation as { shift: number }).shift).toBeLessThan(1e-4);
+  });
+
+  it.each([
+    ['not JSON', 400, 'body', 'rows: 1', /^not JSON/],
+    ['wrong shape', 400, 'rows', { rows: { education: 1 } }, /^expected a list of row objects/],
+    ['wrong type', 400, 'rows[0].education', { rows: [{ education: 'twelve', experience: 1, gender: 'male' }] }, /"twelve" is not a finite number/],
+    ['NaN', 400, 'rows[0].education', { rows: [{ education: 'NaN', experience: 1, gender: 'male' }] }, /"NaN" is not a finite number/],
+    ['missing feature', 400, 'rows[0].experience', { rows: [{ education: 12, gender: 'male' }] }, /^missing value$/],
+    ['outside the contract', 400, 'rows[0].experience', { rows: [{ education: 12, experience: -3, gender: 'male' }] }, /below the contract's min 0/],
+    ['not an allowed value', 400, 'rows[0].gender', { rows: [{ education: 12, experience: 3, gender: 'other' }] }, /not one of the contract's allowed values \(female, male\)/],
+    ['too many rows', 413, 'rows', { rows: Array.from({ length: 11 }, () => ({ education: 1, experience: 1, gender: 'male' })) }, /^11 rows, over the limit of 10 per request$/],
+    ['too large', 413, 'body', { rows: [{ education: 1, experience: 1, gender: 'male', note: 'x'.repeat(3000) }] }, /bytes, over the limit of 2048$/],
+  ])('%s -> %i naming %s', async (_case, status, field, body, message) => {
+    const { response, observation } = await endpoint({ limits: { maxRows: 10, maxBodyBytes: 2048 } }).handle(post(body));
+    expect(response.statusCode).toBe(status);
+    const errors = (JSON.parse(response.body) as { errors: { field: string; message: string }[] }).errors;
+    expect(errors[0]!.field).toBe(field);
+    expect(errors[0]!.message).toMatch(message);
+    expect(observation).toEqual({ outcome: 'rejected', statusCode: status });
+  });
+
+  it('answers GET with the model it serves and refuses other methods (405)', async () => {
+    const e = endpoint();
+    const info = await e.handle({ method: 'GET', requestId: 'r' });
+    expect(JSON.parse(info.response.body)).toMatchObject({ endpoint: 'wages', modelVersionId: model.model.id, contract: 'cps-wages', signature: { features: ['education', 'experience', { column: 'gender' }] } });
+    expect((await e.handle({ method: 'DELETE', requestId: 'r' })).response).toMatchObject({ statusCode: 405, headers: { allow: 'GET, POST' } });
+  });
+
+  it('refuses to serve a model whose file was replaced after it was recorded (503, integrity), for every request', async () => {
+    // Prepare: a second model, then its file overwritten with the first model's bytes
+    const victim = await recordTestModel(env, { name: 'tampered', features: ['education'] });
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: victim.key, Body: model.trained.onnx }));
+    const e = endpoint({ modelVersionId: victim.model.id });
+    // Act
+    const first = await e.handle(post({ rows: [{ education: 12 }] }));
+    const second = await e.handle(post({ rows: [{ education: 12 }] }));
+    // Assess
+    for (const r of [first, second]) {
+      expect(r.response.statusCode).toBe(503);
+      expect(JSON.parse(r.response.body)).toMatchObject({ error: 'ModelIntegrityError', message: expect.stringMatching(new RegExp(`^model ${victim.model.id}: .* has SHA-256 [0-9a-f]{64}, but the ledger recorded ${victim.model.data.artifact.sha256}; refusing to run it$`)) });
+      expect(r.observation).toEqual({ outcome: 'unavailable', integrity: true });
+    }
+  });
+
+  it('serves what the ledger says serves when the version pins no model; 503 before anything is deployed', async () => {
+    const e = endpoint({ modelVersionId: undefined, endpoint: 'fresh' });
+    expect((await e.handle(post({ rows: [{ education: 12, experience: 1, gender: 'male' }] }))).response).toMatchObject({ statusCode: 503, body: expect.stringContaining("no model is deployed to endpoint 'fresh' yet") });
+    await env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', 'fresh', '1'), subject: endpointSubject('fresh'), parents: [model.model.id], data: { endpoint: 'fresh', modelVersionId: model.model.id, strategy: 'all-at-once', reason: 'initial', status: 'succeeded' } });
+    // "no model yet" is not cached: the next request finds the deployment
+    const served = await e.handle(post({ rows: [{ education: 12, experience: 1, gender: 'male' }] }));
+    expect(served.response.statusCode).toBe(200);
+    expect(served.response.headers['x-model-version-id']).toBe(model.model.id);
+  });
+
+  it('captures a sample of requests as JSON Lines under captures/<endpoint>/, rows with their predictions', async () => {
+    const e = endpoint({ captureSampleRate: 1, capturePrefix: 'captures/wages/' });
+    const { response, observation } = await e.handle(post({ rows: [{ education: 12, experience: 3, gender: 'female' }, { education: 16, experience: 10, gender: 'male' }] }, 'req-capture-1'));
+    expect(observation).toMatchObject({ captured: true });
+    const listed = await env.s3.send(new ListObjectsV2Command({ Bucket: env.artifactsBucket, Prefix: 'captures/wages/' }));
+    const key = listed.Contents!.map((c) => c.Key!).find((k) => k.endsWith('-req-capture-1.jsonl'))!;
+    expect(key).toMatch(/^captures\/wages\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-req-capture-1\.jsonl$/);
+    const lines = (await (await env.s3.send(new GetObjectCommand({ Bucket: env.artifactsBucket, Key: key }))).Body!.transformToString()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const predictions = (JSON.parse(response.body) as { predictions: number[] }).predictions;
+    expect(lines).toEqual([
+      { education: 12, experience: 3, gender: 'female', __prediction: predictions[0], __model_version: model.model.id, __time: expect.any(String) },
+      { education: 16, experience: 10, gender: 'male', __prediction: predictions[1], __model_version: model.model.id, __time: expect.any(String) },
+    ]);
+    // rate 0: nothing captured
+    expect((await endpoint({ captureSampleRate: 0 }).handle(post({ rows: [{ education: 12, experience: 3, gender: 'female' }] }))).observation).toMatchObject({ captured: false });
+  });
+
+  it('reads Function URL (2.0) and API Gateway (1.0) events, base64 bodies included', () => {
+    expect(httpRequest({ body: Buffer.from('{"rows":[]}').toString('base64'), isBase64Encoded: true, headers: { 'Content-Type': 'application/json' }, requestContext: { requestId: 'abc', http: { method: 'post' } } }, 'x')).toEqual({ method: 'POST', body: '{"rows":[]}', contentType: 'application/json', requestId: 'abc' });
+    expect(httpRequest({ body: null, httpMethod: 'GET', headers: null, requestContext: {} }, 'fallback')).toEqual({ method: 'GET', requestId: 'fallback' });
+  });
+
+  it('names the variable of a bad setting', () => {
+    expect(() => endpointSettings({ ENDPOINT_NAME: 'x', CAPTURE_SAMPLE_RATE: '2' })).toThrow("environment CAPTURE_SAMPLE_RATE: expected a number from 0 to 1 (got '2')");
+    expect(() => endpointSettings({})).toThrow('environment ENDPOINT_NAME is not set');
+  });
+});
