@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { acknowledgeWildcards } from '../lib/private/nag';
+import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from '../lib/private/nag';
 import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
 
@@ -48,17 +48,10 @@ export class ValidateDataset extends sfn.StateMachineFragment {
    */
   static acknowledgeNagFindings(stateMachine: sfn.StateMachine): void {
     acknowledgeWildcards(stateMachine, [
-      {
-        resource: /^<[A-Za-z0-9]+\.Arn>:\*$/,
-        reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<function ARN>:*) so a qualified ARN can be invoked; it names this workflow's functions only.",
-      },
+      ...STATE_MACHINE_WILDCARDS,
       {
         resource: /:states:.+:execution:.*:\*$/,
         reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",
-      },
-      {
-        resource: /^\*$/,
-        reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions, so tracing and execution logging need Resource::*.',
       },
     ]);
   }

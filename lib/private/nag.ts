@@ -76,3 +76,15 @@ function renderLikeNag(value: unknown): string | undefined {
   }
   return JSON.stringify(value);
 }
+
+/** Why a state machine's role has the wildcards every kit state machine has (Lambda tasks, tracing, logging). */
+export const STATE_MACHINE_WILDCARDS: readonly WildcardReason[] = [
+  {
+    resource: /^<[A-Za-z0-9]+\.Arn>:\*$/,
+    reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<function ARN>:*) so a qualified ARN can be invoked; it names this workflow's functions only.",
+  },
+  {
+    resource: /^\*$/,
+    reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions, so tracing and execution logging need Resource::*.',
+  },
+];

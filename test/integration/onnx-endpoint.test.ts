@@ -35,7 +35,7 @@ function endpoint(settings: Partial<EndpointSettings> = {}): InferenceEndpoint {
   );
 }
 
-const post = (body: unknown, requestId = crypto.randomUUID()) => ({ method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), contentType: 'application/json', requestId });
+const post = (body: unknown, requestId: string = crypto.randomUUID()) => ({ method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), contentType: 'application/json', requestId });
 
 describe('OnnxEndpoint handler logic', () => {
   it('predicts what the trained weights say, for every CPS row, as rows and as columns', async () => {

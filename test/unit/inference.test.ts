@@ -7,9 +7,9 @@ const SIGNATURE: ModelSignature = { input: 'features', output: 'score', features
 const LIMITS = { maxRows: 100, maxBodyBytes: 4096 };
 const CONTRACT = parseContract('version: 1\ncolumns:\n  education: { type: integer, nullable: false, min: 0, max: 30 }\n  gender: { type: string, allowedValues: [female, male] }\n');
 
-function errorOf(body: string | undefined, options: Parameters<typeof parseInferenceRequest>[3] = {}): InferenceRequestError {
+function errorOf(body: string | undefined, options: Parameters<typeof parseInferenceRequest>[3] = {}, limits = LIMITS): InferenceRequestError {
   try {
-    parseInferenceRequest(body, SIGNATURE, LIMITS, options);
+    parseInferenceRequest(body, SIGNATURE, limits, options);
   } catch (err) {
     if (err instanceof InferenceRequestError) return err;
     throw err;
@@ -61,13 +61,8 @@ describe('parseInferenceRequest', () => {
   it('refuses too many rows (413) and too large a body (413) before reading values', () => {
     const many = JSON.stringify({ rows: Array.from({ length: 101 }, () => ({ education: 1, gender: 'male' })) });
     expect(errorOf(JSON.stringify({ rows: Array.from({ length: 200 }, () => ({ education: 1, gender: 'male' })) }))).toMatchObject({ statusCode: 413, errors: [{ field: 'body', message: '6410 bytes, over the limit of 4096' }] });
-    const err = (() => {
-      try {
-        parseInferenceRequest(many, SIGNATURE, { maxRows: 100, maxBodyBytes: 1 << 20 });
-      } catch (e) {
-        return e as InferenceRequestError;
-      }
-    })();
+    expect(() => parseInferenceRequest(many, SIGNATURE, { maxRows: 100, maxBodyBytes: 1 << 20 })).toThrow(InferenceRequestError);
+    const err = errorOf(many, {}, { maxRows: 100, maxBodyBytes: 1 << 20 });
     expect(err).toMatchObject({ statusCode: 413, errors: [{ field: 'rows', message: '101 rows, over the limit of 100 per request' }] });
   });
 

@@ -1,0 +1,218 @@
+import { GetDeploymentCommand, CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { GetAliasCommand, GetFunctionConfigurationCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { endpointSubject, rollbackTarget, servingDeployment } from '../core/deployment';
+import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
+import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import { checkModelSignature } from '../core/model-signature';
+import type { ModelArtifactReader } from '../shared/model-artifacts';
+
+/*
+ * Releases of an ONNX endpoint: a model version goes live through a new Lambda
+ * version and a CodeDeploy deployment of the `live` alias (canary or linear,
+ * watched by the endpoint's alarms, rolled back by CodeDeploy when one fires).
+ *
+ *   release  checks the model (ONNX, signature, approved, bytes = the ledger's
+ *            hash), pins it on $LATEST (MODEL_VERSION_ID), publishes a version
+ *            and starts the deployment from the alias's version to it.
+ *   check    reads the deployment: in progress, or done. Done, it records a
+ *            Deployment in the endpoint's chain (succeeded, or rolled-back with
+ *            an Incident saying why).
+ *   rollback points the alias straight back at the version serving the
+ *            previous model (the ledger says which), and records the Incident
+ *            and the rollback Deployment.
+ *
+ * Every record's id is derived from what it records, so a retried step writes
+ * nothing twice.
+ */
+
+export interface ReleaseConfig {
+  readonly endpoint: string;
+  readonly functionName: string;
+  /** @default 'live' */
+  readonly alias: string;
+  readonly application: string;
+  readonly deploymentGroup: string;
+  /** Release only models an 'approval' GateReport passed. @default true */
+  readonly requireApproval: boolean;
+}
+
+export interface ReleaseDeps {
+  readonly ledger: {
+    get(id: string): Promise<LedgerRecord | undefined>;
+    append(draft: RecordDraft): Promise<{ record: LedgerRecord }>;
+    history(subject: string): Promise<LedgerRecord[]>;
+    derivedFrom(id: string): Promise<LedgerRecord[]>;
+  };
+  readonly models: ModelArtifactReader;
+  readonly lambda: Pick<LambdaClient, 'send'>;
+  readonly codedeploy: Pick<CodeDeployClient, 'send'>;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The model cannot be released: the message says why (not approved, not ONNX, bytes altered...). */
+export class ReleaseRefusedError extends CdkMlopsError {}
+
+/** There is no earlier model to roll back to. */
+export class NothingToRollBackError extends CdkMlopsError {}
+
+/** What `release` started (the input of `check`). */
+export interface StartedRelease {
+  readonly done: boolean;
+  readonly modelVersionId: string;
+  readonly previousModelVersionId: string | null;
+  readonly reason: 'initial' | 'retrain' | 'manual';
+  readonly currentVersion: string;
+  readonly targetVersion: string;
+  readonly deploymentId: string | null;
+  /** Set when the model already serves: nothing was started. */
+  readonly unchanged?: boolean;
+}
+
+export interface ReleaseOutcome {
+  readonly done: boolean;
+  readonly status: string;
+  readonly succeeded?: boolean;
+  readonly deploymentRecordId?: string;
+  readonly incidentId?: string;
+  readonly reason?: string;
+}
+
+function text(event: Record<string, unknown>, field: string): string {
+  const v = event[field];
+  if (typeof v !== 'string' || v === '') throw new InvalidEventError(`${field}: expected a non-empty string`);
+  return v;
+}
+
+/** Checks the model can be served, as the endpoint will check it: ONNX, a signature, approved, bytes as recorded. */
+async function releasable(deps: ReleaseDeps, config: ReleaseConfig, id: string): Promise<LedgerRecord<'ModelVersion'>> {
+  const record = await deps.ledger.get(id);
+  if (!record || record.kind !== 'ModelVersion') throw new ReleaseRefusedError(`modelVersionId: '${id}' is not a ModelVersion in the ledger`);
+  const model = record as LedgerRecord<'ModelVersion'>;
+  if (model.data.format !== 'onnx') throw new ReleaseRefusedError(`model ${id} is '${model.data.format}'; the ONNX endpoint serves ONNX models`);
+  try {
+    checkModelSignature(model.data.signature);
+    await deps.models.read(model);
+  } catch (err) {
+    if (err instanceof ModelError) throw new ReleaseRefusedError(`model ${id}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (config.requireApproval) {
+    const approvals = (await deps.ledger.derivedFrom(id)).filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && (r as LedgerRecord<'GateReport'>).data.gate === 'approval');
+    const last = approvals.at(-1);
+    if (!last?.data.passed) throw new ReleaseRefusedError(`model ${id} is not approved${last ? ` (${last.data.reasons.join('; ')})` : ' (no approval GateReport in the ledger)'}; only approved models are released`);
+  }
+  return model;
+}
+
+async function waitForUpdate(deps: ReleaseDeps, functionName: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const c = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+    if (c.LastUpdateStatus === 'Failed') throw new CdkMlopsError(`updating ${functionName} failed: ${c.LastUpdateStatusReason ?? 'no reason given'}`);
+    if (c.LastUpdateStatus !== 'InProgress') return;
+    await deps.sleep(1000);
+  }
+  throw new CdkMlopsError(`updating ${functionName} did not finish in 2 minutes`);
+}
+
+export async function release(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<StartedRelease> {
+  const id = text(event, 'modelVersionId');
+  await releasable(deps, config, id);
+  const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
+  const reason = event.reason === 'manual' ? 'manual' : serving ? 'retrain' : 'initial';
+  const alias = await deps.lambda.send(new GetAliasCommand({ FunctionName: config.functionName, Name: config.alias }));
+  const currentVersion = alias.FunctionVersion!;
+  const base = { modelVersionId: id, previousModelVersionId: serving?.data.modelVersionId ?? null, reason, currentVersion } as const;
+  if (serving?.data.modelVersionId === id) return { ...base, done: true, targetVersion: currentVersion, deploymentId: null, unchanged: true };
+
+  // Pin the model on $LATEST, then publish: the new version serves exactly this model.
+  const latest = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: config.functionName }));
+  const variables = { ...(latest.Environment?.Variables ?? {}), MODEL_VERSION_ID: id };
+  await deps.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: config.functionName, Environment: { Variables: variables }, RevisionId: latest.RevisionId }));
+  await waitForUpdate(deps, config.functionName);
+  const published = await deps.lambda.send(new PublishVersionCommand({ FunctionName: config.functionName, Description: `cdk-mlops ${config.endpoint}: model ${id}`.slice(0, 256) }));
+  const targetVersion = published.Version!;
+  const appSpec = {
+    version: 0.0,
+    Resources: [{ [config.endpoint]: { Type: 'AWS::Lambda::Function', Properties: { Name: config.functionName, Alias: config.alias, CurrentVersion: currentVersion, TargetVersion: targetVersion } } }],
+  };
+  const created = await deps.codedeploy.send(
+    new CreateDeploymentCommand({
+      applicationName: config.application,
+      deploymentGroupName: config.deploymentGroup,
+      description: `cdk-mlops ${config.endpoint}: model ${id} (${reason}), version ${currentVersion} -> ${targetVersion}`.slice(0, 256),
+      revision: { revisionType: 'AppSpecContent', appSpecContent: { content: JSON.stringify(appSpec) } },
+    }),
+  );
+  return { ...base, done: false, targetVersion, deploymentId: created.deploymentId! };
+}
+
+function startedRelease(value: unknown): StartedRelease {
+  const r = value as Partial<StartedRelease> | undefined;
+  if (!r || typeof r.modelVersionId !== 'string' || typeof r.targetVersion !== 'string') throw new InvalidEventError('release: expected the output of the release step');
+  return r as StartedRelease;
+}
+
+export async function check(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<ReleaseOutcome> {
+  const r = startedRelease(event.release);
+  if (r.unchanged || !r.deploymentId) return { done: true, status: 'Unchanged', succeeded: true, reason: `model ${r.modelVersionId} already serves` };
+  const { deploymentInfo: info } = await deps.codedeploy.send(new GetDeploymentCommand({ deploymentId: r.deploymentId }));
+  const status = info?.status ?? 'Unknown';
+  if (!['Succeeded', 'Failed', 'Stopped'].includes(status)) return { done: false, status };
+  const subject = endpointSubject(config.endpoint);
+  const common = { endpoint: config.endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, functionVersion: r.targetVersion, deploymentId: r.deploymentId };
+  const strategy = `codedeploy:${info?.deploymentConfigName ?? 'unknown'}`;
+  if (status === 'Succeeded') {
+    const { record } = await deps.ledger.append({ kind: 'Deployment', id: deterministicId('dp', config.endpoint, r.deploymentId), subject, parents: [r.modelVersionId], data: { ...common, strategy, status: 'succeeded' } });
+    return { done: true, status, succeeded: true, deploymentRecordId: record.id };
+  }
+  const why = info?.errorInformation?.message ?? info?.rollbackInfo?.rollbackMessage ?? `the deployment ended ${status}`;
+  const rolledBack = info?.rollbackInfo?.rollbackDeploymentId !== undefined || status === 'Stopped';
+  const { record } = await deps.ledger.append({
+    kind: 'Deployment',
+    id: deterministicId('dp', config.endpoint, r.deploymentId),
+    subject,
+    parents: [r.modelVersionId],
+    data: { ...common, strategy, status: rolledBack ? 'rolled-back' : 'failed', detail: why.slice(0, 2000) },
+  });
+  const reason = `release of model ${r.modelVersionId} to ${config.endpoint} ${rolledBack ? `rolled back to version ${r.currentVersion}${r.previousModelVersionId ? ` (model ${r.previousModelVersionId})` : ''}` : 'failed'}: ${why}`;
+  const incident = await deps.ledger.append({
+    kind: 'Incident',
+    id: deterministicId('in', config.endpoint, r.deploymentId),
+    subject,
+    parents: [record.id, r.modelVersionId],
+    data: { type: 'rollback', reason: reason.slice(0, 2000), endpoint: config.endpoint, details: { deploymentId: r.deploymentId, status, errorCode: info?.errorInformation?.code ?? null, fromVersion: r.targetVersion, toVersion: r.currentVersion } },
+  });
+  return { done: true, status, succeeded: false, deploymentRecordId: record.id, incidentId: incident.record.id, reason };
+}
+
+/**
+ * Rolls the endpoint back to the previous model at once (a health alarm after a
+ * release, an operator): the alias points at the version that served it, with
+ * no canary. Records an Incident with the reason and the rollback Deployment.
+ */
+export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<{ modelVersionId: string; functionVersion: string; deploymentRecordId: string; incidentId: string }> {
+  const why = text(event, 'reason');
+  const subject = endpointSubject(config.endpoint);
+  const target = rollbackTarget(await deps.ledger.history(subject));
+  if (!target) throw new NothingToRollBackError(`endpoint ${config.endpoint} has no earlier model to roll back to`);
+  const { serving, previous } = target;
+  const version = previous.data.functionVersion;
+  if (!version) throw new NothingToRollBackError(`the Deployment ${previous.id} of model ${previous.data.modelVersionId} names no Lambda version to return to`);
+  await releasable(deps, { ...config, requireApproval: false }, previous.data.modelVersionId); // its bytes must still be what the ledger recorded
+  await deps.lambda.send(new UpdateAliasCommand({ FunctionName: config.functionName, Name: config.alias, FunctionVersion: version, RoutingConfig: { AdditionalVersionWeights: {} } }));
+  const incident = await deps.ledger.append({
+    kind: 'Incident',
+    id: deterministicId('in', config.endpoint, 'rollback', serving.id),
+    subject,
+    parents: [serving.id, serving.data.modelVersionId],
+    data: { type: 'rollback', reason: `rolled back ${config.endpoint} from model ${serving.data.modelVersionId} to ${previous.data.modelVersionId}: ${why}`.slice(0, 2000), endpoint: config.endpoint, details: { fromVersion: serving.data.functionVersion ?? null, toVersion: version } },
+  });
+  const { record } = await deps.ledger.append({
+    kind: 'Deployment',
+    id: deterministicId('dp', config.endpoint, 'rollback', serving.id),
+    subject,
+    parents: [previous.data.modelVersionId, incident.record.id],
+    data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000) },
+  });
+  return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId: incident.record.id };
+}
