@@ -34,6 +34,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
     ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
     datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
     ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

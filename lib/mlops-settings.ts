@@ -26,6 +26,23 @@ export interface MlopsSettings {
   readonly shardSize: Size;
   /** The training pipeline. Context `cdk-mlops:trainingPipeline` (an object), default: none. */
   readonly trainingPipeline?: TrainingPipelineSettings;
+  /** The ONNX endpoint. Context `cdk-mlops:endpoint` (an object), default: none. */
+  readonly endpoint?: EndpointSettings;
+}
+
+/** The reference app's ONNX endpoint, from context. */
+export interface EndpointSettings {
+  readonly name: string;
+  /** Share of requests captured for the drift monitor. @default 0.05 */
+  readonly captureSampleRate?: number;
+  /** CodeDeploy's Lambda configuration, e.g. 'CodeDeployDefault.LambdaCanary10Percent5Minutes' or 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute'. @default canary 10% for 5 minutes */
+  readonly deploymentConfig?: string;
+  /** Provisioned concurrency, autoscaled on utilization. @default - none (no idle cost) */
+  readonly provisionedConcurrency?: { readonly minCapacity?: number; readonly maxCapacity: number; readonly utilizationTarget?: number };
+  /** Alarm thresholds that roll a release back. */
+  readonly maxErrorRate?: number;
+  readonly maxP99LatencyMs?: number;
+  readonly maxPredictionShift?: number;
 }
 
 /** The reference app's training pipeline, from context. */
@@ -94,6 +111,7 @@ export function readSettings(node: Node): MlopsSettings {
     shardSize: Size.kibibytes(whole('shardSizeKiB', 'KiB', 1)),
     ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
     ...trainingPipeline(node.tryGetContext('cdk-mlops:trainingPipeline')),
+    ...endpoint(node.tryGetContext('cdk-mlops:endpoint')),
   };
 }
 
@@ -114,4 +132,16 @@ function trainingPipeline(raw: unknown): { trainingPipeline?: TrainingPipelineSe
   }
   if (typeof v.label !== 'object' || v.label === null) throw new Error("context 'cdk-mlops:trainingPipeline.label' must be { column, threshold } or { column, values }.");
   return { trainingPipeline: v as TrainingPipelineSettings };
+}
+
+function endpoint(raw: unknown): { endpoint?: EndpointSettings } {
+  if (raw === undefined || raw === null) return {};
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  const v = value as Partial<EndpointSettings> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:endpoint' must be an object: { name, captureSampleRate?, deploymentConfig?, ... }.");
+  if (typeof v.name !== 'string' || v.name === '') throw new Error("context 'cdk-mlops:endpoint.name' must be a non-empty string.");
+  if (v.deploymentConfig !== undefined && !/^CodeDeployDefault\.Lambda(AllAtOnce|Canary\d+Percent\d+Minutes|Linear\d+PercentEvery\d+Minutes?)$/.test(v.deploymentConfig)) {
+    throw new Error(`context 'cdk-mlops:endpoint.deploymentConfig' must name a CodeDeploy Lambda configuration such as CodeDeployDefault.LambdaCanary10Percent5Minutes (got ${JSON.stringify(v.deploymentConfig)}).`);
+  }
+  return { endpoint: v as EndpointSettings };
 }

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
@@ -8,7 +9,8 @@ import { DataLake, type DataLakeProps } from './data-lake';
 import { DatasetValidation, type DatasetValidationProps } from './dataset-validation';
 import { DatasetIngest } from './dataset-ingest';
 import { LineageLedger } from './lineage-ledger';
-import type { TrainingPipelineSettings } from './mlops-settings';
+import type { EndpointSettings, TrainingPipelineSettings } from './mlops-settings';
+import { OnnxEndpoint } from './onnx-endpoint';
 import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
 
@@ -33,6 +35,11 @@ export interface MlopsStackProps extends StackProps {
    * @default - none
    */
   readonly trainingPipeline?: TrainingPipelineSettings;
+  /**
+   * A serverless ONNX endpoint the pipeline's models are released to.
+   * @default - none
+   */
+  readonly endpoint?: EndpointSettings;
 }
 
 /**
@@ -48,6 +55,7 @@ export class MlopsStack extends Stack {
   readonly biasGate?: BiasGate;
   readonly datasetValidation: DatasetValidation;
   readonly trainingPipeline?: TrainingPipeline;
+  readonly endpoint?: OnnxEndpoint;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -80,6 +88,21 @@ export class MlopsStack extends Stack {
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
+    }
+
+    if (props.endpoint) {
+      const e = props.endpoint;
+      this.endpoint = new OnnxEndpoint(this, 'Endpoint', {
+        endpointName: e.name,
+        dataLake: this.dataLake,
+        ledger: this.ledger,
+        captureSampleRate: e.captureSampleRate,
+        provisionedConcurrency: e.provisionedConcurrency,
+        deploymentConfig: e.deploymentConfig ? codedeploy.LambdaDeploymentConfig.fromLambdaDeploymentConfigName(this, 'EndpointDeploymentConfig', e.deploymentConfig) : undefined,
+        alarmThresholds: { maxErrorRate: e.maxErrorRate, maxPredictionShift: e.maxPredictionShift, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
+      });
+      if (this.endpoint.functionUrl) new CfnOutput(this, 'EndpointUrl', { value: this.endpoint.functionUrl.url, description: 'POST {"rows": [...]} signed with SigV4 (service lambda); GET describes the model' });
+      new CfnOutput(this, 'EndpointReleaseStateMachineArn', { value: this.endpoint.releaseStateMachine.stateMachineArn, description: 'StartExecution with { "modelVersionId": "mv-..." } to release an approved model' });
     }
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
