@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { INITIAL_DEPLOYMENT_CONFIG } from '../lambdas/core/deployment';
 import { ReleaseModel } from '../stepfunctions/release-model';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
@@ -29,7 +30,13 @@ export interface EndpointAlarmThresholds {
   readonly maxErrorRate?: number;
   /** p99 of the function's duration over a minute. @default Duration.seconds(1) */
   readonly maxP99Latency?: Duration;
-  /** Mean |batch mean score − the model's training mean score| over a minute. @default 0.25 */
+  /**
+   * The largest |mean score of a container − the model's training mean score|
+   * in a minute (each container reports once it scored `predictionShiftMinRows`
+   * rows; during a canary the new version's containers are apart, so the worst
+   * container is the release's).
+   * @default 0.25
+   */
   readonly maxPredictionShift?: number;
 }
 
@@ -57,6 +64,8 @@ export interface OnnxEndpointProps {
   readonly checkContract?: boolean;
   /** Scores above it count as positive (metric PositiveRate). @default 0.5 */
   readonly predictionThreshold?: number;
+  /** Rows a container scores before it reports its prediction shift. @default 100 */
+  readonly predictionShiftMinRows?: number;
   /** An IAM-authenticated Function URL on the `live` alias. @default true */
   readonly functionUrl?: boolean;
   /** @default - none: no idle compute cost; cold starts on first requests */
@@ -125,6 +134,8 @@ export class OnnxEndpoint extends Construct {
     if (!(captureSampleRate >= 0 && captureSampleRate <= 1)) throw new Error(`OnnxEndpoint: 'captureSampleRate' must be from 0 to 1 (got ${captureSampleRate}).`);
     const threshold = props.predictionThreshold ?? 0.5;
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`OnnxEndpoint: 'predictionThreshold' must be from 0 to 1 (got ${threshold}).`);
+    const shiftMinRows = props.predictionShiftMinRows ?? 100;
+    if (!Number.isInteger(shiftMinRows) || shiftMinRows < 1) throw new Error(`OnnxEndpoint: 'predictionShiftMinRows' must be a whole number >= 1 (got ${shiftMinRows}).`);
     const pc = props.provisionedConcurrency;
     if (pc) {
       const min = pc.minCapacity ?? 1;
@@ -161,6 +172,7 @@ export class OnnxEndpoint extends Construct {
         MAX_ROWS: String(maxRows),
         MAX_BODY_BYTES: String(maxBytes),
         PREDICTION_THRESHOLD: String(threshold),
+        SHIFT_MIN_ROWS: String(shiftMinRows),
         POWERTOOLS_SERVICE_NAME: this.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
       },
@@ -187,7 +199,8 @@ export class OnnxEndpoint extends Construct {
     // The alarms a release is watched by.
     const minute = Duration.minutes(1);
     const errorRate = new cloudwatch.MathExpression({
-      expression: '(errors + serverErrors) / invocations',
+      // ServerErrors has datapoints only when a request failed: FILL makes a quiet minute 0, not missing
+      expression: '(errors + FILL(serverErrors, 0)) / invocations',
       usingMetrics: {
         errors: this.alias.metricErrors({ period: minute, statistic: cloudwatch.Stats.SUM }),
         serverErrors: this.metric('ServerErrors', { period: minute, statistic: cloudwatch.Stats.SUM }),
@@ -201,7 +214,7 @@ export class OnnxEndpoint extends Construct {
     this.alarms = {
       errorRate: alarm('ErrorRateAlarm', errorRate, maxErrorRate, `more than ${maxErrorRate * 100}% of requests failed in a minute (rolls a release back)`),
       latency: alarm('LatencyAlarm', this.alias.metricDuration({ period: minute, statistic: cloudwatch.Stats.p(99) }), maxP99.toMilliseconds(), `p99 duration above ${maxP99.toMilliseconds()} ms in a minute (rolls a release back)`),
-      predictionShift: alarm('PredictionShiftAlarm', this.metricPredictionShift({ period: minute }), maxShift, `predictions moved more than ${maxShift} from the model's training mean in a minute (rolls a release back)`),
+      predictionShift: alarm('PredictionShiftAlarm', this.metricPredictionShift({ period: minute }), maxShift, `a container's mean prediction moved more than ${maxShift} from its model's training mean (rolls a release back)`),
       integrity: alarm('IntegrityAlarm', this.metric('ModelIntegrityFailures', { period: minute, statistic: cloudwatch.Stats.SUM }), 1, "a model whose bytes differ from the ledger's hash was refused", cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
     };
     const alarms: cloudwatch.Alarm[] = [this.alarms.errorRate, this.alarms.latency, this.alarms.predictionShift, this.alarms.integrity];
@@ -252,7 +265,9 @@ export class OnnxEndpoint extends Construct {
     deployer.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment'], resources: [this.deploymentGroup.deploymentGroupArn] }),
     );
-    deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: this.deploymentGroup.deploymentConfig.deploymentConfigName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+    // the group's configuration, and all-at-once for an endpoint's first model (nothing serves yet)
+    const configArn = (name: string): string => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: [configArn(this.deploymentGroup.deploymentConfig.deploymentConfigName), configArn(INITIAL_DEPLOYMENT_CONFIG)] }));
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision', 'codedeploy:GetApplicationRevision'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'application', resourceName: application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
 
     const logGroup = new logs.LogGroup(this, 'ReleaseLogs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
@@ -300,9 +315,9 @@ export class OnnxEndpoint extends Construct {
     return this.metric('PredictionMean', { statistic: cloudwatch.Stats.AVERAGE, ...props });
   }
 
-  /** |request mean score − training mean score|. Statistic: Average; period: 5 minutes. */
+  /** |a container's mean score − its model's training mean score|, the worst container. Statistic: Maximum; period: 5 minutes. */
   metricPredictionShift(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('PredictionShift', { statistic: cloudwatch.Stats.AVERAGE, ...props });
+    return this.metric('PredictionShift', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 
   /** Requests refused as malformed (4xx). Statistic: Sum; period: 5 minutes. */

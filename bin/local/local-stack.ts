@@ -41,6 +41,7 @@ export class LocalStack {
   readonly resolver: IntrinsicResolver;
   readonly physical: ReadonlyMap<string, PhysicalResource>;
   private readonly handlers = new Map<string, Handler>();
+  private readonly serviceEnv: Record<string, string> = {};
 
   /** The emulators the stack's resources live in. */
   get emulators(): Emulators {
@@ -74,22 +75,38 @@ export class LocalStack {
     return this.resolver.resolveString(out.Value, `output ${name}`);
   }
 
-  /** The environment a function runs with: the template's variables, resolved, plus the emulators'. */
-  functionEnvironment(functionId: string): Record<string, string> {
+  /** A function's environment variables as the template sets them, resolved. */
+  templateVariables(functionId: string): Record<string, string> {
     const fn = this.template.Resources[functionId];
     if (fn?.Type !== 'AWS::Lambda::Function') throw new Error(`'${functionId}' is not a Lambda function of the stack`);
     const vars = ((fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
-    const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, this.resolver.resolveString(v, `${functionId} environment ${k}`)]));
-    return { ...resolved, ...this.options.emulators.env, AWS_LAMBDA_FUNCTION_NAME: functionId, ...this.options.functionEnv };
+    return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, this.resolver.resolveString(v, `${functionId} environment ${k}`)]));
   }
 
-  /** Invokes a function's bundled handler in-process, under its own environment. */
-  async invoke(functionId: string, event: unknown): Promise<unknown> {
-    const env = this.functionEnvironment(functionId);
+  /** Endpoints of further local services (Lambda, CodeDeploy) every function's SDK clients are pointed at. */
+  addServiceEndpoints(env: Readonly<Record<string, string>>): void {
+    Object.assign(this.serviceEnv, env);
+  }
+
+  /**
+   * The environment a function runs with: the template's variables, resolved
+   * (or `variables`: a published version's), plus the emulators'.
+   */
+  functionEnvironment(functionId: string, variables?: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    return { ...(variables ?? this.templateVariables(functionId)), ...this.options.emulators.env, ...this.serviceEnv, AWS_LAMBDA_FUNCTION_NAME: functionId, ...this.options.functionEnv, ...extra };
+  }
+
+  /**
+   * Invokes a function's bundled handler in-process, under its own environment
+   * (or the given one: a published version's). Each `instance` loads the
+   * bundle afresh, as each Lambda version runs in containers of its own.
+   */
+  async invoke(functionId: string, event: unknown, options: { variables?: Readonly<Record<string, string>>; extraEnv?: Readonly<Record<string, string>>; instance?: string } = {}): Promise<unknown> {
+    const env = this.functionEnvironment(functionId, options.variables, options.extraEnv);
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     Object.assign(process.env, env);
     try {
-      const handler = this.loadHandler(functionId);
+      const handler = this.loadHandler(functionId, options.instance);
       return await handler(event, lambdaContext(functionId));
     } finally {
       for (const [k, v] of Object.entries(saved)) {
@@ -127,8 +144,9 @@ export class LocalStack {
     return out;
   }
 
-  private loadHandler(functionId: string): Handler {
-    const cached = this.handlers.get(functionId);
+  private loadHandler(functionId: string, instance = ''): Handler {
+    const cacheKey = `${functionId}#${instance}`;
+    const cached = this.handlers.get(cacheKey);
     if (cached) return cached;
     const fn = this.template.Resources[functionId]!;
     const asset = fn.Metadata?.['aws:asset:path'];
@@ -137,11 +155,12 @@ export class LocalStack {
     const [file, exportName] = (typeof handlerSpec === 'string' ? handlerSpec : 'index.handler').split(/\.(?=[^.]+$)/);
     const modulePath = path.resolve(this.options.outdir, asset, `${file}.js`);
     if (!existsSync(modulePath)) throw new Error(`${functionId}: bundle ${modulePath} not found`);
+    if (instance !== '') delete require.cache[modulePath]; // a fresh module: its own init, as a new container
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(modulePath) as Record<string, unknown>;
     const handler = mod[exportName!];
     if (typeof handler !== 'function') throw new Error(`${functionId}: ${modulePath} exports no function '${exportName}'`);
-    this.handlers.set(functionId, handler as Handler);
+    this.handlers.set(cacheKey, handler as Handler);
     return handler as Handler;
   }
 
@@ -201,6 +220,13 @@ function physicalNames(template: CfnTemplate, stackName: string): Map<string, Ph
       case 'AWS::KMS::Key':
         map.set(id, { ref: id, attributes: { Arn: arn('kms', `key/${id}`), KeyId: id } });
         break;
+      case 'AWS::Lambda::Url':
+        map.set(id, { ref: id, attributes: { FunctionUrl: `http://127.0.0.1/${id}/`, FunctionArn: arn('lambda', `function:${id}`) } });
+        break;
+      case 'AWS::CloudWatch::Alarm':
+      case 'AWS::CloudWatch::CompositeAlarm':
+        map.set(id, { ref: id, attributes: { Arn: arn('cloudwatch', `alarm:${id}`) } });
+        break;
       case 'AWS::IAM::Role':
         map.set(id, { ref: id, attributes: { Arn: `arn:aws:iam::${ACCOUNT}:role/${id}`, RoleId: id } });
         break;
@@ -210,8 +236,21 @@ function physicalNames(template: CfnTemplate, stackName: string): Map<string, Ph
       }
     }
   }
+  // A version's or alias's Ref is its ARN: the function's, qualified (versions are numbered from 1 locally).
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::Alias' && r.Type !== 'AWS::Lambda::Version') continue;
+    const fn = (r.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref ?? id;
+    if (r.Type === 'AWS::Lambda::Version') {
+      map.set(id, { ref: arn('lambda', `function:${fn}:1`), attributes: { Version: '1' } });
+    } else {
+      const aliasArn = arn('lambda', `function:${fn}:${String(r.Properties?.Name)}`);
+      map.set(id, { ref: aliasArn, attributes: { AliasArn: aliasArn } });
+    }
+  }
   return map;
 }
+
+const arn = (service: string, resource: string): string => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
 
 /** CreateTable input from an AWS::DynamoDB::Table's properties (keys, attributes and GSIs only matter locally). */
 function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {

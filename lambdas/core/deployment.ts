@@ -7,6 +7,9 @@ import type { LedgerRecord } from './lineage';
  * 'rollback'). Nothing here talks to AWS.
  */
 
+/** How the first model of an endpoint goes live: at once (a canary protects a model that serves; before it, nothing does). */
+export const INITIAL_DEPLOYMENT_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
+
 /** The ledger subject (and chain) of an endpoint. */
 export const endpointSubject = (endpoint: string): string => `endpoint/${endpoint}`;
 

@@ -47,6 +47,7 @@ export const handler = middy(async (event: unknown): Promise<unknown> => {
   const operation = OPERATIONS[e.operation as keyof typeof OPERATIONS] as ((event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig) => Promise<unknown>) | undefined;
   if (!operation) throw new InvalidEventError(`operation: expected one of ${Object.keys(OPERATIONS).join(', ')} (got ${JSON.stringify(e.operation)})`);
   const result = (await operation(e, deps, config)) as { done?: boolean; succeeded?: boolean };
+  metrics.addMetric(`Operation_${String(e.operation)}`, MetricUnit.Count, 1);
   if (e.operation === 'check' && result.done) metrics.addMetric(result.succeeded ? 'ReleasesSucceeded' : 'ReleasesRolledBack', MetricUnit.Count, 1);
   if (e.operation === 'rollback') metrics.addMetric('Rollbacks', MetricUnit.Count, 1);
   logger.info('endpoint deployer', { operation: e.operation, result });

@@ -1,6 +1,6 @@
 import { GetDeploymentCommand, CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, GetFunctionConfigurationCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { endpointSubject, rollbackTarget, servingDeployment } from '../core/deployment';
+import { endpointSubject, INITIAL_DEPLOYMENT_CONFIG, rollbackTarget, servingDeployment } from '../core/deployment';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { checkModelSignature } from '../core/model-signature';
@@ -140,6 +140,8 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
       applicationName: config.application,
       deploymentGroupName: config.deploymentGroup,
       description: `cdk-mlops ${config.endpoint}: model ${id} (${reason}), version ${currentVersion} -> ${targetVersion}`.slice(0, 256),
+      // The first model has nothing to protect (the version before it serves no model): it goes live at once.
+      ...(serving ? {} : { deploymentConfigName: INITIAL_DEPLOYMENT_CONFIG }),
       revision: { revisionType: 'AppSpecContent', appSpecContent: { content: JSON.stringify(appSpec) } },
     }),
   );

@@ -21,9 +21,10 @@ import { endpointSettings, InferenceEndpoint, type HttpResponse, type Observatio
  * published version; unset: the ledger's serving Deployment), LEDGER_TABLE,
  * LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, ARTIFACTS_BUCKET, CAPTURE_PREFIX,
  * CAPTURE_SAMPLE_RATE, CONTRACTS_PREFIX, MAX_ROWS, MAX_BODY_BYTES,
- * PREDICTION_THRESHOLD, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ * PREDICTION_THRESHOLD, SHIFT_MIN_ROWS, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
  * Metrics (EMF): Latency (ms, scoring), BatchSize, PredictionMean, PositiveRate,
- * PredictionShift (|mean − the model's training mean|), BadRequests,
+ * PredictionShift (|this container's mean score − the model's training mean|,
+ * once it scored SHIFT_MIN_ROWS rows), BadRequests,
  * ServerErrors, ModelIntegrityFailures, Captured, CaptureFailures.
  */
 

@@ -32,6 +32,8 @@ export interface EndpointSettings {
   readonly contractsPrefix?: string;
   /** Scores above it count as positive (the positive-rate metric). */
   readonly threshold: number;
+  /** Rows a container scores before it reports its prediction shift (a mean of fewer is noise). */
+  readonly shiftMinRows: number;
 }
 
 export interface EndpointDeps {
@@ -110,6 +112,8 @@ export class InferenceEndpoint {
   private loading: Promise<LoadedModel> | undefined;
   /** A model that must never be served (bytes differ from the ledger, unloadable): kept for the container's life. */
   private refused: ModelError | undefined;
+  /** Every score this container gave: its running mean is what the prediction shift compares with training. */
+  private readonly scored = { sum: 0, rows: 0 };
 
   constructor(
     private readonly settings: EndpointSettings,
@@ -156,11 +160,16 @@ export class InferenceEndpoint {
     const scoringMs = this.clock.now() - started;
     const predictions = Array.from(scores);
     const summary = summarizeScores(scores, this.settings.threshold);
+    this.scored.sum += summary.mean * summary.count;
+    this.scored.rows += summary.count;
+    // The shift is this container's, not this request's: a small batch's mean is noise, and during a
+    // canary each version runs in containers of its own, so the worst container shows a bad release.
+    const shift = model.baselineMean !== undefined && this.scored.rows >= this.settings.shiftMinRows ? Math.abs(this.scored.sum / this.scored.rows - model.baselineMean) : undefined;
     let captured: boolean | 'failed' = false;
     if (sampled(request.requestId, this.settings.captureSampleRate)) captured = await this.capture(request.requestId, model, input.records(), predictions);
     return {
       response: json(200, { modelVersionId: model.modelVersionId, predictions }, headers),
-      observation: { outcome: 'served', rows: input.rows, scoringMs, summary, ...(model.baselineMean !== undefined ? { shift: Math.abs(summary.mean - model.baselineMean) } : {}), captured },
+      observation: { outcome: 'served', rows: input.rows, scoringMs, summary, ...(shift !== undefined ? { shift } : {}), captured },
     };
   }
 
@@ -200,5 +209,6 @@ export function endpointSettings(env: NodeJS.ProcessEnv): EndpointSettings {
     capturePrefix: env.CAPTURE_PREFIX ?? `captures/${endpoint}/`,
     ...(env.CONTRACTS_PREFIX ? { contractsPrefix: env.CONTRACTS_PREFIX } : {}),
     threshold: number('PREDICTION_THRESHOLD', 0.5, 0, 1),
+    shiftMinRows: number('SHIFT_MIN_ROWS', 100, 1, 1_000_000),
   };
 }

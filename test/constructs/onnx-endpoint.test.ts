@@ -24,7 +24,7 @@ describe('OnnxEndpoint', () => {
     // THEN
     const fn = inferenceFunction(t);
     expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x', MemorySize: 2048, Timeout: 30, TracingConfig: { Mode: 'Active' } });
-    expect(fn.Properties.Environment.Variables).toMatchObject({ ENDPOINT_NAME: 'wages', CAPTURE_PREFIX: 'captures/wages/', CAPTURE_SAMPLE_RATE: '0.05', CONTRACTS_PREFIX: 'contracts/', MAX_ROWS: '10000', MAX_BODY_BYTES: String(6 * 1024 * 1024), PREDICTION_THRESHOLD: '0.5', POWERTOOLS_SERVICE_NAME: 'endpoint-wages' });
+    expect(fn.Properties.Environment.Variables).toMatchObject({ ENDPOINT_NAME: 'wages', CAPTURE_PREFIX: 'captures/wages/', CAPTURE_SAMPLE_RATE: '0.05', CONTRACTS_PREFIX: 'contracts/', MAX_ROWS: '10000', MAX_BODY_BYTES: String(6 * 1024 * 1024), PREDICTION_THRESHOLD: '0.5', SHIFT_MIN_ROWS: '100', POWERTOOLS_SERVICE_NAME: 'endpoint-wages' });
     expect(fn.Properties.Environment.Variables.MODEL_VERSION_ID).toBeUndefined(); // the deployer pins it per published version
     t.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live' });
     t.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', Qualifier: 'live' });
@@ -68,10 +68,10 @@ describe('OnnxEndpoint', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
     const rate = alarms.find((a) => a.Metrics)!;
     expect(rate).toMatchObject({ Threshold: 0.02, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', EvaluationPeriods: 1 });
-    expect(rate.Metrics.find((m: any) => m.Expression)).toMatchObject({ Expression: '(errors + serverErrors) / invocations' });
+    expect(rate.Metrics.find((m: any) => m.Expression)).toMatchObject({ Expression: '(errors + FILL(serverErrors, 0)) / invocations' });
     expect(rate.Metrics.map((m: any) => m.MetricStat?.Metric.MetricName).filter(Boolean).sort()).toEqual(['Errors', 'Invocations', 'ServerErrors']);
     expect(alarms.find((a) => a.ExtendedStatistic === 'p99')).toMatchObject({ MetricName: 'Duration', Namespace: 'AWS/Lambda', Threshold: 250, Period: 60 });
-    expect(alarms.find((a) => a.MetricName === 'PredictionShift')).toMatchObject({ Namespace: 'cdk-mlops', Statistic: 'Average', Threshold: 0.1, Dimensions: [{ Name: 'service', Value: 'endpoint-wages' }] });
+    expect(alarms.find((a) => a.MetricName === 'PredictionShift')).toMatchObject({ Namespace: 'cdk-mlops', Statistic: 'Maximum', Threshold: 0.1, Dimensions: [{ Name: 'service', Value: 'endpoint-wages' }] });
     expect(alarms.find((a) => a.MetricName === 'ModelIntegrityFailures')).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     t.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
   });
@@ -129,6 +129,7 @@ describe('OnnxEndpoint', () => {
     [{ maxRequestSize: Size.mebibytes(7) }, "OnnxEndpoint: 'maxRequestSize' must be at most 6 MiB, Lambda's request payload limit (got 7340032 bytes)."],
     [{ captureSampleRate: 1.5 }, "OnnxEndpoint: 'captureSampleRate' must be from 0 to 1 (got 1.5)."],
     [{ predictionThreshold: -1 }, "OnnxEndpoint: 'predictionThreshold' must be from 0 to 1 (got -1)."],
+    [{ predictionShiftMinRows: 0 }, "OnnxEndpoint: 'predictionShiftMinRows' must be a whole number >= 1 (got 0)."],
     [{ provisionedConcurrency: { minCapacity: 0, maxCapacity: 3 } }, "OnnxEndpoint: 'provisionedConcurrency.minCapacity' must be a whole number >= 1 (got 0); leave 'provisionedConcurrency' out for none."],
     [{ provisionedConcurrency: { minCapacity: 5, maxCapacity: 3 } }, "OnnxEndpoint: 'provisionedConcurrency.maxCapacity' must be a whole number >= minCapacity 5 (got 3)."],
     [{ provisionedConcurrency: { maxCapacity: 3, utilizationTarget: 0.95 } }, "OnnxEndpoint: 'provisionedConcurrency.utilizationTarget' must be from 0.1 to 0.9 (got 0.95)."],

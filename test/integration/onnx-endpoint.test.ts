@@ -58,6 +58,12 @@ describe('OnnxEndpoint handler logic', () => {
     expect(asRows.observation).toMatchObject({ outcome: 'served', rows: 534, summary: { count: 534 } });
     // the whole training set scores, on average, what training measured: no shift
     expect((asRows.observation as { shift: number }).shift).toBeLessThan(1e-4);
+    // a container reports its shift only once it scored enough rows (SHIFT_MIN_ROWS)
+    const fresh = endpoint({ shiftMinRows: 3 });
+    expect((await fresh.handle(post({ rows: rows.slice(0, 2).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender })) }))).observation).not.toHaveProperty('shift');
+    const third = await fresh.handle(post({ rows: rows.slice(2, 3).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender })) }));
+    const mean = (expected[0]! + expected[1]! + expected[2]!) / 3;
+    expect((third.observation as { shift: number }).shift).toBeCloseTo(Math.abs(mean - model.trained.meanScore), 5);
   });
 
   it.each([
