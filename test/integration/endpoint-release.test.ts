@@ -5,7 +5,7 @@ import type { LocalDeployment } from '../../bin/local/codedeploy';
 import { cpsRows } from '../../bin/local/sample-data';
 import { startLocalServing, type LocalServing } from '../../bin/local/serving';
 import { runStateMachine } from '../../bin/local/state-machine';
-import { deterministicId, type LedgerRecord } from '../../lambdas/core/lineage';
+import { deterministicId } from '../../lambdas/core/lineage';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 import { rng } from '../helpers/random';
 import { recordTestModel, referenceScore, type RecordedTestModel } from '../helpers/models';
