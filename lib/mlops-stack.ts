@@ -66,6 +66,21 @@ export class MlopsStack extends Stack {
     this.datasetValidation = new DatasetValidation(this, 'DatasetValidation', { dataLake: this.dataLake, ledger: this.ledger, validationGate: this.validationGate, ...props.datasetValidation });
     if (props.biasGate) this.biasGate = new BiasGate(this, 'BiasGate', { dataLake: this.dataLake, ledger: this.ledger, config: props.biasGate });
 
+    if (props.endpoint) {
+      const e = props.endpoint;
+      this.endpoint = new OnnxEndpoint(this, 'Endpoint', {
+        endpointName: e.name,
+        dataLake: this.dataLake,
+        ledger: this.ledger,
+        captureSampleRate: e.captureSampleRate,
+        provisionedConcurrency: e.provisionedConcurrency,
+        deploymentConfig: e.deploymentConfig ? codedeploy.LambdaDeploymentConfig.fromLambdaDeploymentConfigName(this, 'EndpointDeploymentConfig', e.deploymentConfig) : undefined,
+        alarmThresholds: { maxErrorRate: e.maxErrorRate, maxPredictionShift: e.maxPredictionShift, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
+      });
+      if (this.endpoint.functionUrl) new CfnOutput(this, 'EndpointUrl', { value: this.endpoint.functionUrl.url, description: 'POST {"rows": [...]} signed with SigV4 (service lambda); GET describes the model' });
+      new CfnOutput(this, 'EndpointReleaseStateMachineArn', { value: this.endpoint.releaseStateMachine.stateMachineArn, description: 'StartExecution with { "modelVersionId": "mv-..." } to release an approved model' });
+    }
+
     if (props.trainingPipeline) {
       const t = props.trainingPipeline;
       this.trainingPipeline = new TrainingPipeline(this, 'TrainingPipeline', {
@@ -85,24 +100,10 @@ export class MlopsStack extends Stack {
         approval: t.approval,
         approvalTimeout: t.approvalTimeoutHours !== undefined ? Duration.hours(t.approvalTimeoutHours) : undefined,
         compileForInferentia: t.compileForInferentia,
+        endpoint: this.endpoint,
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
-    }
-
-    if (props.endpoint) {
-      const e = props.endpoint;
-      this.endpoint = new OnnxEndpoint(this, 'Endpoint', {
-        endpointName: e.name,
-        dataLake: this.dataLake,
-        ledger: this.ledger,
-        captureSampleRate: e.captureSampleRate,
-        provisionedConcurrency: e.provisionedConcurrency,
-        deploymentConfig: e.deploymentConfig ? codedeploy.LambdaDeploymentConfig.fromLambdaDeploymentConfigName(this, 'EndpointDeploymentConfig', e.deploymentConfig) : undefined,
-        alarmThresholds: { maxErrorRate: e.maxErrorRate, maxPredictionShift: e.maxPredictionShift, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
-      });
-      if (this.endpoint.functionUrl) new CfnOutput(this, 'EndpointUrl', { value: this.endpoint.functionUrl.url, description: 'POST {"rows": [...]} signed with SigV4 (service lambda); GET describes the model' });
-      new CfnOutput(this, 'EndpointReleaseStateMachineArn', { value: this.endpoint.releaseStateMachine.stateMachineArn, description: 'StartExecution with { "modelVersionId": "mv-..." } to release an approved model' });
     }
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });

@@ -21,6 +21,7 @@ import { ValidateDataset } from '../stepfunctions/validate-dataset';
 import type { BiasGate } from './bias-gate';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
+import type { OnnxEndpoint } from './onnx-endpoint';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { acknowledgeWildcards } from './private/nag';
 import { SecureFunction } from './private/secure-function';
@@ -140,6 +141,13 @@ export interface TrainingPipelineProps {
   readonly inferenceImage?: tasks.DockerImage;
   /** Compile approved models for Inferentia with SageMaker Neo. @default - no compilation */
   readonly compileForInferentia?: InferentiaCompilation;
+  /**
+   * Release approved models to this endpoint (its deployer: a canary watched by
+   * its alarms, rolled back by CodeDeploy). The endpoint's serving model is then
+   * the champion new candidates must beat.
+   * @default - the Deployment is only recorded in the ledger
+   */
+  readonly endpoint?: OnnxEndpoint;
   /** @default Duration.hours(12) */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -241,6 +249,7 @@ export class TrainingPipeline extends Construct {
       holdoutPercent,
       approval,
       modelPackageGroup: this.modelPackageGroupName,
+      ...(props.endpoint ? { endpoint: props.endpoint.endpointName } : {}),
     };
     const steps = new SecureFunction(this, 'Steps', {
       entry: 'pipeline-steps',
@@ -283,6 +292,7 @@ export class TrainingPipeline extends Construct {
           }
         : undefined,
       validationGate: props.validationGate,
+      ...(props.endpoint ? { release: { deployer: props.endpoint.deployer } } : {}),
       profileShards: this.profileShards,
       steps: this.steps,
       biasGate: props.biasGate?.function,

@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
 import type { TrainingJobTask } from './training-job';
+import { ReleaseModel } from './release-model';
 import { ValidateDataset } from './validate-dataset';
 
 /** The Model Registry step: a model package per candidate in the pipeline's group. */
@@ -56,6 +57,8 @@ export interface TrainingPipelineDefinitionProps {
   readonly registry: RegistryOptions;
   /** @default - no compilation */
   readonly compilation?: CompilationOptions;
+  /** Release approved models to an endpoint through its deployer (canary, alarms, rollback). @default - the Deployment is only recorded */
+  readonly release?: { readonly deployer: lambda.IFunction; readonly pollInterval?: Duration };
 }
 
 /** Errors a retry cannot fix. */
@@ -76,7 +79,7 @@ const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
  * → Better? → Bias gate on the candidate → Register (a Model Registry package
  * with the evaluation and bias reports) → approval (automatic, or a person
  * through SNS and a task token) → [Neo compilation, polled] → Deploy (record)
- * → Deployed. A gate that fails, a rejection, a failed job or any error:
+ * → [Release to the endpoint: canary watched by its alarms] → Deployed. A gate that fails, a rolled-back release, a rejection, a failed job or any error:
  * Record failure (an Incident) → Notify (SNS) → Fail with the cause. A
  * candidate that does not beat the champion ends in "Champion kept".
  * JSONPath only, so the same definition runs locally.
@@ -136,7 +139,12 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       step('Deploy', 'deploy', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), previousModelVersionId: sfn.JsonPath.stringAt('$.evaluation.championModelVersionId') }, '$.deployment'),
       'deploy',
     );
-    const deployed = deploy.next(new sfn.Succeed(this, 'Deployed'));
+    let deployed: sfn.IChainable = deploy.next(new sfn.Succeed(this, 'Deployed'));
+    if (props.release) {
+      // Release to the endpoint (canary + alarms); a release CodeDeploy rolled back is an Incident, notified, and a failed execution.
+      const release = new ReleaseModel(this, 'Release', { deployer: props.release.deployer, modelVersionIdPath: '$.model.modelVersionId', pollInterval: props.release.pollInterval, onError: onError('release') });
+      deployed = release.next(new sfn.Choice(this, 'Released?').when(sfn.Condition.booleanEquals('$.releaseStatus.succeeded', true), deployed).otherwise(recordFailure('Record rollback', 'release', { path: '$.releaseStatus.reason' })));
+    }
     const sageMakerCall = (name: string, action: string, parameters: Record<string, unknown>, resources: string[], resultPath: string, extra: Partial<tasks.CallAwsServiceJsonPathProps> = {}): tasks.CallAwsService => {
       const task = tasks.CallAwsService.jsonPath(this, name, { service: 'sagemaker', action, parameters, iamResources: resources, resultPath, taskTimeout: TASK_TIMEOUT, ...extra });
       task.addRetry({ errors: SAGEMAKER_API_RETRY_ERRORS, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });

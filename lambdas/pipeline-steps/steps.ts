@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
+import { endpointSubject, servingDeployment } from '../core/deployment';
 import { digestStream } from '../core/digest';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
@@ -55,6 +56,8 @@ export interface PipelineConfig {
   readonly approval?: 'automatic' | 'manual';
   /** The Model Registry group (recorded with the approval). */
   readonly modelPackageGroup?: string;
+  /** The endpoint approved models are released to: what it serves is the champion. @default - none (Deployments only recorded) */
+  readonly endpoint?: string;
 }
 
 /** The running executions of the pipeline's state machine (ListExecutions, RUNNING). */
@@ -271,10 +274,13 @@ async function extractModel(s3: S3Client, uri: string): Promise<{ onnx: Uint8Arr
 
 const numbers = (o: Record<string, unknown>): Record<string, number> => Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
 
-/** The model version serving now: the last succeeded Deployment in the pipeline's chain. */
+/**
+ * The model version serving now: the endpoint's serving release (a rollback
+ * included) when the pipeline releases to one, else the last succeeded
+ * Deployment in the pipeline's chain.
+ */
 async function champion(deps: StepsDeps, config: PipelineConfig): Promise<LedgerRecord<'Deployment'> | undefined> {
-  const history = await deps.ledger.history(subjectOf(config));
-  return history.filter((r): r is LedgerRecord<'Deployment'> => r.kind === 'Deployment' && (r as LedgerRecord<'Deployment'>).data.status === 'succeeded').at(-1);
+  return servingDeployment(await deps.ledger.history(config.endpoint ? endpointSubject(config.endpoint) : subjectOf(config)));
 }
 
 /** Accuracy of a model on a dataset file (the label as the config defines the positive outcome); rows without a label are left out. */
@@ -464,7 +470,7 @@ export async function recordCompilation(event: Record<string, unknown>, deps: St
   return { compiledModelVersionId: record.id, uri, sha256 };
 }
 
-/** Records the Deployment of the candidate (serving is the endpoint construct's; this is the record it hands over). */
+/** Records the Deployment in the pipeline's chain: released to the endpoint (its own chain has the release), or recorded only. */
 export async function deploy(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<{ deploymentId: string }> {
   const model = await modelVersion(deps, text(event, 'modelVersionId'));
   const previous = typeof event.previousModelVersionId === 'string' ? event.previousModelVersionId : undefined;
@@ -474,7 +480,7 @@ export async function deploy(event: Record<string, unknown>, deps: StepsDeps, co
     id: deterministicId('dp', config.pipeline, executionName, model.id),
     subject: subjectOf(config),
     parents: [model.id],
-    data: { endpoint: `pipeline/${config.pipeline}`, modelVersionId: model.id, ...(previous ? { previousModelVersionId: previous } : {}), strategy: 'record-only', reason: previous ? 'retrain' : 'initial', status: 'succeeded' },
+    data: { endpoint: config.endpoint ?? `pipeline/${config.pipeline}`, modelVersionId: model.id, ...(previous ? { previousModelVersionId: previous } : {}), strategy: config.endpoint ? `released:endpoint/${config.endpoint}` : 'record-only', reason: previous ? 'retrain' : 'initial', status: 'succeeded' },
   });
   return { deploymentId: record.id };
 }

@@ -73,6 +73,7 @@ describe('reference app', () => {
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::<BiasGateFunction355879E4.Arn>:*]',
+      'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::<EndpointDeployerF80F95F7.Arn>:*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::<DatasetValidationProfileShardsFunction611915DA.Arn>:*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::<TrainingPipelineStepsEBAC1E3E.Arn>:*]',
       'CdkMlops/TrainingPipeline/Resource AwsSolutions-IAM5[Resource::<ValidationGateFunction135AD2B2.Arn>:*]',

@@ -6,6 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { findLogicalIdByPath, logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { startEmulators, type Emulators } from '../../bin/local/emulators';
 import { LocalStack } from '../../bin/local/local-stack';
+import { startLocalServing, type LocalServing } from '../../bin/local/serving';
 import { synthesize } from '../../bin/local/synth';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
 import { LedgerStore } from '../../lambdas/shared/ledger-store';
@@ -14,6 +15,8 @@ import { SKIP_BUNDLING } from './stacks';
 export interface LocalEnvironment {
   readonly emulators: Emulators;
   readonly stack: LocalStack;
+  /** Lambda versions and aliases, CodeDeploy and CloudWatch alarms, locally (the Lambda and CodeDeploy APIs stay on 127.0.0.1). */
+  readonly serving: LocalServing;
   readonly outdir: string;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
@@ -36,11 +39,12 @@ export interface LocalEnvironment {
  * Synthesizes the reference app (bundled or not), starts s3rver and dynalite on
  * ephemeral ports and creates the template's buckets and table in them.
  */
-export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown> } = {}): Promise<LocalEnvironment> {
+export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown>; serving?: Parameters<typeof startLocalServing>[1] } = {}): Promise<LocalEnvironment> {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
   const stackName = synthesize(outdir, { ...(options.bundle ? {} : SKIP_BUNDLING), ...options.context });
   const emulators = await startEmulators();
   const stack = await LocalStack.start({ outdir, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } });
+  const serving = await startLocalServing(stack, options.serving);
   const s3 = s3Client(emulators.env);
   const ddb = dynamoDocumentClient(emulators.env);
   const tableName = stack.output('LedgerTableName');
@@ -48,6 +52,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
   return {
     emulators,
     stack,
+    serving,
     outdir,
     s3,
     ddb,
@@ -64,6 +69,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
     async stop() {
       s3.destroy();
       ddb.destroy();
+      await serving.close();
       await emulators.stop();
       rmSync(outdir, { recursive: true, force: true });
     },

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import type { LocalDeployment } from '../../bin/local/codedeploy';
 import { cpsRows } from '../../bin/local/sample-data';
-import { startLocalServing, type LocalServing } from '../../bin/local/serving';
+import type { LocalServing } from '../../bin/local/serving';
 import { runStateMachine } from '../../bin/local/state-machine';
 import { deterministicId } from '../../lambdas/core/lineage';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
@@ -53,14 +53,17 @@ const release = (modelVersionId: string) => runStateMachine(env.stack, ids.relea
 const history = async () => env.ledger().history('endpoint/cps-wages');
 
 beforeAll(async () => {
-  env = await startLocal({ bundle: true });
-  serving = await startLocalServing(env.stack, {
-    random: rng(5), // which version a request reaches during a canary
-    traffic: async (d) => {
-      await traffic(100, 20);
-      await duringCanary(d);
+  env = await startLocal({
+    bundle: true,
+    serving: {
+      random: rng(5), // which version a request reaches during a canary
+      traffic: async (d) => {
+        await traffic(100, 20);
+        await duringCanary(d);
+      },
     },
   });
+  serving = env.serving;
   ids.endpoint = logicalIdByPath(env.stack.template, 'CdkMlops/Endpoint/Function/Resource');
   ids.release = logicalIdByPath(env.stack.template, 'CdkMlops/Endpoint/ReleaseStateMachine/Resource');
   ids.deployer = logicalIdByPath(env.stack.template, 'CdkMlops/Endpoint/Deployer/Resource');
@@ -69,10 +72,7 @@ beforeAll(async () => {
   url = await serving.serve(ids.endpoint);
   await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'contracts/cps-wages.yaml', Body: 'version: 1\ncolumns:\n  education: { type: integer, min: 0, max: 30 }\n' }));
 }, 240_000);
-afterAll(async () => {
-  await serving?.close();
-  await env?.stop();
-});
+afterAll(async () => env?.stop());
 
 describe('OnnxEndpoint releases, locally from cdk.out', () => {
   let v1: RecordedTestModel;
