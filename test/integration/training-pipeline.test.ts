@@ -179,6 +179,10 @@ describe('TrainingPipeline, reference configuration (automatic approval)', () =>
     const approval = (await env.ledger().get(first.approval.gateReportId)) as LedgerRecord<'GateReport'>;
     expect(approval.data).toMatchObject({ gate: 'approval', passed: true, modelPackageArn: first.registry.ModelPackageArn, reasons: ['approved by pipeline (automatic: the gates passed)'] });
     expect(first.deployment.deploymentId).toMatch(/^dp-/);
+    // released to the reference endpoint through its deployer: the first model goes live at once, recorded in the endpoint's chain
+    expect(first.releaseStatus).toMatchObject({ done: true, succeeded: true, status: 'Succeeded' });
+    expect(await env.ledger().history('endpoint/cps-wages')).toMatchObject([{ kind: 'Deployment', data: { modelVersionId: first.model.modelVersionId, status: 'succeeded', reason: 'initial', functionVersion: '2' } }]);
+    expect(env.serving.lambda.getAlias(logicalIdByPath(env.stack.template, 'CdkMlops/Endpoint/Function/Resource'), 'live').FunctionVersion).toBe('2');
     const kinds = (await env.ledger().history('pipeline/cps-wages')).map((r) => r.kind);
     expect(kinds).toEqual(['TrainingRun', 'ModelVersion', 'Deployment']);
     const gates = (await env.ledger().derivedFrom(first.model.modelVersionId)).filter((r) => r.kind === 'GateReport').map((r) => (r as LedgerRecord<'GateReport'>).data.gate);
