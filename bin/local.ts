@@ -13,8 +13,10 @@ import { uploadWithEvent } from './local/s3-events';
 import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
 import { localServices, templateModelPackageGroups, type Notification } from './local/services';
 import { LocalSageMaker } from './local/sagemaker-registry';
-import { renderLedgerReport } from './local/report';
+import { renderLedgerReport, type EndpointRequest } from './local/report';
+import { startLocalServing } from './local/serving';
 import { runStateMachine } from './local/state-machine';
+import { cpsRows } from './local/sample-data';
 import { synthesize } from './local/synth';
 
 /*
@@ -40,9 +42,13 @@ async function main(): Promise<void> {
   rmSync(RUN_DIR, { recursive: true, force: true });
   mkdirSync(RUN_DIR, { recursive: true });
   const emulators = await startEmulators({ dataDir: path.join(RUN_DIR, 'emulators') });
+  let stopServing = (): Promise<void> => Promise.resolve();
   step(`emulators up: S3 ${emulators.s3Endpoint}, DynamoDB ${emulators.dynamoEndpoint}`);
   try {
     const stack = await LocalStack.start({ outdir: OUTDIR, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' } });
+    // Lambda versions and aliases, CodeDeploy and CloudWatch alarms: what the endpoint's releases use
+    const serving = await startLocalServing(stack);
+    stopServing = () => serving.close();
     const dataBucket = stack.output('DataBucketName');
     const artifactsBucket = stack.output('ArtifactsBucketName');
     const tableName = stack.output('LedgerTableName');
@@ -119,15 +125,36 @@ async function main(): Promise<void> {
               model?: { modelVersionId: string };
               registry?: { ModelPackageArn: string };
               approval?: { description: string };
+              releaseStatus?: { succeeded: boolean };
             };
             if (o.datasetVersion?.status !== 'accepted') return 'not trainable (rejected at ingest)';
             if (!o.deployment) return `champion kept: ${o.evaluation?.reason}`;
-            return `registered model ${o.model?.modelVersionId} as ${o.registry?.ModelPackageArn} (${o.approval?.description}) and deployed it (${o.evaluation?.reason})`;
+            return `registered model ${o.model?.modelVersionId} as ${o.registry?.ModelPackageArn} (${o.approval?.description}) and ${o.releaseStatus ? 'released it to the endpoint' : 'deployed it'} (${o.evaluation?.reason})`;
           },
           (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
         );
         pipelines.push({ name: 'TrainingPipeline', input: queued.name, outcome });
         step(`TrainingPipeline on ${queued.name}: ${outcome}${notifications.length ? ` (${notifications.length} SNS notification${notifications.length > 1 ? 's' : ''} sent)` : ''}`);
+      }
+    }
+
+    // The endpoint the pipeline released to, served over HTTP on 127.0.0.1 as its Function URL: real requests.
+    const endpointFn = findLogicalIdByPath(stack.template, `${stackName}/Endpoint/Function/Resource`);
+    const requests: EndpointRequest[] = [];
+    if (endpointFn) {
+      const url = await serving.serve(endpointFn);
+      const rows = cpsRows().slice(0, 5).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender }));
+      for (const [label, body] of [
+        ['5 CPS rows', JSON.stringify({ rows })],
+        ['the same rows as columns', JSON.stringify({ columns: { education: rows.map((r) => r.education) } })],
+        ['a bad request (education "twelve", then 45)', JSON.stringify({ rows: [{ education: 'twelve' }, { education: 45 }] })],
+        ['not JSON', 'education=12'],
+      ] as const) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const answer = (await res.json()) as { modelVersionId?: string; predictions?: number[]; errors?: { field: string; message: string }[] };
+        const detail = answer.predictions ? `predictions ${answer.predictions.map((p) => p.toFixed(3)).join(', ')}` : (answer.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
+        requests.push({ label, status: res.status, modelVersionId: res.headers.get('x-model-version-id'), version: res.headers.get('x-local-executed-version'), detail });
+        step(`endpoint ${url} POST ${label} -> ${res.status} (model ${res.headers.get('x-model-version-id') ?? '-'}, Lambda version ${res.headers.get('x-local-executed-version')}): ${detail}`);
       }
     }
 
@@ -146,12 +173,13 @@ async function main(): Promise<void> {
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
 
     const reportPath = path.join(RUN_DIR, 'report.md');
-    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, pipelines, reports, histories }));
-    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, pipelines, reports, histories }, null, 2));
+    writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, pipelines, requests, reports, histories }));
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, pipelines, requests, reports, histories }, null, 2));
     step(`report written: ${path.relative(process.cwd(), reportPath)}`);
     step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
+    await stopServing();
     await emulators.stop();
   }
 }

@@ -8,8 +8,19 @@ export interface LedgerReportInput {
   readonly gates: readonly { gate: string; verdict: GateVerdict }[];
   readonly workflows?: readonly { name: string; input: string; shards: number; merged: boolean; detail: string }[];
   readonly pipelines?: readonly { name: string; input: string; outcome: string }[];
+  readonly requests?: readonly EndpointRequest[];
   readonly reports: readonly VerifyReport[];
   readonly histories: readonly { chain: string; records: readonly LedgerRecord[] }[];
+}
+
+/** A request the local run sent to the endpoint over HTTP, and its answer. */
+export interface EndpointRequest {
+  readonly label: string;
+  readonly status: number;
+  readonly modelVersionId: string | null;
+  /** The Lambda version that answered. */
+  readonly version: string | null;
+  readonly detail: string;
 }
 
 /** Text for a Markdown table cell ('|' would end the cell). */
@@ -32,6 +43,10 @@ export function renderLedgerReport(input: LedgerReportInput): string {
   if (input.pipelines?.length) {
     lines.push('', '## Training pipelines (run locally from the template)', '', '| pipeline | dataset version | outcome |', '|---|---|---|');
     for (const p of input.pipelines) lines.push(`| ${p.name} | \`${p.input}\` | ${cell(p.outcome)} |`);
+  }
+  if (input.requests?.length) {
+    lines.push('', '## Endpoint (the bundled handler over HTTP, as its Function URL)', '', '| request | status | model version | Lambda version | answer |', '|---|---|---|---|---|');
+    for (const r of input.requests) lines.push(`| ${cell(r.label)} | ${r.status} | ${r.modelVersionId ? `\`${r.modelVersionId}\`` : ''} | ${r.version ?? ''} | ${cell(r.detail)} |`);
   }
   lines.push('', '## Ledger chains', '', '| chain | links | verified | head |', '|---|---|---|---|');
   for (const r of input.reports) lines.push(`| ${r.chain} | ${r.length} | ${r.ok ? 'yes' : `**no**: ${r.problems.map((p) => p.message).join('; ')}`} | \`${r.head.slice(0, 16)}\` |`);

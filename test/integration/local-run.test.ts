@@ -50,8 +50,12 @@ describe('npm start', () => {
     expect(stdout).toMatch(/validation gate on dsv-\w+: passed/);
     expect(stdout).toMatch(/bias gate on dsv-\w+: passed/);
     // the training pipeline from the template, state by state: trained by the local SageMaker job, judged on the holdout, fair, registered, deployed
-    expect(stdout).toMatch(/▶ Wait for turn\n.*▶ Prepare training data\n.*▶ Train\n.*▶ Record model version\n.*▶ Evaluate against champion\n.*▶ Bias gate\n.*▶ Registration details\n.*▶ Register model\n.*▶ Record approval\n.*▶ Deploy\n/s);
-    expect(stdout).toMatch(/TrainingPipeline on dsv-\w+: registered model mv-\w+ as arn:aws:sagemaker:us-east-1:123456789012:model-package\/cdk-mlops-cps-wages\/1 \(approved by pipeline \(automatic: the gates passed\)\) and deployed it \(no model serves yet; the candidate's accuracy is 0\.\d{4}\)$/m);
+    expect(stdout).toMatch(/▶ Wait for turn\n.*▶ Prepare training data\n.*▶ Train\n.*▶ Record model version\n.*▶ Evaluate against champion\n.*▶ Bias gate\n.*▶ Registration details\n.*▶ Register model\n.*▶ Record approval\n.*▶ Start release\n.*▶ Check release\n.*▶ Deploy\n/s);
+    expect(stdout).toMatch(/TrainingPipeline on dsv-\w+: registered model mv-\w+ as arn:aws:sagemaker:us-east-1:123456789012:model-package\/cdk-mlops-cps-wages\/1 \(approved by pipeline \(automatic: the gates passed\)\) and released it to the endpoint \(no model serves yet; the candidate's accuracy is 0\.\d{4}\)$/m);
+    // the endpoint it was released to, over HTTP: the bundled handler on Lambda version 2 (the release), real predictions and field-level 400s
+    expect(stdout).toMatch(/endpoint http:\/\/127\.0\.0\.1:\d+\/ POST 5 CPS rows -> 200 \(model mv-\w+, Lambda version 2\): predictions (0\.\d{3}, ){4}0\.\d{3}$/m);
+    expect(stdout).toMatch(/POST a bad request .* -> 400 .*: rows\[0\]\.education: "twelve" is not a finite number; rows\[1\]\.education: 45 is above the contract's max 30$/m);
+    expect(stdout).toMatch(/verify endpoint\/cps-wages: OK \(1 links/);
     // started by the uploads through the retraining rule: one execution per dataset version (the duplicate event started none)
     expect(stdout.match(/TrainingPipeline execution 'dsv-\w+' \(started by the upload\)/g)).toHaveLength(3);
     expect(stdout.match(/not trainable \(rejected at ingest\)/g)).toHaveLength(2);
@@ -68,5 +72,6 @@ describe('npm start', () => {
     expect(text).toContain('| dataset/cps-wages | 8 | yes |');
     expect(text).toMatch(/\| validation \| `dsv-\w+` \| {2}\| passed \|/);
     expect(text).toMatch(/\| TrainingPipeline \| `dsv-\w+` \| registered model mv-\w+ as arn:aws:sagemaker:[^|]+\/cdk-mlops-cps-wages\/1 /);
+    expect(text).toMatch(/\| 5 CPS rows \| 200 \| `mv-\w+` \| 2 \| predictions /);
   }, 120_000);
 });
