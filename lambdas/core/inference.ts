@@ -58,6 +58,19 @@ const MAX_ERRORS = 20;
 
 type Encode = (raw: unknown) => number | string;
 
+/** Checks and encodes requests for one model: `(body, contentType?) => EncodedRequest`. */
+export type RequestParser = (body: string | undefined, contentType?: string) => EncodedRequest;
+
+/**
+ * A parser for one model's requests: the per-feature checks are built once
+ * (a container serves one model), not per request.
+ */
+export function requestParser(signature: ModelSignature, limits: InferenceLimits, contract?: DatasetContract): RequestParser {
+  const names = signature.features.map((f) => (typeof f === 'string' ? f : f.column));
+  const encoders = signature.features.map((f, j) => encoderFor(names[j]!, typeof f === 'string' ? undefined : f.categories, contract?.columns[names[j]!]));
+  return (body, contentType) => parse(body, contentType, names, encoders, limits);
+}
+
 /**
  * Checks a request body and encodes it. `body` is the decoded text (or
  * undefined); `contentType` is the request's, when it sent one.
@@ -68,11 +81,15 @@ export function parseInferenceRequest(
   limits: InferenceLimits,
   options: { readonly contentType?: string; readonly contract?: DatasetContract } = {},
 ): EncodedRequest {
+  return requestParser(signature, limits, options.contract)(body, options.contentType);
+}
+
+function parse(body: string | undefined, rawContentType: string | undefined, names: readonly string[], encoders: readonly Encode[], limits: InferenceLimits): EncodedRequest {
   const fail = (status: 400 | 413 | 415, field: string, message: string): never => {
     throw new InferenceRequestError(status, [{ field, message }]);
   };
-  const contentType = options.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (contentType && contentType !== 'application/json' && !contentType.endsWith('+json')) fail(415, 'content-type', `'${options.contentType}' is not JSON; send application/json`);
+  const contentType = rawContentType?.split(';')[0]?.trim().toLowerCase();
+  if (contentType && contentType !== 'application/json' && !contentType.endsWith('+json')) fail(415, 'content-type', `'${rawContentType}' is not JSON; send application/json`);
   if (body === undefined || body.trim() === '') fail(400, 'body', 'expected a JSON object {"rows": [...]} or {"columns": {...}}');
   const bytes = Buffer.byteLength(body!, 'utf8');
   if (bytes > limits.maxBodyBytes) fail(413, 'body', `${bytes} bytes, over the limit of ${limits.maxBodyBytes}`);
@@ -86,8 +103,6 @@ export function parseInferenceRequest(
   const request = parsed as Record<string, unknown>;
   if ((request.rows === undefined) === (request.columns === undefined)) fail(400, 'body', 'expected exactly one of "rows" (a list of objects) or "columns" (an object of lists)');
 
-  const names = signature.features.map((f) => (typeof f === 'string' ? f : f.column));
-  const encoders = signature.features.map((f, j) => encoderFor(names[j]!, typeof f === 'string' ? undefined : f.categories, options.contract?.columns[names[j]!]));
   const width = names.length;
   const errors: FieldError[] = [];
   let extraErrors = 0;

@@ -1,11 +1,10 @@
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { ArtifactStore } from '../shared/artifact-store';
 import { requireEnv, s3Client } from '../shared/clients';
+import { EmfWriter } from '../shared/emf';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
 import { OnnxModel } from '../shared/onnx-model';
@@ -29,7 +28,9 @@ import { endpointSettings, InferenceEndpoint, type HttpResponse, type Observatio
  */
 
 const logger = new Logger();
-const metrics = new Metrics();
+// EMF written directly: Powertools Metrics' flush costs about 45 µs a request, half the handler's budget.
+const metrics = new EmfWriter(process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'cdk-mlops', process.env.POWERTOOLS_SERVICE_NAME ?? 'onnx-endpoint');
+const metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED === 'true';
 let endpoint: InferenceEndpoint | undefined;
 
 function wire(): InferenceEndpoint {
@@ -48,27 +49,29 @@ function wire(): InferenceEndpoint {
 if (process.env.AWS_LAMBDA_FUNCTION_NAME && process.env.ENDPOINT_NAME) void wire().model().catch(() => undefined);
 
 function record(o: Observation, totalMs: number): void {
-  metrics.addMetric('RequestLatency', MetricUnit.Milliseconds, totalMs);
+  if (metricsDisabled) return;
+  metrics.add('RequestLatency', 'Milliseconds', totalMs);
   switch (o.outcome) {
     case 'served':
-      metrics.addMetric('Latency', MetricUnit.Milliseconds, o.scoringMs);
-      metrics.addMetric('BatchSize', MetricUnit.Count, o.rows);
-      metrics.addMetric('PredictionMean', MetricUnit.NoUnit, o.summary.mean);
-      metrics.addMetric('PositiveRate', MetricUnit.NoUnit, o.summary.positiveRate);
-      if (o.shift !== undefined) metrics.addMetric('PredictionShift', MetricUnit.NoUnit, o.shift);
-      if (o.captured === true) metrics.addMetric('Captured', MetricUnit.Count, 1);
-      if (o.captured === 'failed') metrics.addMetric('CaptureFailures', MetricUnit.Count, 1);
+      metrics.add('Latency', 'Milliseconds', o.scoringMs);
+      metrics.add('BatchSize', 'Count', o.rows);
+      metrics.add('PredictionMean', 'None', o.summary.mean);
+      metrics.add('PositiveRate', 'None', o.summary.positiveRate);
+      if (o.shift !== undefined) metrics.add('PredictionShift', 'None', o.shift);
+      if (o.captured === true) metrics.add('Captured', 'Count', 1);
+      if (o.captured === 'failed') metrics.add('CaptureFailures', 'Count', 1);
       break;
     case 'rejected':
-      metrics.addMetric('BadRequests', MetricUnit.Count, 1);
+      metrics.add('BadRequests', 'Count', 1);
       break;
     case 'unavailable':
-      metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
-      if (o.integrity) metrics.addMetric('ModelIntegrityFailures', MetricUnit.Count, 1);
+      metrics.add('ServerErrors', 'Count', 1);
+      if (o.integrity) metrics.add('ModelIntegrityFailures', 'Count', 1);
       break;
     case 'info':
       break;
   }
+  metrics.flush();
 }
 
 export const handler = middy(async (event: unknown, context: Context): Promise<HttpResponse> => {
@@ -78,5 +81,4 @@ export const handler = middy(async (event: unknown, context: Context): Promise<H
   if (observation.outcome === 'unavailable') logger.error('model not served', { statusCode: response.statusCode, body: response.body });
   return response;
 })
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+  .use(injectLambdaContext(logger));

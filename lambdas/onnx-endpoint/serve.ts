@@ -1,7 +1,7 @@
 import type { DatasetContract } from '../core/constraints';
 import { endpointSubject, servingDeployment } from '../core/deployment';
 import { CdkMlopsError, ModelError } from '../core/errors';
-import { InferenceRequestError, parseInferenceRequest, sampled, summarizeScores, type FieldError, type InferenceLimits, type ScoreSummary } from '../core/inference';
+import { InferenceRequestError, requestParser, sampled, summarizeScores, type FieldError, type InferenceLimits, type RequestParser, type ScoreSummary } from '../core/inference';
 import type { LedgerRecord } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import { loadContract, type ContractSource } from '../shared/contracts';
@@ -55,6 +55,8 @@ export interface LoadedModel {
   readonly dataset?: string;
   /** The mean score on the training data (ModelVersion metric `score:mean`): the prediction-shift baseline. */
   readonly baselineMean?: number;
+  /** Checks and encodes requests for this model (signature, contract, limits). */
+  readonly parse: RequestParser;
 }
 
 /** Loads the model a function version serves: ledger record, hash-checked bytes, onnxruntime session, contract. */
@@ -82,7 +84,7 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
     if (dataset) contract = await loadContract(deps.artifacts, settings.contractsPrefix, dataset);
   }
   const baseline = model.data.metrics['score:mean'];
-  return { modelVersionId: id, signature, scorer, ...(contract ? { contract, dataset } : {}), ...(Number.isFinite(baseline) ? { baselineMean: baseline } : {}) };
+  return { modelVersionId: id, signature, scorer, parse: requestParser(signature, settings.limits, contract), ...(contract ? { contract, dataset } : {}), ...(Number.isFinite(baseline) ? { baselineMean: baseline } : {}) };
 }
 
 /** An HTTP request as a Function URL or API Gateway delivers it. */
@@ -150,7 +152,7 @@ export class InferenceEndpoint {
     if (request.method !== 'POST') return { response: json(405, { errors: [{ field: 'method', message: `${request.method} is not allowed; POST a JSON request (GET describes the model)` }] }, { ...headers, allow: 'GET, POST' }), observation: { outcome: 'rejected', statusCode: 405 } };
     let input;
     try {
-      input = parseInferenceRequest(request.body, model.signature, this.settings.limits, { contentType: request.contentType, contract: model.contract });
+      input = model.parse(request.body, request.contentType);
     } catch (err) {
       if (!(err instanceof InferenceRequestError)) throw err;
       return { response: json(err.statusCode, { modelVersionId: model.modelVersionId, errors: err.errors satisfies readonly FieldError[] }, headers), observation: { outcome: 'rejected', statusCode: err.statusCode } };

@@ -38,6 +38,13 @@ export interface SecureFunctionProps {
   readonly ephemeralStorageSize?: Size;
   /** Ship onnxruntime-node (this architecture's binaries only) beside the bundle. */
   readonly onnxRuntime?: boolean;
+  /**
+   * Ship a source map and run with --enable-source-maps (stack traces in the
+   * sources' terms). Off for latency-critical functions: loading the map costs
+   * about 20 ms of cold start. Names survive either way (keepNames).
+   * @default true
+   */
+  readonly sourceMaps?: boolean;
 }
 
 /**
@@ -75,7 +82,7 @@ export class SecureFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environment: { ...(props.sourceMaps === false ? {} : { NODE_OPTIONS: '--enable-source-maps' }), ...props.environment },
       deadLetterQueue: props.deadLetterQueue,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       ephemeralStorageSize: props.ephemeralStorageSize,
@@ -84,9 +91,11 @@ export class SecureFunction extends Construct {
         minify: true,
         // Error names survive minification: Step Functions catches errors by name.
         keepNames: true,
-        sourceMap: true,
+        sourceMap: props.sourceMaps !== false,
         target: 'node22',
         format: nodejs.OutputFormat.CJS,
+        // The ES module builds (the AWS SDK's among them) tree-shake: about 30% less code to load at cold start.
+        mainFields: ['module', 'main'],
         // The runtime ships SDK v3, but a pinned, tested copy is bundled so the
         // code that runs is the code the tests ran.
         externalModules: [],

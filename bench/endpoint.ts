@@ -1,0 +1,210 @@
+/*
+ * ONNX endpoint benchmark: the bundled inference handler (what the Lambda runs,
+ * built by esbuild from lambdas/onnx-endpoint) against bare onnxruntime-node on
+ * the same model and the same input, in the same run:
+ *
+ *   - hot path: handler invocation (Function URL event -> JSON response: parse,
+ *     checks, encode, score, metrics, respond) vs a bare InferenceSession.run on
+ *     the already-built tensor, and vs bare serving code (JSON.parse, fill the
+ *     tensor, run, JSON.stringify) — at batch 1 and batch 1000;
+ *   - cold start: a fresh `node` process from spawn to its first prediction, the
+ *     bundled handler (require, model from S3 checked against the ledger on
+ *     s3rver/dynalite, first request) vs bare onnxruntime (require, load the
+ *     model file, first run);
+ *   - the asset's size, for arm64 (what deploys) and this machine's architecture.
+ *
+ * The model is a 16-feature logistic regression (MatMul, Add, Sigmoid).
+ *
+ *   npm run bench:endpoint
+ *   BENCH_COLD_RUNS=9 BENCH_ITERATIONS=5000 npm run bench:endpoint
+ *   BENCH_PROFILE=1 npm run bench:endpoint     # CPU profiles of the children
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { startEmulators } from '../bin/local/emulators';
+import { LocalStack } from '../bin/local/local-stack';
+import { linearModelOnnx } from '../bin/local/onnx-builder';
+import { hostLambdaArchitecture } from '../bin/local/synth';
+import { DataLake, LineageLedger, OnnxEndpoint } from '../lib';
+import { sha256Hex } from '../lambdas/core/lineage';
+import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
+import { LedgerStore } from '../lambdas/shared/ledger-store';
+
+const OUT = path.join(__dirname, 'out', 'endpoint');
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
+const FEATURES = 16;
+
+function du(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? du(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).size), 0);
+}
+
+/** Synthesizes a stack with one OnnxEndpoint for `architecture`; returns the handler's asset folder and the stack. */
+function build(architecture: 'arm64' | 'x86_64'): { asset: string; outdir: string } {
+  const outdir = path.join(OUT, `cdk.out.${architecture}`);
+  rmSync(outdir, { recursive: true, force: true });
+  const app = new App({ outdir, context: { 'cdk-mlops:lambdaArchitecture': architecture, 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true } });
+  const stack = new Stack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
+  const dataLake = new DataLake(stack, 'Lake');
+  const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+  new OnnxEndpoint(stack, 'Endpoint', { dataLake, ledger, endpointName: 'bench', captureSampleRate: 0, checkContract: false });
+  const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) => String((f as { Properties: { Description: string } }).Properties.Description).includes('inference')) as { Metadata: Record<string, string> };
+  app.synth();
+  return { asset: path.join(outdir, fn.Metadata['aws:asset:path']!), outdir };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]!;
+
+/** Runs `node -e script` with env; resolves with its wall time (spawn -> exit) and what it wrote to `result`. */
+function node(script: string, env: Record<string, string>, result?: string): Promise<{ ms: number; output?: unknown }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    // BENCH_PROFILE=1 writes a CPU profile of every child to bench/out/endpoint/profiles/
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(OUT, 'profiles')}`] : [];
+    const child = spawn(process.execPath, [...profile, '-e', script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`benchmark child exited ${code}`));
+      resolve({ ms, ...(result ? { output: JSON.parse(readFileSync(result, 'utf8')) as unknown } : {}) });
+    });
+  });
+}
+
+/** The hot-path child: the bundled handler and both bare baselines, interleaved, on the same bodies. */
+const HOT = `
+const { InferenceSession, Tensor } = require(process.env.ORT);
+const { handler } = require(process.env.BUNDLE);
+const fs = require('node:fs');
+const F = ${FEATURES};
+(async () => {
+  const session = await InferenceSession.create(fs.readFileSync(process.env.MODEL), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const out = {};
+  const ctx = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 30000 };
+  for (const batch of [1, 1000]) {
+    const rows = Array.from({ length: batch }, (_, i) => Object.fromEntries(Array.from({ length: F }, (_, j) => ['f' + j, ((i * 7 + j * 13) % 97) / 10])));
+    const body = JSON.stringify({ rows });
+    const event = { version: '2.0', body, isBase64Encoded: false, headers: { 'content-type': 'application/json' }, requestContext: { requestId: 'bench', http: { method: 'POST' } } };
+    const x = new Float32Array(batch * F);
+    rows.forEach((r, i) => { for (let j = 0; j < F; j++) x[i * F + j] = r['f' + j]; });
+    const tensor = new Tensor('float32', x, [batch, F]);
+    const bareRun = async () => { await session.run({ features: tensor }); };
+    const bareServing = async () => {
+      const req = JSON.parse(body);
+      const input = new Float32Array(req.rows.length * F);
+      req.rows.forEach((r, i) => { for (let j = 0; j < F; j++) input[i * F + j] = r['f' + j]; });
+      const res = await session.run({ features: new Tensor('float32', input, [req.rows.length, F]) });
+      return JSON.stringify({ predictions: Array.from(res.score.data) });
+    };
+    const viaHandler = async () => {
+      const r = await handler(event, ctx);
+      if (r.statusCode !== 200) throw new Error('handler answered ' + r.statusCode + ': ' + r.body);
+    };
+    const n = batch === 1 ? Number(process.env.ITERATIONS) : Math.max(200, Math.floor(Number(process.env.ITERATIONS) / 10));
+    const t = { handler: [], bareRun: [], bareServing: [] };
+    for (let w = 0; w < 200; w++) { await viaHandler(); await bareRun(); await bareServing(); }
+    for (let k = 0; k < n; k++) {
+      for (const [name, f] of [['handler', viaHandler], ['bareRun', bareRun], ['bareServing', bareServing]]) {
+        const s = process.hrtime.bigint();
+        await f();
+        t[name].push(Number(process.hrtime.bigint() - s) / 1000);
+      }
+    }
+    out[batch] = t;
+  }
+  fs.writeFileSync(process.env.RESULT, JSON.stringify(out));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+/** Cold start of the bundled handler: require, then the first request (the model loads from S3, hash-checked against the ledger). */
+const COLD_HANDLER = `
+const { handler } = require(process.env.BUNDLE);
+const F = ${FEATURES};
+const rows = [Object.fromEntries(Array.from({ length: F }, (_, j) => ['f' + j, j / 10]))];
+handler({ version: '2.0', body: JSON.stringify({ rows }), headers: { 'content-type': 'application/json' }, requestContext: { requestId: 'cold', http: { method: 'POST' } } }, { awsRequestId: 'cold' })
+  .then((r) => { if (r.statusCode !== 200) { console.error(r.body); process.exit(1); } process.exit(0); })
+  .catch((e) => { console.error(e); process.exit(1); });
+`;
+
+/** Cold start of bare onnxruntime: require, read the model file, create the session, run once. */
+const COLD_BARE = `
+const { InferenceSession, Tensor } = require(process.env.ORT);
+const F = ${FEATURES};
+InferenceSession.create(require('node:fs').readFileSync(process.env.MODEL), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' })
+  .then((s) => s.run({ features: new Tensor('float32', new Float32Array(F).map((_, j) => j / 10), [1, F]) }))
+  .then(() => process.exit(0))
+  .catch((e) => { console.error(e); process.exit(1); });
+`;
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  console.log(`node ${process.version}, ${process.arch}; building the endpoint's bundle (esbuild) for arm64 and ${hostLambdaArchitecture()} ...`);
+  const arm = build('arm64');
+  const host = hostLambdaArchitecture() === 'arm64' ? arm : build(hostLambdaArchitecture());
+  const sizes = [
+    ['arm64 (deployed)', du(arm.asset)],
+    [`${hostLambdaArchitecture()} (this machine)`, du(host.asset)],
+  ] as const;
+
+  // The model, in S3 and in the ledger, as a pipeline records one.
+  const weights = Array.from({ length: FEATURES }, (_, j) => ((j % 5) - 2) / 10);
+  const onnx = linearModelOnnx({ weights, bias: 0.1, inputName: 'features', outputName: 'score', docString: 'bench' });
+  const modelFile = path.join(OUT, 'model.onnx');
+  writeFileSync(modelFile, onnx);
+  const emulators = await startEmulators();
+  try {
+    const stack = await LocalStack.start({ outdir: host.outdir, stackName: 'Bench', emulators });
+    const fnId = Object.entries(stack.template.Resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.Description).includes('inference'))![0];
+    const variables = stack.templateVariables(fnId);
+    const s3 = s3Client(emulators.env);
+    const key = 'models/bench/model.onnx';
+    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: key, Body: onnx }));
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: variables.LEDGER_TABLE!, wormBucket: variables.LEDGER_WORM_BUCKET! });
+    const signature = { input: 'features', output: 'score', features: Array.from({ length: FEATURES }, (_, j) => `f${j}`) };
+    const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', data: { pipeline: 'bench', trainingRunId: 'tr-bench', artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    const env = {
+      ...variables,
+      ...emulators.env,
+      MODEL_VERSION_ID: model.record.id,
+      AWS_LAMBDA_FUNCTION_NAME: 'bench',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      BUNDLE: path.join(host.asset, 'index.js'),
+      ORT: path.join(host.asset, 'node_modules', 'onnxruntime-node'),
+      MODEL: modelFile,
+      ITERATIONS: String(ITERATIONS),
+      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+    };
+
+    const cold = { handler: [] as number[], bare: [] as number[] };
+    for (let i = 0; i < COLD_RUNS; i++) {
+      cold.bare.push((await node(COLD_BARE, env)).ms);
+      cold.handler.push((await node(COLD_HANDLER, env)).ms);
+    }
+    const result = path.join(OUT, 'hot.json');
+    const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Record<string, { handler: number[]; bareRun: number[]; bareServing: number[] }>;
+
+    console.log('\n| measure | handler | bare InferenceSession.run | bare serving (parse, run, stringify) | handler ÷ bare run | handler − bare run |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const batch of ['1', '1000']) {
+      const t = hot[batch]!;
+      const [h, r, b] = [median(t.handler), median(t.bareRun), median(t.bareServing)];
+      console.log(`| batch ${batch}, median µs (p99) | ${h.toFixed(0)} (${p99(t.handler).toFixed(0)}) | ${r.toFixed(0)} (${p99(t.bareRun).toFixed(0)}) | ${b.toFixed(0)} (${p99(t.bareServing).toFixed(0)}) | ${(h / r).toFixed(2)}× (${(h / b).toFixed(2)}× bare serving) | ${(h - r).toFixed(0)} µs (${(h - b).toFixed(0)} µs over bare serving) |`);
+    }
+    const [ch, cb] = [median(cold.handler), median(cold.bare)];
+    console.log(`| cold start, spawn → first prediction, median of ${COLD_RUNS} (ms) | ${ch.toFixed(0)} | ${cb.toFixed(0)} | | ${(ch / cb).toFixed(2)}× | ${(ch - cb).toFixed(0)} ms |`);
+    console.log('\n| asset (bundle + onnxruntime-node, pruned) | MB |\n|---|---:|');
+    for (const [label, bytes] of sizes) console.log(`| ${label} | ${(bytes / 2 ** 20).toFixed(1)} |`);
+  } finally {
+    await emulators.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
