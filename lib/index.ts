@@ -7,6 +7,7 @@ export * from './mlops-settings';
 export * from './mlops-stack';
 export * from './onnx-endpoint';
 export * from './profile-shards';
+export * from './sagemaker-endpoint';
 export * from './training-pipeline';
 export * from './validation-gate';
 export * from '../stepfunctions/validate-dataset';

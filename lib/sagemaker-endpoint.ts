@@ -1,0 +1,267 @@
+import { Annotations, ArnFormat, Duration, type Size, Stack, Token } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+import type { DataLake } from './data-lake';
+import { DEFAULT_MODELS_PREFIX } from './private/defaults';
+import { acknowledgeWildcards } from './private/nag';
+
+/** Hosting instance types by family (SageMaker names). */
+export const HostingInstanceType = {
+  CPU_C6I_XLARGE: 'ml.c6i.xlarge',
+  CPU_M5_XLARGE: 'ml.m5.xlarge',
+  /** NVIDIA A10G */
+  GPU_G5_XLARGE: 'ml.g5.xlarge',
+  GPU_G5_2XLARGE: 'ml.g5.2xlarge',
+  /** NVIDIA L4 */
+  GPU_G6_XLARGE: 'ml.g6.xlarge',
+  /** AWS Inferentia2: serves models compiled with SageMaker Neo for ml_inf2 */
+  INFERENTIA_INF2_XLARGE: 'ml.inf2.xlarge',
+  INFERENTIA_INF2_8XLARGE: 'ml.inf2.8xlarge',
+} as const;
+
+const HOSTING_FAMILIES = /^ml\.(t2|t3|m5|m5d|m6i|m7i|c5|c5d|c6i|c7i|r5|r5d|g4dn|g5|g6|g6e|p3|p4d|p5|inf1|inf2|trn1)\.[a-z0-9]+$/;
+/**
+ * Families with local NVMe instance storage: SageMaker refuses a storage KMS key
+ * for them (the instance store is encrypted by the hardware).
+ */
+const INSTANCE_STORE_FAMILIES = /^ml\.(m5d|c5d|r5d|g4dn|g5|g6|g6e|p4d|p5)\./;
+
+/** Traffic shifting of a blue/green update (SageMaker deployment guardrails). */
+export interface TrafficShifting {
+  /** 'CANARY': `size`% first, then the rest; 'LINEAR': `size`% per step; 'ALL_AT_ONCE'. @default 'CANARY' */
+  readonly type?: 'CANARY' | 'LINEAR' | 'ALL_AT_ONCE';
+  /** Percent of capacity per step. @default 10 */
+  readonly size?: number;
+  /** The baking time after each step, watched by the alarms. @default Duration.minutes(5) */
+  readonly waitInterval?: Duration;
+  /** How long the old fleet is kept after the last step. @default Duration.minutes(5) */
+  readonly terminationWait?: Duration;
+}
+
+export interface SageMakerEndpointProps {
+  /** Models are read from its artifacts bucket; captured data goes there. */
+  readonly dataLake: DataLake;
+  /** @default - the construct's id, lower-cased */
+  readonly endpointName?: string;
+  /** The inference container image URI (ECR). */
+  readonly imageUri: string;
+  /** The image's ECR repository, so the execution role may pull it. @default - the image is public or the role is granted elsewhere */
+  readonly imageRepository?: ecr.IRepository;
+  /** The model archive served when the endpoint is created (a model.tar.gz, or Neo's compiled archive for Inferentia); releases replace it. */
+  readonly initialModelDataUrl: string;
+  /** Environment of the container. @default {} */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** GPU (ml.g5, ml.g6), Inferentia (ml.inf2) or CPU. Not with `serverless`. @default HostingInstanceType.CPU_C6I_XLARGE */
+  readonly instanceType?: string;
+  /** @default 1 */
+  readonly initialInstanceCount?: number;
+  /** Target tracking on SageMakerVariantInvocationsPerInstance. @default - a fixed instance count */
+  readonly autoscaling?: { readonly minCapacity?: number; readonly maxCapacity: number; readonly targetInvocationsPerInstance: number };
+  /** Serverless inference (CPU only, scales to zero; no data capture, VPC or network isolation). @default - instances */
+  readonly serverless?: { readonly memorySize: Size; readonly maxConcurrency: number; readonly provisionedConcurrency?: number };
+  /** Share of requests captured to `captures/<name>/` in the artifacts bucket, 0 to 100. Not with `serverless`. @default 5 */
+  readonly dataCapturePercent?: number;
+  /** How releases shift traffic. @default canary 10%, 5 minutes baking */
+  readonly trafficShifting?: TrafficShifting;
+  /** Alarm thresholds that roll an update back. */
+  readonly alarmThresholds?: { readonly maxErrorRate?: number; readonly maxP99Latency?: Duration };
+  /** Run the model in your VPC (its private subnets). @default - no VPC */
+  readonly vpc?: ec2.IVpc;
+  /** @default - one security group with no inbound and no outbound rules (with network isolation nothing leaves anyway) */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /** @default true: the container has no network access (not with `serverless`) */
+  readonly networkIsolation?: boolean;
+  /** Key of the endpoint's storage volume and the captured data. @default - the data lake's key (no storage key on instance-store families) */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * A SageMaker real-time (or serverless) endpoint: the model, an endpoint
+ * configuration on GPU, Inferentia or CPU instances, data capture to the
+ * artifacts bucket, target-tracking autoscaling on invocations per instance,
+ * and blue/green updates with canary or linear traffic shifting that the
+ * endpoint's alarms roll back (SageMaker deployment guardrails).
+ */
+export class SageMakerEndpoint extends Construct {
+  readonly endpointName: string;
+  readonly role: iam.Role;
+  readonly model: sagemaker.CfnModel;
+  readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  readonly endpoint: sagemaker.CfnEndpoint;
+  readonly variantName = 'AllTraffic';
+  readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
+  readonly scalableTarget?: appscaling.ScalableTarget;
+
+  constructor(scope: Construct, id: string, props: SageMakerEndpointProps) {
+    super(scope, id);
+    this.endpointName = props.endpointName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    if (!Token.isUnresolved(this.endpointName) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(this.endpointName)) throw new Error(`SageMakerEndpoint: 'endpointName' must be 1-63 letters, digits and single hyphens (got '${this.endpointName}').`);
+    const serverless = props.serverless;
+    if (serverless && props.instanceType) throw new Error("SageMakerEndpoint: give 'instanceType' or 'serverless', not both.");
+    if (serverless && props.autoscaling) throw new Error("SageMakerEndpoint: 'autoscaling' is for instances; serverless endpoints scale by 'serverless.maxConcurrency'.");
+    if (serverless && props.dataCapturePercent !== undefined) throw new Error("SageMakerEndpoint: serverless endpoints do not support data capture; remove 'dataCapturePercent'.");
+    if (serverless && (props.vpc || props.networkIsolation === true)) throw new Error("SageMakerEndpoint: serverless endpoints support neither a VPC nor network isolation; remove 'vpc'/'networkIsolation'.");
+    if (serverless) {
+      const mb = serverless.memorySize.toMebibytes();
+      if (![1024, 2048, 3072, 4096, 5120, 6144].includes(mb)) throw new Error(`SageMakerEndpoint: 'serverless.memorySize' must be 1, 2, 3, 4, 5 or 6 GiB (got ${mb} MiB).`);
+      if (!Number.isInteger(serverless.maxConcurrency) || serverless.maxConcurrency < 1 || serverless.maxConcurrency > 200) throw new Error(`SageMakerEndpoint: 'serverless.maxConcurrency' must be a whole number from 1 to 200 (got ${serverless.maxConcurrency}).`);
+    }
+    const instanceType = props.instanceType ?? HostingInstanceType.CPU_C6I_XLARGE;
+    if (!serverless && !Token.isUnresolved(instanceType) && !HOSTING_FAMILIES.test(instanceType)) throw new Error(`SageMakerEndpoint: 'instanceType' must be a SageMaker hosting instance like ml.g5.xlarge, ml.inf2.xlarge or ml.c6i.xlarge (got '${instanceType}').`);
+    const count = props.initialInstanceCount ?? 1;
+    if (!Number.isInteger(count) || count < 1) throw new Error(`SageMakerEndpoint: 'initialInstanceCount' must be a whole number >= 1 (got ${count}).`);
+    const a = props.autoscaling;
+    if (a && (!Number.isInteger(a.maxCapacity) || a.maxCapacity < (a.minCapacity ?? count) || !(a.targetInvocationsPerInstance > 0))) throw new Error(`SageMakerEndpoint: 'autoscaling' needs maxCapacity >= minCapacity (${a.minCapacity ?? count}) and targetInvocationsPerInstance > 0.`);
+    const capture = props.dataCapturePercent ?? 5;
+    if (!serverless && !(Number.isInteger(capture) && capture >= 0 && capture <= 100)) throw new Error(`SageMakerEndpoint: 'dataCapturePercent' must be a whole number from 0 to 100 (got ${capture}).`);
+    const shifting = props.trafficShifting ?? {};
+    const stepSize = shifting.size ?? 10;
+    if (!(Number.isInteger(stepSize) && stepSize >= 1 && stepSize <= 99)) throw new Error(`SageMakerEndpoint: 'trafficShifting.size' must be a whole percent from 1 to 99 (got ${stepSize}).`);
+    const inferentia = /^ml\.inf[12]\./.test(instanceType) && !serverless;
+    if (inferentia) Annotations.of(this).addInfo(`SageMakerEndpoint: ${instanceType} serves models compiled for ${instanceType.startsWith('ml.inf2') ? 'ml_inf2' : 'ml_inf1'} (TrainingPipeline 'compileForInferentia'), with a Neuron inference image.`);
+    if (/^ml\.inf1\./.test(instanceType) && (shifting.type ?? 'CANARY') !== 'ALL_AT_ONCE') Annotations.of(this).addWarningV2('cdk-mlops:inf1NoGuardrails', 'SageMakerEndpoint: SageMaker deployment guardrails do not support Inf1 instances; updates fall back to all-at-once blue/green with no baking period.');
+    if (props.networkIsolation === false) Annotations.of(this).addWarningV2('cdk-mlops:endpointNetworkAccess', "SageMakerEndpoint: 'networkIsolation' is off: the model container can reach the network.");
+
+    const key = props.encryptionKey ?? props.dataLake.encryptionKey;
+    const capturePrefix = `captures/${this.endpointName}/`;
+    this.role = new iam.Role(this, 'ExecutionRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `cdk-mlops endpoint ${this.endpointName}: SageMaker hosting` });
+    props.dataLake.grantReadArtifacts(this.role, `${DEFAULT_MODELS_PREFIX}*`);
+    props.dataLake.grantReadArtifacts(this.role, 'training/*');
+    if (!serverless && capture > 0) props.dataLake.grantWriteArtifacts(this.role, `${capturePrefix}*`);
+    props.imageRepository?.grantPull(this.role);
+    key.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey');
+    const stack = Stack.of(this);
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], resources: [stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/Endpoints/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+    // CloudWatch PutMetricData has no resource-level permissions; it is limited to SageMaker's namespaces.
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } } }));
+
+    const securityGroups = props.vpc ? (props.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, allowAllOutbound: false, description: `cdk-mlops endpoint ${this.endpointName}` })]) : [];
+    if (props.vpc) {
+      // SageMaker attaches the model's network interfaces in the VPC; these EC2 calls have no resource-level permissions.
+      this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] }));
+    }
+    acknowledgeWildcards(this.role, [
+      { resource: /:logs:.+:log-group:\/aws\/sagemaker\/Endpoints\/\*$/, reason: 'SageMaker writes each endpoint variant instance to its own log group and stream under /aws/sagemaker/Endpoints/, named at run time.' },
+      { resource: /^\*$/, reason: "cloudwatch:PutMetricData has no resource-level permissions (it is conditioned on SageMaker's namespaces); in a VPC, the EC2 network-interface calls SageMaker makes for the model have none either." },
+    ]);
+    this.model = new sagemaker.CfnModel(this, 'Model', {
+      executionRoleArn: this.role.roleArn,
+      primaryContainer: { image: props.imageUri, modelDataUrl: props.initialModelDataUrl, environment: { ...props.environment } },
+      enableNetworkIsolation: serverless ? undefined : (props.networkIsolation ?? true),
+      vpcConfig: props.vpc ? { subnets: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds, securityGroupIds: securityGroups.map((g) => g.securityGroupId) } : undefined,
+    });
+    this.model.node.addDependency(this.role);
+    const storageKey = !serverless && !INSTANCE_STORE_FAMILIES.test(instanceType);
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
+      productionVariants: [
+        {
+          variantName: this.variantName,
+          modelName: this.model.attrModelName,
+          ...(serverless
+            ? { serverlessConfig: { memorySizeInMb: serverless.memorySize.toMebibytes(), maxConcurrency: serverless.maxConcurrency, ...(serverless.provisionedConcurrency ? { provisionedConcurrency: serverless.provisionedConcurrency } : {}) } }
+            : { instanceType, initialInstanceCount: count, initialVariantWeight: 1 }),
+        },
+      ],
+      ...(storageKey ? { kmsKeyId: key.keyArn } : {}),
+      ...(!serverless && capture > 0
+        ? {
+            dataCaptureConfig: {
+              enableCapture: true,
+              initialSamplingPercentage: capture,
+              destinationS3Uri: props.dataLake.artifactsBucket.s3UrlForObject(capturePrefix.slice(0, -1)),
+              kmsKeyId: key.keyArn,
+              captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+              captureContentTypeHeader: { jsonContentTypes: ['application/json'], csvContentTypes: ['text/csv'] },
+            },
+          }
+        : {}),
+    });
+
+    // The alarms an update is rolled back by (SageMaker's own metrics of the variant).
+    const minute = Duration.minutes(1);
+    const dims = { EndpointName: this.endpointName, VariantName: this.variantName };
+    const sm = (metricName: string, statistic: string): cloudwatch.Metric => new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName, dimensionsMap: dims, statistic, period: minute });
+    const maxErrorRate = props.alarmThresholds?.maxErrorRate ?? 0.05;
+    const maxP99 = props.alarmThresholds?.maxP99Latency ?? Duration.seconds(1);
+    this.alarms = {
+      errorRate: new cloudwatch.Alarm(this, 'ErrorRateAlarm', {
+        metric: new cloudwatch.MathExpression({ expression: 'FILL(errors, 0) / invocations', usingMetrics: { errors: sm('Invocation5XXErrors', 'Sum'), invocations: sm('Invocations', 'Sum') }, period: minute }),
+        threshold: maxErrorRate,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `cdk-mlops endpoint ${this.endpointName}: more than ${maxErrorRate * 100}% 5xx in a minute (rolls an update back)`,
+      }),
+      // ModelLatency is in microseconds
+      latency: new cloudwatch.Alarm(this, 'LatencyAlarm', {
+        metric: sm('ModelLatency', 'p99'),
+        threshold: maxP99.toMilliseconds() * 1000,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `cdk-mlops endpoint ${this.endpointName}: p99 model latency above ${maxP99.toMilliseconds()} ms (rolls an update back)`,
+      }),
+    };
+
+    const type = shifting.type ?? 'CANARY';
+    const wait = (shifting.waitInterval ?? Duration.minutes(5)).toSeconds();
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
+      endpointName: this.endpointName,
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      deploymentConfig: {
+        blueGreenUpdatePolicy: {
+          trafficRoutingConfiguration: {
+            type,
+            ...(type === 'CANARY' ? { canarySize: { type: 'CAPACITY_PERCENT', value: stepSize }, waitIntervalInSeconds: wait } : {}),
+            ...(type === 'LINEAR' ? { linearStepSize: { type: 'CAPACITY_PERCENT', value: stepSize }, waitIntervalInSeconds: wait } : {}),
+          },
+          terminationWaitInSeconds: (shifting.terminationWait ?? Duration.minutes(5)).toSeconds(),
+        },
+        autoRollbackConfiguration: { alarms: [{ alarmName: this.alarms.errorRate.alarmName }, { alarmName: this.alarms.latency.alarmName }] },
+      },
+    });
+
+    if (a && !serverless) {
+      this.scalableTarget = new appscaling.ScalableTarget(this, 'Scaling', {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        resourceId: `endpoint/${this.endpointName}/variant/${this.variantName}`,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        minCapacity: a.minCapacity ?? count,
+        maxCapacity: a.maxCapacity,
+      });
+      this.scalableTarget.node.addDependency(this.endpoint);
+      this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', { targetValue: a.targetInvocationsPerInstance, predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE, scaleInCooldown: Duration.minutes(5), scaleOutCooldown: Duration.minutes(1) });
+    }
+  }
+
+  /** The endpoint's ARN. */
+  get endpointArn(): string {
+    return Stack.of(this).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase(), arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  }
+
+  /** Lets `grantee` call the endpoint (sagemaker:InvokeEndpoint). */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: [this.endpointArn] });
+  }
+
+  /** A metric of the variant (AWS/SageMaker). Statistic: Sum; period: 5 minutes. */
+  metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName, dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variantName }, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** Invocations. Statistic: Sum; period: 5 minutes. */
+  metricInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Invocations', props);
+  }
+
+  /** Model latency (µs). Statistic: p99; period: 5 minutes. */
+  metricModelLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ModelLatency', { statistic: cloudwatch.Stats.p(99), ...props });
+  }
+}
