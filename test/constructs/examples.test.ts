@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { DataLakeExampleStack } from '../../docs/examples/data-lake';
 import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
+import { EndpointsExampleStack } from '../../docs/examples/endpoints';
 import { GatesExampleStack, ValidateThenTrainExampleStack } from '../../docs/examples/gates';
 import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
 import { TrainingPipelineExampleStack } from '../../docs/examples/training-pipeline';
@@ -72,22 +73,14 @@ describe('documentation examples', () => {
     template.resourceCountIs('AWS::SageMaker::ModelPackageGroup', 2);
     expect(() => app.synth()).not.toThrow();
   });
+  it('endpoints example: ONNX with provisioned concurrency and a linear rollout, SageMaker on Inferentia2, under cdk-nag', () => {
+    const app = nagged();
+    const stack = new EndpointsExampleStack(app, 'Example', { env: { account: '123456789012', region: 'us-east-1' } });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', { DeploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute' });
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'lambda', MinCapacity: 2, MaxCapacity: 20 });
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'sagemaker', MinCapacity: 1, MaxCapacity: 4 });
+    t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InstanceType: 'ml.inf2.xlarge' })] });
+    expect(() => app.synth()).not.toThrow();
+  });
 });
-
-/** A VPC as the context provider would return it: two isolated subnets. */
-const VPC_LOOKUP = {
-  vpcId: 'vpc-0123456789abcdef0',
-  vpcCidrBlock: '10.0.0.0/16',
-  ownerAccountId: '123456789012',
-  availabilityZones: [],
-  subnetGroups: [
-    {
-      name: 'Isolated',
-      type: 'Isolated',
-      subnets: [
-        { subnetId: 'subnet-isolated-a', cidr: '10.0.0.0/24', availabilityZone: 'eu-west-1a', routeTableId: 'rtb-a' },
-        { subnetId: 'subnet-isolated-b', cidr: '10.0.1.0/24', availabilityZone: 'eu-west-1b', routeTableId: 'rtb-b' },
-      ],
-    },
-  ],
-};
