@@ -73,6 +73,7 @@ describe('documentation examples', () => {
     template.resourceCountIs('AWS::SageMaker::ModelPackageGroup', 2);
     expect(() => app.synth()).not.toThrow();
   });
+
   it('endpoints example: ONNX with provisioned concurrency and a linear rollout, SageMaker on Inferentia2, under cdk-nag', () => {
     const app = nagged();
     const stack = new EndpointsExampleStack(app, 'Example', { env: { account: '123456789012', region: 'us-east-1' } });
@@ -84,3 +85,21 @@ describe('documentation examples', () => {
     expect(() => app.synth()).not.toThrow();
   });
 });
+
+/** A VPC as the context provider would return it: two isolated subnets. */
+const VPC_LOOKUP = {
+  vpcId: 'vpc-0123456789abcdef0',
+  vpcCidrBlock: '10.0.0.0/16',
+  ownerAccountId: '123456789012',
+  availabilityZones: [],
+  subnetGroups: [
+    {
+      name: 'Isolated',
+      type: 'Isolated',
+      subnets: [
+        { subnetId: 'subnet-isolated-a', cidr: '10.0.0.0/24', availabilityZone: 'eu-west-1a', routeTableId: 'rtb-a' },
+        { subnetId: 'subnet-isolated-b', cidr: '10.0.1.0/24', availabilityZone: 'eu-west-1b', routeTableId: 'rtb-b' },
+      ],
+    },
+  ],
+};
