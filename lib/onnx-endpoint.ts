@@ -246,6 +246,7 @@ export class OnnxEndpoint extends Construct {
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
       environment: {
+        ENDPOINT_KIND: 'onnx',
         ENDPOINT_NAME: this.endpointName,
         FUNCTION_NAME: fn.function.functionName,
         ALIAS_NAME: this.alias.aliasName,

@@ -66,8 +66,10 @@ export interface ModelVersionData {
   readonly trainingRunId: string;
   /** Where the model is (s3://bucket/key) and the hex SHA-256 of its bytes, checked by whoever loads it. */
   readonly artifact: { readonly uri: string; readonly sha256: string; readonly versionId?: string };
-  /** e.g. 'onnx' */
+  /** e.g. 'onnx', 'neo:ml_inf2' */
   readonly format: string;
+  /** The archive a SageMaker model serves (the training job's model.tar.gz) and its hex SHA-256, when recorded. */
+  readonly archive?: { readonly uri: string; readonly sha256: string };
   /** How dataset columns feed the model and which output is its score (needed to score an ONNX model). */
   readonly signature?: ModelSignature;
   readonly modelPackageGroup?: string;

@@ -5,48 +5,72 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { SageMakerClient, type DeploymentConfig } from '@aws-sdk/client-sagemaker';
+import type { Readable } from 'node:stream';
+import { digestStream } from '../core/digest';
 import { InvalidEventError } from '../core/errors';
 import { requireEnv, s3Client } from '../shared/clients';
 import { LedgerStore } from '../shared/ledger-store';
-import { S3ModelArtifacts } from '../shared/model-artifacts';
-import { check, release, rollback, type ReleaseConfig, type ReleaseDeps } from './release';
+import { parseS3Uri, S3ModelArtifacts } from '../shared/model-artifacts';
+import * as lambdaRelease from './release';
+import * as sagemakerRelease from './sagemaker-release';
 
 /*
- * The ONNX endpoint's deployer: { operation: 'release' | 'check' | 'rollback', ... }
+ * An endpoint's deployer: { operation: 'release' | 'check' | 'rollback', ... }
  * from the endpoint's release state machine, a pipeline, or an alarm.
- * Environment: ENDPOINT_NAME, FUNCTION_NAME, ALIAS_NAME, CODEDEPLOY_APPLICATION,
- * CODEDEPLOY_DEPLOYMENT_GROUP, REQUIRE_APPROVAL, LEDGER_TABLE, LEDGER_WORM_BUCKET,
- * LEDGER_WORM_PREFIX, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ * ENDPOINT_KIND 'onnx' (a Lambda alias through CodeDeploy) or 'sagemaker'
+ * (UpdateEndpoint with the endpoint's guardrails).
+ * Environment: ENDPOINT_KIND, ENDPOINT_NAME, REQUIRE_APPROVAL, LEDGER_TABLE,
+ * LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, POWERTOOLS_SERVICE_NAME,
+ * POWERTOOLS_METRICS_NAMESPACE; onnx: FUNCTION_NAME, ALIAS_NAME,
+ * CODEDEPLOY_APPLICATION, CODEDEPLOY_DEPLOYMENT_GROUP; sagemaker: DEPLOYMENT_CONFIG (JSON).
  */
 
 const logger = new Logger();
 const metrics = new Metrics();
-let wiring: { deps: ReleaseDeps; config: ReleaseConfig } | undefined;
+type Operation = (event: Record<string, unknown>) => Promise<unknown>;
+let operations: Record<string, Operation> | undefined;
 
-function wire(): NonNullable<typeof wiring> {
-  if (wiring) return wiring;
-  wiring = {
-    deps: { ledger: LedgerStore.fromEnvironment(), models: new S3ModelArtifacts(s3Client()), lambda: new LambdaClient({}), codedeploy: new CodeDeployClient({}), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
-    config: {
-      endpoint: requireEnv('ENDPOINT_NAME'),
+function wire(): Record<string, Operation> {
+  if (operations) return operations;
+  const ledger = LedgerStore.fromEnvironment();
+  const endpoint = requireEnv('ENDPOINT_NAME');
+  const requireApproval = process.env.REQUIRE_APPROVAL !== 'false';
+  const s3 = s3Client();
+  if (process.env.ENDPOINT_KIND === 'sagemaker') {
+    const deps: sagemakerRelease.SageMakerReleaseDeps = {
+      ledger,
+      sagemaker: new SageMakerClient({}),
+      async hashObject(uri) {
+        const { bucket, key } = parseS3Uri(uri);
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await digestStream(out.Body as Readable, { validateUtf8: false, headBytes: 0 })).sha256;
+      },
+    };
+    const config: sagemakerRelease.SageMakerReleaseConfig = { endpoint, requireApproval, deploymentConfig: JSON.parse(requireEnv('DEPLOYMENT_CONFIG')) as DeploymentConfig };
+    operations = { release: (e) => sagemakerRelease.release(e, deps, config), check: (e) => sagemakerRelease.check(e, deps, config), rollback: (e) => sagemakerRelease.rollback(e, deps, config) };
+  } else {
+    const deps: lambdaRelease.ReleaseDeps = { ledger, models: new S3ModelArtifacts(s3), lambda: new LambdaClient({}), codedeploy: new CodeDeployClient({}), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+    const config: lambdaRelease.ReleaseConfig = {
+      endpoint,
       functionName: requireEnv('FUNCTION_NAME'),
       alias: process.env.ALIAS_NAME ?? 'live',
       application: requireEnv('CODEDEPLOY_APPLICATION'),
       deploymentGroup: requireEnv('CODEDEPLOY_DEPLOYMENT_GROUP'),
-      requireApproval: process.env.REQUIRE_APPROVAL !== 'false',
-    },
-  };
-  return wiring;
+      requireApproval,
+    };
+    operations = { release: (e) => lambdaRelease.release(e, deps, config), check: (e) => lambdaRelease.check(e, deps, config), rollback: (e) => lambdaRelease.rollback(e, deps, config) };
+  }
+  return operations;
 }
 
-const OPERATIONS = { release, check, rollback } as const;
-
 export const handler = middy(async (event: unknown): Promise<unknown> => {
-  const { deps, config } = wire();
+  const ops = wire();
   const e = (event ?? {}) as Record<string, unknown>;
-  const operation = OPERATIONS[e.operation as keyof typeof OPERATIONS] as ((event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig) => Promise<unknown>) | undefined;
-  if (!operation) throw new InvalidEventError(`operation: expected one of ${Object.keys(OPERATIONS).join(', ')} (got ${JSON.stringify(e.operation)})`);
-  const result = (await operation(e, deps, config)) as { done?: boolean; succeeded?: boolean };
+  const operation = typeof e.operation === 'string' && Object.hasOwn(ops, e.operation) ? ops[e.operation] : undefined;
+  if (!operation) throw new InvalidEventError(`operation: expected one of ${Object.keys(ops).join(', ')} (got ${JSON.stringify(e.operation)})`);
+  const result = (await operation(e)) as { done?: boolean; succeeded?: boolean };
   metrics.addMetric(`Operation_${String(e.operation)}`, MetricUnit.Count, 1);
   if (e.operation === 'check' && result.done) metrics.addMetric(result.succeeded ? 'ReleasesSucceeded' : 'ReleasesRolledBack', MetricUnit.Count, 1);
   if (e.operation === 'rollback') metrics.addMetric('Rollbacks', MetricUnit.Count, 1);

@@ -1,10 +1,11 @@
 import { GetDeploymentCommand, CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, GetFunctionConfigurationCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { endpointSubject, INITIAL_DEPLOYMENT_CONFIG, rollbackTarget, servingDeployment } from '../core/deployment';
-import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
-import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import { CdkMlopsError, ModelError } from '../core/errors';
+import { deterministicId, type LedgerRecord } from '../core/lineage';
 import { checkModelSignature } from '../core/model-signature';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
+import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
 
 /*
  * Releases of an ONNX endpoint: a model version goes live through a new Lambda
@@ -36,58 +37,19 @@ export interface ReleaseConfig {
   readonly requireApproval: boolean;
 }
 
+export { NothingToRollBackError, ReleaseRefusedError, type ReleaseOutcome, type StartedRelease } from './records';
+
 export interface ReleaseDeps {
-  readonly ledger: {
-    get(id: string): Promise<LedgerRecord | undefined>;
-    append(draft: RecordDraft): Promise<{ record: LedgerRecord }>;
-    history(subject: string): Promise<LedgerRecord[]>;
-    derivedFrom(id: string): Promise<LedgerRecord[]>;
-  };
+  readonly ledger: ReleaseLedger;
   readonly models: ModelArtifactReader;
   readonly lambda: Pick<LambdaClient, 'send'>;
   readonly codedeploy: Pick<CodeDeployClient, 'send'>;
   sleep(ms: number): Promise<void>;
 }
 
-/** The model cannot be released: the message says why (not approved, not ONNX, bytes altered...). */
-export class ReleaseRefusedError extends CdkMlopsError {}
-
-/** There is no earlier model to roll back to. */
-export class NothingToRollBackError extends CdkMlopsError {}
-
-/** What `release` started (the input of `check`). */
-export interface StartedRelease {
-  readonly done: boolean;
-  readonly modelVersionId: string;
-  readonly previousModelVersionId: string | null;
-  readonly reason: 'initial' | 'retrain' | 'manual';
-  readonly currentVersion: string;
-  readonly targetVersion: string;
-  readonly deploymentId: string | null;
-  /** Set when the model already serves: nothing was started. */
-  readonly unchanged?: boolean;
-}
-
-export interface ReleaseOutcome {
-  readonly done: boolean;
-  readonly status: string;
-  readonly succeeded?: boolean;
-  readonly deploymentRecordId?: string;
-  readonly incidentId?: string;
-  readonly reason?: string;
-}
-
-function text(event: Record<string, unknown>, field: string): string {
-  const v = event[field];
-  if (typeof v !== 'string' || v === '') throw new InvalidEventError(`${field}: expected a non-empty string`);
-  return v;
-}
-
 /** Checks the model can be served, as the endpoint will check it: ONNX, a signature, approved, bytes as recorded. */
 async function releasable(deps: ReleaseDeps, config: ReleaseConfig, id: string): Promise<LedgerRecord<'ModelVersion'>> {
-  const record = await deps.ledger.get(id);
-  if (!record || record.kind !== 'ModelVersion') throw new ReleaseRefusedError(`modelVersionId: '${id}' is not a ModelVersion in the ledger`);
-  const model = record as LedgerRecord<'ModelVersion'>;
+  const model = await approvedModel(deps.ledger, id, config.requireApproval);
   if (model.data.format !== 'onnx') throw new ReleaseRefusedError(`model ${id} is '${model.data.format}'; the ONNX endpoint serves ONNX models`);
   try {
     checkModelSignature(model.data.signature);
@@ -95,11 +57,6 @@ async function releasable(deps: ReleaseDeps, config: ReleaseConfig, id: string):
   } catch (err) {
     if (err instanceof ModelError) throw new ReleaseRefusedError(`model ${id}: ${err.message}`, { cause: err });
     throw err;
-  }
-  if (config.requireApproval) {
-    const approvals = (await deps.ledger.derivedFrom(id)).filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && (r as LedgerRecord<'GateReport'>).data.gate === 'approval');
-    const last = approvals.at(-1);
-    if (!last?.data.passed) throw new ReleaseRefusedError(`model ${id} is not approved${last ? ` (${last.data.reasons.join('; ')})` : ' (no approval GateReport in the ledger)'}; only approved models are released`);
   }
   return model;
 }
@@ -148,43 +105,21 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
   return { ...base, done: false, targetVersion, deploymentId: created.deploymentId! };
 }
 
-function startedRelease(value: unknown): StartedRelease {
-  const r = value as Partial<StartedRelease> | undefined;
-  if (!r || typeof r.modelVersionId !== 'string' || typeof r.targetVersion !== 'string') throw new InvalidEventError('release: expected the output of the release step');
-  return r as StartedRelease;
-}
-
 export async function check(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<ReleaseOutcome> {
   const r = startedRelease(event.release);
   if (r.unchanged || !r.deploymentId) return { done: true, status: 'Unchanged', succeeded: true, reason: `model ${r.modelVersionId} already serves` };
   const { deploymentInfo: info } = await deps.codedeploy.send(new GetDeploymentCommand({ deploymentId: r.deploymentId }));
   const status = info?.status ?? 'Unknown';
   if (!['Succeeded', 'Failed', 'Stopped'].includes(status)) return { done: false, status };
-  const subject = endpointSubject(config.endpoint);
-  const common = { endpoint: config.endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, functionVersion: r.targetVersion, deploymentId: r.deploymentId };
-  const strategy = `codedeploy:${info?.deploymentConfigName ?? 'unknown'}`;
-  if (status === 'Succeeded') {
-    const { record } = await deps.ledger.append({ kind: 'Deployment', id: deterministicId('dp', config.endpoint, r.deploymentId), subject, parents: [r.modelVersionId], data: { ...common, strategy, status: 'succeeded' } });
-    return { done: true, status, succeeded: true, deploymentRecordId: record.id };
-  }
-  const why = info?.errorInformation?.message ?? info?.rollbackInfo?.rollbackMessage ?? `the deployment ended ${status}`;
-  const rolledBack = info?.rollbackInfo?.rollbackDeploymentId !== undefined || status === 'Stopped';
-  const { record } = await deps.ledger.append({
-    kind: 'Deployment',
-    id: deterministicId('dp', config.endpoint, r.deploymentId),
-    subject,
-    parents: [r.modelVersionId],
-    data: { ...common, strategy, status: rolledBack ? 'rolled-back' : 'failed', detail: why.slice(0, 2000) },
+  return recordOutcome(deps.ledger, config.endpoint, r, {
+    status,
+    succeeded: status === 'Succeeded',
+    rolledBack: info?.rollbackInfo?.rollbackDeploymentId !== undefined || status === 'Stopped',
+    strategy: `codedeploy:${info?.deploymentConfigName ?? 'unknown'}`,
+    why: info?.errorInformation?.message ?? info?.rollbackInfo?.rollbackMessage,
+    functionVersion: r.targetVersion,
+    errorCode: info?.errorInformation?.code ?? null,
   });
-  const reason = `release of model ${r.modelVersionId} to ${config.endpoint} ${rolledBack ? `rolled back to version ${r.currentVersion}${r.previousModelVersionId ? ` (model ${r.previousModelVersionId})` : ''}` : 'failed'}: ${why}`;
-  const incident = await deps.ledger.append({
-    kind: 'Incident',
-    id: deterministicId('in', config.endpoint, r.deploymentId),
-    subject,
-    parents: [record.id, r.modelVersionId],
-    data: { type: 'rollback', reason: reason.slice(0, 2000), endpoint: config.endpoint, details: { deploymentId: r.deploymentId, status, errorCode: info?.errorInformation?.code ?? null, fromVersion: r.targetVersion, toVersion: r.currentVersion } },
-  });
-  return { done: true, status, succeeded: false, deploymentRecordId: record.id, incidentId: incident.record.id, reason };
 }
 
 /**
@@ -194,27 +129,20 @@ export async function check(event: Record<string, unknown>, deps: ReleaseDeps, c
  */
 export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<{ modelVersionId: string; functionVersion: string; deploymentRecordId: string; incidentId: string }> {
   const why = text(event, 'reason');
-  const subject = endpointSubject(config.endpoint);
-  const target = rollbackTarget(await deps.ledger.history(subject));
+  const target = rollbackTarget(await deps.ledger.history(endpointSubject(config.endpoint)));
   if (!target) throw new NothingToRollBackError(`endpoint ${config.endpoint} has no earlier model to roll back to`);
   const { serving, previous } = target;
   const version = previous.data.functionVersion;
   if (!version) throw new NothingToRollBackError(`the Deployment ${previous.id} of model ${previous.data.modelVersionId} names no Lambda version to return to`);
   await releasable(deps, { ...config, requireApproval: false }, previous.data.modelVersionId); // its bytes must still be what the ledger recorded
   await deps.lambda.send(new UpdateAliasCommand({ FunctionName: config.functionName, Name: config.alias, FunctionVersion: version, RoutingConfig: { AdditionalVersionWeights: {} } }));
-  const incident = await deps.ledger.append({
-    kind: 'Incident',
-    id: deterministicId('in', config.endpoint, 'rollback', serving.id),
-    subject,
-    parents: [serving.id, serving.data.modelVersionId],
-    data: { type: 'rollback', reason: `rolled back ${config.endpoint} from model ${serving.data.modelVersionId} to ${previous.data.modelVersionId}: ${why}`.slice(0, 2000), endpoint: config.endpoint, details: { fromVersion: serving.data.functionVersion ?? null, toVersion: version } },
-  });
+  const incidentId = await recordRollbackIncident(deps.ledger, config.endpoint, serving, previous, why, { fromVersion: serving.data.functionVersion ?? null, toVersion: version });
   const { record } = await deps.ledger.append({
     kind: 'Deployment',
     id: deterministicId('dp', config.endpoint, 'rollback', serving.id),
-    subject,
-    parents: [previous.data.modelVersionId, incident.record.id],
+    subject: endpointSubject(config.endpoint),
+    parents: [previous.data.modelVersionId, incidentId],
     data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000) },
   });
-  return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId: incident.record.id };
+  return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId };
 }

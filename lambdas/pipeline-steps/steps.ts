@@ -2,7 +2,8 @@ import { createReadStream, mkdtempSync, readFileSync, existsSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pipeline as pipe } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
@@ -212,7 +213,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   const job = event.trainingJob as TrainingJobResult | undefined;
   const artifacts = job?.ModelArtifacts?.S3ModelArtifacts;
   if (!job || typeof artifacts !== 'string') throw new InvalidEventError('trainingJob.ModelArtifacts.S3ModelArtifacts: expected the training job result');
-  const { onnx, signature, metrics } = await extractModel(deps.s3, artifacts);
+  const { onnx, signature, metrics, archiveSha256 } = await extractModel(deps.s3, artifacts);
   const sha256 = sha256Hex(onnx);
   const key = `${config.modelsPrefix ?? 'models/'}${config.pipeline}/${sha256.slice(0, 16)}/model.onnx`;
   const modelUri = await deps.artifacts.putOnce(key, onnx, 'application/octet-stream');
@@ -245,6 +246,8 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       trainingRunId: run.record.id,
       artifact: { uri: modelUri, sha256 },
       format: 'onnx',
+      // the job's archive, for SageMaker endpoints (hashed as it was read)
+      archive: { uri: artifacts, sha256: archiveSha256 },
       signature,
       metrics: { ...metrics, ...jobMetrics },
       // records are never changed: the decision is an 'approval' GateReport derived from this one
@@ -254,19 +257,26 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   return { trainingRunId: run.record.id, modelVersionId: model.record.id, modelUri, sha256 };
 }
 
-async function extractModel(s3: S3Client, uri: string): Promise<{ onnx: Uint8Array; signature: ModelSignature; metrics: Record<string, number> }> {
+async function extractModel(s3: S3Client, uri: string): Promise<{ onnx: Uint8Array; signature: ModelSignature; metrics: Record<string, number>; archiveSha256: string }> {
   const { bucket, key } = parseS3Uri(uri);
   const dir = mkdtempSync(path.join(tmpdir(), 'model-'));
   try {
     const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable;
     const wanted = new Set(['model.onnx', 'signature.json', 'metrics.json']);
-    await pipe(body, tar.x({ cwd: dir, strict: true, filter: (p) => wanted.has(p.replace(/^\.\//, '')) }));
+    const hash = createHash('sha256');
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipe(body, tap, tar.x({ cwd: dir, strict: true, filter: (p) => wanted.has(p.replace(/^\.\//, '')) }));
     const file = (name: string): string => path.join(dir, name);
     if (!existsSync(file('model.onnx'))) throw new ModelError(`${uri} has no model.onnx (the trainer must export ONNX)`);
     if (!existsSync(file('signature.json'))) throw new ModelError(`${uri} has no signature.json (inputs, features, output)`);
     const signature = checkModelSignature(JSON.parse(readFileSync(file('signature.json'), 'utf8')));
     const metrics = existsSync(file('metrics.json')) ? numbers(JSON.parse(readFileSync(file('metrics.json'), 'utf8')) as Record<string, unknown>) : {};
-    return { onnx: new Uint8Array(readFileSync(file('model.onnx'))), signature, metrics };
+    return { onnx: new Uint8Array(readFileSync(file('model.onnx'))), signature, metrics, archiveSha256: hash.digest('hex') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { uploadWithEvent } from '../../bin/local/s3-events';
@@ -9,7 +9,7 @@ import { LocalSageMaker } from '../../bin/local/sagemaker-registry';
 import { localServices, templateModelPackageGroups, type Notification } from '../../bin/local/services';
 import { runStateMachine } from '../../bin/local/state-machine';
 import { cdkJsonContext } from '../../bin/app';
-import type { LedgerRecord } from '../../lambdas/core/lineage';
+import { sha256Hex, type LedgerRecord } from '../../lambdas/core/lineage';
 import type { IngestOutcome } from '../../lambdas/ingest/ingest';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 
@@ -179,6 +179,11 @@ describe('TrainingPipeline, reference configuration (automatic approval)', () =>
     const approval = (await env.ledger().get(first.approval.gateReportId)) as LedgerRecord<'GateReport'>;
     expect(approval.data).toMatchObject({ gate: 'approval', passed: true, modelPackageArn: first.registry.ModelPackageArn, reasons: ['approved by pipeline (automatic: the gates passed)'] });
     expect(first.deployment.deploymentId).toMatch(/^dp-/);
+    // the job's archive is recorded with its SHA-256 (what a SageMaker endpoint would serve), hashed as it was read
+    const recorded = (await env.ledger().get(first.model.modelVersionId)) as LedgerRecord<'ModelVersion'>;
+    const archive = /^s3:\/\/([^/]+)\/(.+)$/.exec(recorded.data.archive!.uri)!;
+    const bytes = await (await env.s3.send(new GetObjectCommand({ Bucket: archive[1], Key: archive[2] }))).Body!.transformToByteArray();
+    expect(recorded.data.archive).toEqual({ uri: first.training.ModelArtifacts.S3ModelArtifacts, sha256: sha256Hex(bytes) });
     // released to the reference endpoint through its deployer: the first model goes live at once, recorded in the endpoint's chain
     expect(first.releaseStatus).toMatchObject({ done: true, succeeded: true, status: 'Succeeded' });
     expect(await env.ledger().history('endpoint/cps-wages')).toMatchObject([{ kind: 'Deployment', data: { modelVersionId: first.model.modelVersionId, status: 'succeeded', reason: 'initial', functionVersion: '2' } }]);
