@@ -1,18 +1,17 @@
-import { ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { INITIAL_DEPLOYMENT_CONFIG } from '../lambdas/core/deployment';
-import { ReleaseModel } from '../stepfunctions/release-model';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
-import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
+import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { serviceMetric } from './private/metrics';
-import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from './private/nag';
+import { createReleaseStateMachine } from './private/release';
 import { SecureFunction } from './private/secure-function';
 
 /** Provisioned concurrency on the `live` alias, scaled by Application Auto Scaling on its utilization. */
@@ -273,17 +272,7 @@ export class OnnxEndpoint extends Construct {
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: [configArn(this.deploymentGroup.deploymentConfig.deploymentConfigName), configArn(INITIAL_DEPLOYMENT_CONFIG)] }));
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision', 'codedeploy:GetApplicationRevision'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'application', resourceName: application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
 
-    const logGroup = new logs.LogGroup(this, 'ReleaseLogs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
-    const failed = new sfn.Fail(this, 'Rolled back', { errorPath: '$.releaseStatus.status', causePath: '$.releaseStatus.reason' });
-    const release = new ReleaseModel(this, 'Release', { deployer: this.deployer, pollInterval: props.releasePollInterval });
-    this.releaseStateMachine = new sfn.StateMachine(this, 'ReleaseStateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(release.next(new sfn.Choice(this, 'Released?').when(sfn.Condition.booleanEquals('$.releaseStatus.succeeded', true), new sfn.Succeed(this, 'Released')).otherwise(failed))),
-      timeout: Duration.hours(2),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      comment: `cdk-mlops endpoint ${this.endpointName}: release a model version`,
-    });
-    acknowledgeWildcards(this.releaseStateMachine, STATE_MACHINE_WILDCARDS);
+    this.releaseStateMachine = createReleaseStateMachine(this, { deployer: this.deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval, logRetention: props.logRetention });
   }
 
   /** Lets `grantee` call the endpoint (the Function URL, or the live alias directly). */

@@ -1,14 +1,20 @@
-import { Annotations, ArnFormat, Duration, type Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Size, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { DataLake } from './data-lake';
+import type { LineageLedger } from './lineage-ledger';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
+import { createReleaseStateMachine } from './private/release';
+import { SecureFunction } from './private/secure-function';
 import { acknowledgeWildcards } from './private/nag';
 
 /** Hosting instance types by family (SageMaker names). */
@@ -47,6 +53,18 @@ export interface TrafficShifting {
 export interface SageMakerEndpointProps {
   /** Models are read from its artifacts bucket; captured data goes there. */
   readonly dataLake: DataLake;
+  /**
+   * Releases of ledger model versions (a deployer and a release state machine),
+   * recorded in `endpoint/<name>`.
+   * @default - no releases through the kit (update the endpoint yourself)
+   */
+  readonly ledger?: LineageLedger;
+  /** Release only models with a passed 'approval' GateReport (a compiled model: its source's). @default true */
+  readonly requireApproval?: boolean;
+  /** How often a release is checked. @default Duration.minutes(1) */
+  readonly releasePollInterval?: Duration;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
   /** @default - the construct's id, lower-cased */
   readonly endpointName?: string;
   /** The inference container image URI (ECR). */
@@ -97,6 +115,10 @@ export class SageMakerEndpoint extends Construct {
   readonly variantName = 'AllTraffic';
   readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
   readonly scalableTarget?: appscaling.ScalableTarget;
+  /** Releases ledger model versions (operations release, check, rollback), when `ledger` is given. */
+  readonly deployer?: lambda.IFunction;
+  /** `{ "modelVersionId": "mv-..." }` in: the model released with the endpoint's guardrails, recorded in the ledger. */
+  readonly releaseStateMachine?: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: SageMakerEndpointProps) {
     super(scope, id);
@@ -211,6 +233,15 @@ export class SageMakerEndpoint extends Construct {
 
     const type = shifting.type ?? 'CANARY';
     const wait = (shifting.waitInterval ?? Duration.minutes(5)).toSeconds();
+    const step = { Type: 'CAPACITY_PERCENT', Value: stepSize };
+    // The guardrails, in the API's shape (UpdateEndpoint's DeploymentConfig): the stack's and every release's.
+    const guardrails = {
+      BlueGreenUpdatePolicy: {
+        TrafficRoutingConfiguration: { Type: type, ...(type === 'CANARY' ? { CanarySize: step, WaitIntervalInSeconds: wait } : {}), ...(type === 'LINEAR' ? { LinearStepSize: step, WaitIntervalInSeconds: wait } : {}) },
+        TerminationWaitInSeconds: (shifting.terminationWait ?? Duration.minutes(5)).toSeconds(),
+      },
+      AutoRollbackConfiguration: { Alarms: [{ AlarmName: this.alarms.errorRate.alarmName }, { AlarmName: this.alarms.latency.alarmName }] },
+    };
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
       endpointName: this.endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
@@ -221,11 +252,16 @@ export class SageMakerEndpoint extends Construct {
             ...(type === 'CANARY' ? { canarySize: { type: 'CAPACITY_PERCENT', value: stepSize }, waitIntervalInSeconds: wait } : {}),
             ...(type === 'LINEAR' ? { linearStepSize: { type: 'CAPACITY_PERCENT', value: stepSize }, waitIntervalInSeconds: wait } : {}),
           },
-          terminationWaitInSeconds: (shifting.terminationWait ?? Duration.minutes(5)).toSeconds(),
+          terminationWaitInSeconds: guardrails.BlueGreenUpdatePolicy.TerminationWaitInSeconds,
         },
-        autoRollbackConfiguration: { alarms: [{ alarmName: this.alarms.errorRate.alarmName }, { alarmName: this.alarms.latency.alarmName }] },
+        autoRollbackConfiguration: { alarms: guardrails.AutoRollbackConfiguration.Alarms.map((a) => ({ alarmName: a.AlarmName })) },
       },
     });
+    if (props.ledger) {
+      const deployer = this.createDeployer(props, props.ledger, guardrails, stack);
+      this.deployer = deployer;
+      this.releaseStateMachine = createReleaseStateMachine(this, { deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval ?? Duration.minutes(1), logRetention: props.logRetention });
+    }
 
     if (a && !serverless) {
       this.scalableTarget = new appscaling.ScalableTarget(this, 'Scaling', {
@@ -238,6 +274,49 @@ export class SageMakerEndpoint extends Construct {
       this.scalableTarget.node.addDependency(this.endpoint);
       this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', { targetValue: a.targetInvocationsPerInstance, predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE, scaleInCooldown: Duration.minutes(5), scaleOutCooldown: Duration.minutes(1) });
     }
+  }
+
+  /** The deployer: new SageMaker models and endpoint configs named `<endpoint>-<model version>`, UpdateEndpoint with the guardrails. */
+  private createDeployer(props: SageMakerEndpointProps, ledger: LineageLedger, guardrails: Record<string, unknown>, stack: Stack): lambda.IFunction {
+    const fn = new SecureFunction(this, 'Deployer', {
+      entry: 'endpoint-deployer',
+      description: `cdk-mlops endpoint ${this.endpointName}: releases models to the SageMaker endpoint and rolls back`,
+      memorySize: Size.mebibytes(512),
+      timeout: Duration.minutes(5),
+      logRetention: props.logRetention,
+      environment: {
+        ENDPOINT_KIND: 'sagemaker',
+        ENDPOINT_NAME: this.endpointName,
+        REQUIRE_APPROVAL: String(props.requireApproval ?? true),
+        DEPLOYMENT_CONFIG: stack.toJsonString(guardrails),
+        POWERTOOLS_SERVICE_NAME: `endpoint-${this.endpointName}-deployer`,
+        POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops',
+      },
+    });
+    ledger.grantRead(fn.role);
+    ledger.grantAppend(fn.role);
+    ledger.bindEnvironment(fn.function);
+    // the archives it checks against the ledger's hash: job outputs and Neo's compiled models
+    props.dataLake.grantReadArtifacts(fn.role, 'training/*');
+    const arn = (resource: string, name: string): string => stack.formatArn({ service: 'sagemaker', resource, resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const lower = this.endpointName.toLowerCase(); // SageMaker ARNs name resources in lower case
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpoint'], resources: [arn('endpoint', lower)] }));
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:CreateModel', 'sagemaker:AddTags'], resources: [arn('model', `${lower}-*`)] }));
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:CreateEndpointConfig'], resources: [arn('endpoint-config', `${lower}-*`)] }));
+    // the serving model and config are copied; the stack's first ones are named by CloudFormation
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModel', 'sagemaker:DescribeEndpointConfig'], resources: [arn('model', '*'), arn('endpoint-config', '*')] }));
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [this.role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }));
+    acknowledgeWildcards(fn.role, [
+      { resource: /:sagemaker:.+:(model|endpoint-config)\/[a-z0-9-]+-\*$/, reason: "A release creates the model and endpoint config of a model version, named <endpoint>-<model version> at run time; the role may create only this endpoint's." },
+      { resource: /:sagemaker:.+:(model|endpoint-config)\/\*$/, reason: 'DescribeModel and DescribeEndpointConfig (read only) of the serving ones, which a release copies: the first were named by CloudFormation, so their names are not known at synth.' },
+    ]);
+    return fn.function;
+  }
+
+  /** Lets `grantee` release models (start the release state machine). */
+  grantRelease(grantee: iam.IGrantable): iam.Grant {
+    if (!this.releaseStateMachine) throw new Error("SageMakerEndpoint: releases need 'ledger'; give the endpoint the ledger to release through the kit.");
+    return this.releaseStateMachine.grantStartExecution(grantee);
   }
 
   /** The endpoint's ARN. */

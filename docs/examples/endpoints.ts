@@ -34,6 +34,7 @@ export class EndpointsExampleStack extends Stack {
     const repository = ecr.Repository.fromRepositoryName(this, 'NeuronImage', 'churn-neuron-inference');
     this.inferentia = new SageMakerEndpoint(this, 'ChurnInf2', {
       dataLake: lake,
+      ledger, // releases of compiled model versions through its deployer, recorded in endpoint/churninf2
       imageUri: repository.repositoryUriForTag('2.19'),
       imageRepository: repository,
       initialModelDataUrl: lake.artifactsBucket.s3UrlForObject('training/churn/compiled/model-ml_inf2.tar.gz'),
@@ -46,5 +47,7 @@ export class EndpointsExampleStack extends Stack {
     const caller = new iam.Role(this, 'Caller', { assumedBy: new iam.AccountRootPrincipal(), description: 'an application calling both endpoints' });
     this.onnx.grantInvoke(caller);
     this.inferentia.grantInvoke(caller);
+    // e.g. a CI job that releases an approved, compiled model version
+    this.inferentia.grantRelease(caller);
   }
 }

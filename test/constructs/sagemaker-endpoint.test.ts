@@ -5,7 +5,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { DataLake, HostingInstanceType, SageMakerEndpoint, type SageMakerEndpointProps } from '../../lib';
+import { DataLake, HostingInstanceType, LineageLedger, SageMakerEndpoint, type SageMakerEndpointProps } from '../../lib';
 import { iamStatements, SKIP_BUNDLING, testStack } from '../helpers/stacks';
 
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:v1';
@@ -108,10 +108,34 @@ describe('SageMakerEndpoint', () => {
     expect(iamStatements(template()).find((s) => s.policy.startsWith('Caller'))!.statement.Action).toBe('sagemaker:InvokeEndpoint');
   });
 
+  it('releases ledger model versions through a deployer with the same guardrails, when given the ledger', () => {
+    const { stack, construct, template } = endpoint((s) => ({ ledger: new LineageLedger(s, 'Ledger', { wormBucket: new DataLake(s, 'Lake2').artifactsBucket }) }));
+    const t = template();
+    const deployer = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => String(f.Properties.Description).includes('SageMaker endpoint')) as any;
+    expect(deployer.Properties.Environment.Variables).toMatchObject({ ENDPOINT_KIND: 'sagemaker', ENDPOINT_NAME: 'wages', REQUIRE_APPROVAL: 'true' });
+    const guardrails = JSON.stringify(deployer.Properties.Environment.Variables.DEPLOYMENT_CONFIG);
+    expect(guardrails).toContain('\\"TrafficRoutingConfiguration\\":{\\"Type\\":\\"CANARY\\"');
+    expect(guardrails).toContain('AutoRollbackConfiguration');
+    const statements = iamStatements(t).filter((s) => s.policy.startsWith('WagesDeployer'));
+    const actions = statements.flatMap((s) => (Array.isArray(s.statement.Action) ? s.statement.Action : [s.statement.Action]));
+    expect(actions).toEqual(expect.arrayContaining(['sagemaker:UpdateEndpoint', 'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'iam:PassRole']));
+    expect(actions.some((a) => /sagemaker:(Delete|\*)/.test(a))).toBe(false);
+    const pass = statements.find((s) => s.statement.Action === 'iam:PassRole')!;
+    expect(pass.statement.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+    expect(construct.releaseStateMachine).toBeDefined();
+    const caller = new iam.Role(stack, 'Releaser', { assumedBy: new iam.AccountRootPrincipal() });
+    construct.grantRelease(caller);
+  });
+
+  it('refuses grantRelease without the ledger, saying what to give', () => {
+    const { construct, stack } = endpoint();
+    expect(() => construct.grantRelease(new iam.Role(stack, 'R', { assumedBy: new iam.AccountRootPrincipal() }))).toThrow("SageMakerEndpoint: releases need 'ledger'; give the endpoint the ledger to release through the kit.");
+  });
+
   it('passes cdk-nag AwsSolutions with its wildcards acknowledged', () => {
     const app = new App({ context: SKIP_BUNDLING });
     const stack = new Stack(app, 'Nag', { env: { account: '123456789012', region: 'us-east-1' } });
-    endpoint({ instanceType: HostingInstanceType.GPU_G5_XLARGE, autoscaling: { maxCapacity: 4, targetInvocationsPerInstance: 100 } }, stack);
+    endpoint((s) => ({ instanceType: HostingInstanceType.GPU_G5_XLARGE, autoscaling: { maxCapacity: 4, targetInvocationsPerInstance: 100 }, ledger: new LineageLedger(s, 'Ledger', { wormBucket: new DataLake(s, 'Lake2').artifactsBucket }) }), stack);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });

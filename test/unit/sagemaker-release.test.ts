@@ -66,7 +66,7 @@ beforeEach(() => {
   sm.reset();
   ledger = new MemoryLedger();
   hashes = {};
-  deps = { ledger, sagemaker: sm as unknown as SageMakerClient, hashObject: async (uri) => hashes[uri] ?? 'missing' };
+  deps = { ledger, sagemaker: sm, hashObject: async (uri) => hashes[uri] ?? 'missing' };
 });
 
 describe('SageMaker endpoint releases', () => {
