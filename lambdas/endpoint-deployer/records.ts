@@ -1,6 +1,6 @@
 import { CdkMlopsError, InvalidEventError } from '../core/errors';
 import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
-import { endpointSubject } from '../core/deployment';
+import { endpointSubject, rollbackTarget } from '../core/deployment';
 
 /*
  * What both kinds of endpoint release have in common: the ledger. A release
@@ -115,4 +115,12 @@ export async function recordRollbackIncident(ledger: ReleaseLedger, endpoint: st
     data: { type: 'rollback', reason: `rolled back ${endpoint} from model ${serving.data.modelVersionId} to ${previous.data.modelVersionId}: ${why}`.slice(0, 2000), endpoint, details },
   });
   return record.id;
+}
+
+/** What a rollback goes back to: the serving release, the previous model's release, and why (the event's `reason`). */
+export async function rollbackPlan(ledger: ReleaseLedger, endpoint: string, event: Record<string, unknown>): Promise<{ why: string; serving: LedgerRecord<'Deployment'>; previous: LedgerRecord<'Deployment'> }> {
+  const why = text(event, 'reason');
+  const target = rollbackTarget(await ledger.history(endpointSubject(endpoint)));
+  if (!target) throw new NothingToRollBackError(`endpoint ${endpoint} has no earlier model to roll back to`);
+  return { why, ...target };
 }

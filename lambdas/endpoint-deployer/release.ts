@@ -1,11 +1,11 @@
 import { GetDeploymentCommand, CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, GetFunctionConfigurationCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { endpointSubject, INITIAL_DEPLOYMENT_CONFIG, rollbackTarget, servingDeployment } from '../core/deployment';
+import { endpointSubject, INITIAL_DEPLOYMENT_CONFIG, servingDeployment } from '../core/deployment';
 import { CdkMlopsError, ModelError } from '../core/errors';
 import { deterministicId, type LedgerRecord } from '../core/lineage';
 import { checkModelSignature } from '../core/model-signature';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
-import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
+import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, rollbackPlan, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
 
 /*
  * Releases of an ONNX endpoint: a model version goes live through a new Lambda
@@ -128,10 +128,7 @@ export async function check(event: Record<string, unknown>, deps: ReleaseDeps, c
  * no canary. Records an Incident with the reason and the rollback Deployment.
  */
 export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<{ modelVersionId: string; functionVersion: string; deploymentRecordId: string; incidentId: string }> {
-  const why = text(event, 'reason');
-  const target = rollbackTarget(await deps.ledger.history(endpointSubject(config.endpoint)));
-  if (!target) throw new NothingToRollBackError(`endpoint ${config.endpoint} has no earlier model to roll back to`);
-  const { serving, previous } = target;
+  const { why, serving, previous } = await rollbackPlan(deps.ledger, config.endpoint, event);
   const version = previous.data.functionVersion;
   if (!version) throw new NothingToRollBackError(`the Deployment ${previous.id} of model ${previous.data.modelVersionId} names no Lambda version to return to`);
   await releasable(deps, { ...config, requireApproval: false }, previous.data.modelVersionId); // its bytes must still be what the ledger recorded

@@ -9,9 +9,9 @@ import {
   type ProductionVariant,
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
-import { endpointSubject, rollbackTarget, servingDeployment } from '../core/deployment';
+import { endpointSubject, servingDeployment } from '../core/deployment';
 import type { LedgerRecord } from '../core/lineage';
-import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
+import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, rollbackPlan, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
 
 /*
  * Releases of a SageMaker endpoint: a model version goes live as a new
@@ -130,10 +130,7 @@ export async function check(event: Record<string, unknown>, deps: SageMakerRelea
 
 /** Updates the endpoint back to the config that served the previous model, all at once, and records why. */
 export async function rollback(event: Record<string, unknown>, deps: SageMakerReleaseDeps, config: SageMakerReleaseConfig): Promise<StartedRelease & { incidentId: string }> {
-  const why = text(event, 'reason');
-  const target = rollbackTarget(await deps.ledger.history(endpointSubject(config.endpoint)));
-  if (!target) throw new NothingToRollBackError(`endpoint ${config.endpoint} has no earlier model to roll back to`);
-  const { serving, previous } = target;
+  const { why, serving, previous } = await rollbackPlan(deps.ledger, config.endpoint, event);
   const previousConfig = previous.data.deploymentId;
   if (!previousConfig) throw new NothingToRollBackError(`the Deployment ${previous.id} of model ${previous.data.modelVersionId} names no endpoint config to return to`);
   await releasable(deps, { ...config, requireApproval: false }, previous.data.modelVersionId);
