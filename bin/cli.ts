@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { endpointSubject, servingDeployment } from '../lambdas/core/deployment';
 import { executionNameFor } from '../lambdas/core/pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
@@ -20,6 +21,8 @@ const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
        cdk-mlops contract suggest <dataset-version-id> [target]
        cdk-mlops pipeline start <dataset-version-id> (--stack <name> | --state-machine-arn <arn>) [--attempt <label>]
        cdk-mlops pipeline approve --token <task-token> --by <name> [--reject] [--comment <text>]
+       cdk-mlops endpoint serving <endpoint-name> [target] [--json]
+       cdk-mlops endpoint release <model-version-id> (--stack <name> | --state-machine-arn <arn>)
 
 Commands:
   history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
@@ -34,6 +37,11 @@ Commands:
                         would have started the same execution); --attempt <label> starts another
   pipeline approve      answer a manual approval (the token is in the notification): the model is
                         registered Approved (or Rejected with --reject) and the decision recorded
+  endpoint serving <n>  what the endpoint serves now and why: the release, the model, its training
+                        run and data, the gates it passed with their numbers, who approved it, and
+                        the endpoint's releases, rollbacks and incidents
+  endpoint release <id> release an approved model version through the endpoint's release state
+                        machine (canary, alarms, rollback)
 
 Target (one of):
   --local               the state of the last \`npm start\` (in local-run/; --local-dir <dir> for another)
@@ -79,6 +87,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   const [group, command, arg] = positionals;
   if (group === 'contract') return suggestCommand(command, arg, values, out);
   if (group === 'pipeline') return pipelineCommand(command, arg, values, out);
+  if (group === 'endpoint') return endpointCommand(command, arg, values, out);
   if (group !== 'lineage' || !command) throw new UsageError(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
   const needsArg = ['history', 'show', 'derived'].includes(command);
   if (!['history', 'show', 'derived', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
@@ -190,6 +199,65 @@ async function pipelineCommand(
     out(`already started: execution '${name}' exists on ${arn} (use --attempt <label> to train again)`);
   }
   return 0;
+}
+
+/** `endpoint serving <name>` (from the ledger) and `endpoint release <model version>` (StartExecution). */
+async function endpointCommand(command: string | undefined, arg: string | undefined, values: TargetOptions & { 'state-machine-arn'?: string; json?: boolean }, out: (line: string) => void): Promise<number> {
+  if (command === 'release') {
+    if (!arg) throw new UsageError("'endpoint release' needs a model version id (mv-...)");
+    let arn = values['state-machine-arn'];
+    if (!arn && values.stack) arn = (await stackOutputs(values.stack)).EndpointReleaseStateMachineArn;
+    if (!arn) throw new UsageError(`'endpoint release' needs --stack <name> (with an endpoint) or --state-machine-arn <arn>\n\n${USAGE}`);
+    const started = await new SFNClient({}).send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ modelVersionId: arg }) }));
+    out(`started ${started.executionArn}: the model goes live through the endpoint's canary, or is rolled back by its alarms`);
+    return 0;
+  }
+  if (command !== 'serving') throw new UsageError(`unknown endpoint command '${command ?? ''}'\n\n${USAGE}`);
+  if (!arg) throw new UsageError("'endpoint serving' needs an endpoint name");
+  const target = await openTarget(values);
+  try {
+    const history = await target.ledger.history(endpointSubject(arg));
+    const serving = servingDeployment(history);
+    if (!serving) {
+      out(history.length ? `nothing serves on endpoint '${arg}': no release succeeded (${history.length} records)` : `no records about endpoint '${arg}'`);
+      return history.length ? 0 : 1;
+    }
+    const model = (await target.ledger.get(serving.data.modelVersionId)) as LedgerRecord<'ModelVersion'> | undefined;
+    const ancestors = await target.ledger.ancestors(serving.data.modelVersionId);
+    // the gates of the model (and of a model it was compiled from), and of its training data alone (validation, pre-training bias)
+    const lineage = new Set([serving.data.modelVersionId, ...ancestors.map((r) => r.id)]);
+    const sources = [serving.data.modelVersionId, ...ancestors.filter((r) => r.kind === 'ModelVersion' || r.kind === 'DatasetVersion').map((r) => r.id)];
+    const gates = (await Promise.all(sources.map((id) => target.ledger.derivedFrom(id))))
+      .flat()
+      .filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && r.parents.every((p) => lineage.has(p)));
+    const unique = [...new Map(gates.map((g) => [g.id, g])).values()];
+    const report = { endpoint: arg, serving, model, ancestors, gates: unique, releases: history };
+    if (values.json) {
+      out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    out(`endpoint ${arg} serves model ${serving.data.modelVersionId} since ${serving.createdAt} (${serving.data.reason}, ${serving.data.strategy}${serving.data.functionVersion ? `, Lambda version ${serving.data.functionVersion}` : ''}${serving.data.deploymentId ? `, ${serving.data.deploymentId}` : ''})`);
+    if (model) out(`  model: ${model.data.format}, ${model.data.artifact.uri} sha256:${model.data.artifact.sha256.slice(0, 16)}; metrics ${JSON.stringify(model.data.metrics)}`);
+    for (const a of ancestors) out(`  from ${describe(a)}`);
+    out(`  gates (${unique.length}):`);
+    for (const g of unique) {
+      const on = g.parents.some((p) => p.startsWith('mv-')) ? 'model' : 'data ';
+      out(`    ${g.data.gate.padEnd(11)} ${on} ${g.data.passed ? 'passed' : 'FAILED'}  ${g.data.reasons.join('; ').slice(0, 200)}${Object.keys(g.data.metrics).length ? `  ${JSON.stringify(g.data.metrics).slice(0, 200)}` : ''}`);
+    }
+    out(`  releases and incidents of the endpoint (${history.length}):`);
+    for (const r of history) {
+      const d = r.data as Partial<{ status: string; reason: string; modelVersionId: string; type: string; detail: string }>;
+      out(`    ${r.createdAt}  ${r.kind.padEnd(10)} ${d.modelVersionId ?? ''} ${d.status ?? d.type ?? ''} ${r.kind === 'Incident' ? (d.reason ?? '').slice(0, 200) : `(${d.reason ?? ''})`}`);
+    }
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
+async function stackOutputs(stackName: string): Promise<Record<string, string | undefined>> {
+  const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+  return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
 }
 
 type TargetOptions = { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string };

@@ -176,3 +176,53 @@ describe('cdk-mlops lineage', () => {
     }
   });
 });
+
+describe('cdk-mlops endpoint', () => {
+  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+
+  it('says what serves now and why: the release, the model and its lineage, the gates of the model and of its data, the releases and incidents', async () => {
+    // Prepare: dsv-1 (above) -> a training run -> a model with its gates -> two releases, the second rolled back
+    const ledger = env.ledger();
+    await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/wages', id: 'tr-ep', parents: ['dsv-1'], data: { pipeline: 'wages', executionId: 'e', datasetVersionIds: ['dsv-1'], image: { uri: 'img' }, hyperparameters: {}, instanceType: 'ml.m5.xlarge', instanceCount: 1, status: 'succeeded' } });
+    await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/wages', id: 'mv-ep1', parents: ['tr-ep'], data: { pipeline: 'wages', trainingRunId: 'tr-ep', artifact: { uri: 's3://b/models/m.onnx', sha256: 'cd'.repeat(32) }, format: 'onnx', metrics: { 'train:accuracy': 0.71 }, approval: { status: 'PendingManualApproval' } } });
+    await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/wages', id: 'mv-ep2', parents: ['tr-ep'], data: { pipeline: 'wages', trainingRunId: 'tr-ep', artifact: { uri: 's3://b/models/m2.onnx', sha256: 'ef'.repeat(32) }, format: 'onnx', metrics: {}, approval: { status: 'PendingManualApproval' } } });
+    await ledger.append({ kind: 'GateReport', subject: 'dataset/wages', id: 'gr-val', parents: ['dsv-1'], data: { gate: 'validation', passed: true, metrics: { rows: 534 }, thresholds: {}, reasons: [] } });
+    await ledger.append({ kind: 'GateReport', subject: 'dataset/wages', id: 'gr-appr', parents: ['dsv-1', 'mv-ep1'], data: { gate: 'approval', passed: true, metrics: {}, thresholds: {}, reasons: ['approved by ana: looks right'] } });
+    await ledger.append({ kind: 'Deployment', subject: 'endpoint/wages', id: 'dp-ep1', parents: ['mv-ep1'], data: { endpoint: 'wages', modelVersionId: 'mv-ep1', strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2' } });
+    await ledger.append({ kind: 'Deployment', subject: 'endpoint/wages', id: 'dp-ep2', parents: ['mv-ep2'], data: { endpoint: 'wages', modelVersionId: 'mv-ep2', strategy: 'codedeploy:CodeDeployDefault.LambdaCanary10Percent5Minutes', reason: 'retrain', status: 'rolled-back', functionVersion: '3' } });
+    await ledger.append({ kind: 'Incident', subject: 'endpoint/wages', id: 'in-ep2', parents: ['dp-ep2', 'mv-ep2'], data: { type: 'rollback', reason: 'release of model mv-ep2 to wages rolled back to version 2: alarm' } });
+    // Act
+    const { code, lines } = await cli('endpoint', 'serving', 'wages', ...target());
+    // Assess
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^endpoint wages serves model mv-ep1 since \S+ \(initial, codedeploy:CodeDeployDefault\.LambdaAllAtOnce, Lambda version 2\)$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}from .*TrainingRun +tr-ep /));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}from .*DatasetVersion dsv-1 /));
+    expect(lines).toContainEqual('  gates (2):');
+    expect(lines).toContainEqual(expect.stringMatching(/^ {4}approval +model passed {2}approved by ana: looks right$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {4}validation +data {2}passed {2} {2}\{"rows":534\}$/));
+    expect(lines.filter((l) => / {4}\S+ {2}(Deployment|Incident)/.test(l))).toEqual([
+      expect.stringMatching(/Deployment mv-ep1 succeeded \(initial\)$/),
+      expect.stringMatching(/Deployment mv-ep2 rolled-back \(retrain\)$/),
+      expect.stringMatching(/Incident +rollback release of model mv-ep2 to wages rolled back to version 2: alarm$/),
+    ]);
+    const json = JSON.parse((await cli('endpoint', 'serving', 'wages', '--json', ...target())).lines.join('\n')) as { serving: { id: string }; gates: { id: string }[] };
+    expect(json.serving.id).toBe('dp-ep1');
+    expect(json.gates.map((g) => g.id).sort()).toEqual(['gr-appr', 'gr-val']);
+    expect(await cli('endpoint', 'serving', 'nowhere', ...target())).toEqual({ code: 1, lines: ["no records about endpoint 'nowhere'"] });
+  });
+
+  it('releases a model version through the release state machine', async () => {
+    const sfn = mockClient(SFNClient);
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:release:abc' });
+    try {
+      const { code, lines } = await cli('endpoint', 'release', 'mv-ep2', '--state-machine-arn', 'arn:aws:states:us-east-1:123456789012:stateMachine:release');
+      expect(code).toBe(0);
+      expect(lines[0]).toMatch(/^started arn:aws:states:.*:execution:release:abc/);
+      expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:release', input: '{"modelVersionId":"mv-ep2"}' });
+      await expect(cli('endpoint', 'release', 'mv-ep2')).rejects.toThrow(UsageError);
+    } finally {
+      sfn.restore();
+    }
+  });
+});
