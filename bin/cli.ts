@@ -257,7 +257,7 @@ async function endpointCommand(command: string | undefined, arg: string | undefi
 
 async function stackOutputs(stackName: string): Promise<Record<string, string | undefined>> {
   const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
-  return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+  return Object.fromEntries((stack?.Outputs ?? []).map((o): [string, string | undefined] => [o.OutputKey ?? '', o.OutputValue]));
 }
 
 type TargetOptions = { local?: boolean; 'local-dir'?: string; stack?: string; table?: string; bucket?: string; prefix?: string };
