@@ -185,8 +185,7 @@ async function pipelineCommand(
   if (!id) throw new UsageError("'pipeline start' needs a dataset version id (dsv-...)");
   let arn = values['state-machine-arn'];
   if (!arn && values.stack) {
-    const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: values.stack }))).Stacks?.[0];
-    arn = stack?.Outputs?.find((o) => o.OutputKey === 'TrainingPipelineStateMachineArn')?.OutputValue;
+    arn = (await stackOutputs(values.stack)).TrainingPipelineStateMachineArn;
     if (!arn) throw new UsageError(`stack ${values.stack} has no TrainingPipelineStateMachineArn output (is a training pipeline configured?)`);
   }
   if (!arn) throw new UsageError(`'pipeline start' needs --stack <name> or --state-machine-arn <arn>\n\n${USAGE}`);
