@@ -174,4 +174,24 @@ describe('OnnxEndpoint releases, locally from cdk.out', () => {
     const err2 = (await release(altered.model.id).catch((e: unknown) => e)) as Error & { cause?: Error };
     expect(err2.cause?.message).toMatch(/has SHA-256 [0-9a-f]{64}, but the ledger recorded/);
   }, 120_000);
+
+  it("a container whose model file was replaced answers 503, and the template's integrity and error-rate alarms fire on what it emitted", async () => {
+    // Prepare: a version pinned to an approved model whose file is then replaced (the release check would refuse it)
+    const victim = await approved('replaced-later');
+    // (another model's bytes: the same training gives the same bytes, so use one on other features)
+    const other = await recordTestModel(env, { name: 'other-features', features: ['age'] });
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: victim.key, Body: other.trained.onnx }));
+    const latest = serving.lambda.getConfiguration(ids.endpoint);
+    serving.lambda.updateConfiguration(ids.endpoint, { ...latest.Environment.Variables, MODEL_VERSION_ID: victim.model.id }, latest.RevisionId);
+    const { Version } = serving.lambda.publishVersion(ids.endpoint);
+    serving.lambda.updateAlias(ids.endpoint, 'live', Version, {});
+    const since = Date.now();
+    // Act
+    const answers = await traffic(5);
+    // Assess
+    expect(answers).toEqual(Array.from({ length: 5 }, () => ({ status: 503, version: Version, modelVersionId: null })));
+    const integrity = serving.cloudwatch.evaluate(logicalIdByPath(env.stack.template, 'CdkMlops/Endpoint/IntegrityAlarm/Resource'), since);
+    expect(integrity).toMatchObject({ state: 'ALARM', value: 5 });
+    expect(serving.cloudwatch.evaluate(ids.errorAlarm, since)).toMatchObject({ state: 'ALARM', value: 1 }); // 5 of 5 requests failed
+  }, 120_000);
 });
