@@ -10,13 +10,12 @@ import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
-import { cpsCsv, cpsJsonLines, cpsParquet } from './local/sample-data';
+import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows } from './local/sample-data';
 import { localServices, templateModelPackageGroups, type Notification } from './local/services';
 import { LocalSageMaker } from './local/sagemaker-registry';
 import { renderLedgerReport, type EndpointRequest } from './local/report';
 import { startLocalServing } from './local/serving';
 import { runStateMachine } from './local/state-machine';
-import { cpsRows } from './local/sample-data';
 import { synthesize } from './local/synth';
 
 /*

@@ -136,10 +136,10 @@ export class OnnxEndpoint extends Construct {
     const shiftMinRows = props.predictionShiftMinRows ?? 100;
     if (!Number.isInteger(shiftMinRows) || shiftMinRows < 1) throw new Error(`OnnxEndpoint: 'predictionShiftMinRows' must be a whole number >= 1 (got ${shiftMinRows}).`);
     const pc = props.provisionedConcurrency;
+    const pcMin = pc?.minCapacity ?? 1;
     if (pc) {
-      const min = pc.minCapacity ?? 1;
-      if (!Number.isInteger(min) || min < 1) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.minCapacity' must be a whole number >= 1 (got ${min}); leave 'provisionedConcurrency' out for none.`);
-      if (!Number.isInteger(pc.maxCapacity) || pc.maxCapacity < min) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.maxCapacity' must be a whole number >= minCapacity ${min} (got ${pc.maxCapacity}).`);
+      if (!Number.isInteger(pcMin) || pcMin < 1) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.minCapacity' must be a whole number >= 1 (got ${pcMin}); leave 'provisionedConcurrency' out for none.`);
+      if (!Number.isInteger(pc.maxCapacity) || pc.maxCapacity < pcMin) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.maxCapacity' must be a whole number >= minCapacity ${pcMin} (got ${pc.maxCapacity}).`);
       const target = pc.utilizationTarget ?? 0.7;
       if (!(target >= 0.1 && target <= 0.9)) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.utilizationTarget' must be from 0.1 to 0.9 (got ${target}).`);
     }
@@ -159,7 +159,6 @@ export class OnnxEndpoint extends Construct {
       entry: 'onnx-endpoint',
       description: `cdk-mlops endpoint ${this.endpointName}: ONNX model inference (onnxruntime-node)`,
       sourceMaps: false, // about 20 ms of every cold start
-
       memorySize: props.memorySize ?? Size.gibibytes(2),
       timeout,
       logRetention: props.logRetention,
@@ -189,10 +188,10 @@ export class OnnxEndpoint extends Construct {
     this.alias = new lambda.Alias(this, 'Live', {
       aliasName: 'live',
       version: fn.function.currentVersion,
-      ...(pc ? { provisionedConcurrentExecutions: pc.minCapacity ?? 1 } : {}),
+      ...(pc ? { provisionedConcurrentExecutions: pcMin } : {}),
     });
     if (pc) {
-      this.scalableTarget = this.alias.addAutoScaling({ minCapacity: pc.minCapacity ?? 1, maxCapacity: pc.maxCapacity });
+      this.scalableTarget = this.alias.addAutoScaling({ minCapacity: pcMin, maxCapacity: pc.maxCapacity });
       this.scalableTarget.scaleOnUtilization({ utilizationTarget: pc.utilizationTarget ?? 0.7 });
     }
     if (props.functionUrl !== false) this.functionUrl = this.alias.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlarmEvaluation, LocalCloudWatch } from './cloudwatch';
-import type { LambdaApiError, LocalLambda } from './lambda-service';
+import { functionIdOf, type LambdaApiError, type LocalLambda } from './lambda-service';
 import type { LocalStack } from './local-stack';
 
 /*
@@ -102,7 +102,7 @@ export class LocalCodeDeploy {
       applicationName: input.applicationName!,
       deploymentGroupName: input.deploymentGroupName!,
       deploymentConfigName: input.deploymentConfigName ?? group.configName,
-      functionId: Name.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, ''),
+      functionId: functionIdOf(Name),
       alias: Alias,
       currentVersion: CurrentVersion,
       targetVersion: TargetVersion,

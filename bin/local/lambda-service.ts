@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalCloudWatch } from './cloudwatch';
-import type { LocalStack } from './local-stack';
+import { arn, type LocalStack } from './local-stack';
 
 /*
  * Lambda, locally, for the functions of the synthesized stack: published
@@ -28,6 +28,11 @@ interface FunctionState {
   revision: number;
   readonly versions: Map<string, Record<string, string>>;
   readonly aliases: Map<string, AliasState>;
+}
+
+/** A function's logical id (its local name) from its name or ARN, with or without a qualifier. */
+export function functionIdOf(nameOrArn: string): string {
+  return nameOrArn.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '').replace(/:.*$/, '');
 }
 
 export class LambdaApiError extends Error {
@@ -61,7 +66,7 @@ export class LocalLambda {
 
   /** A function's state, from the template: $LATEST, version 1 and the aliases the stack creates. */
   private state(name: string): FunctionState {
-    const functionId = name.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '').replace(/:.*$/, '');
+    const functionId = functionIdOf(name);
     const known = this.functions.get(functionId);
     if (known) return known;
     if (this.stack.template.Resources[functionId]?.Type !== 'AWS::Lambda::Function') throw new LambdaApiError('ResourceNotFoundException', 404, `Function not found: ${name}`);
@@ -86,7 +91,7 @@ export class LocalLambda {
 
   getAlias(name: string, alias: string): { FunctionVersion: string; Name: string; AliasArn: string; RoutingConfig?: { AdditionalVersionWeights: Record<string, number> } } {
     const { state, alias: a } = this.alias(name, alias);
-    return { FunctionVersion: a.version, Name: alias, AliasArn: `arn:aws:lambda:us-east-1:000000000000:function:${state.functionId}:${alias}`, ...(Object.keys(a.weights).length ? { RoutingConfig: { AdditionalVersionWeights: { ...a.weights } } } : {}) };
+    return { FunctionVersion: a.version, Name: alias, AliasArn: arn('lambda', `function:${state.functionId}:${alias}`), ...(Object.keys(a.weights).length ? { RoutingConfig: { AdditionalVersionWeights: { ...a.weights } } } : {}) };
   }
 
   updateAlias(name: string, alias: string, version: string | undefined, weights: Record<string, number> | undefined): ReturnType<LocalLambda['getAlias']> {
@@ -117,7 +122,7 @@ export class LocalLambda {
     const state = this.state(name);
     const version = String(Math.max(0, ...[...state.versions.keys()].map(Number)) + 1);
     state.versions.set(version, { ...state.latest });
-    return { Version: version, ...(description ? { Description: description } : {}), FunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${state.functionId}:${version}` };
+    return { Version: version, ...(description ? { Description: description } : {}), FunctionArn: arn('lambda', `function:${state.functionId}:${version}`) };
   }
 
   /** Invokes the alias: a version chosen by its routing weights, recorded in the metrics. */

@@ -195,7 +195,6 @@ export class LocalStack {
 function physicalNames(template: CfnTemplate, stackName: string): Map<string, PhysicalResource> {
   const map = new Map<string, PhysicalResource>();
   for (const [id, r] of Object.entries(template.Resources)) {
-    const arn = (service: string, resource: string): string => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
     switch (r.Type) {
       case 'AWS::S3::Bucket': {
         const name = `${stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
@@ -250,7 +249,8 @@ function physicalNames(template: CfnTemplate, stackName: string): Map<string, Ph
   return map;
 }
 
-const arn = (service: string, resource: string): string => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+/** The ARN of a local resource (the local region and account). */
+export const arn = (service: string, resource: string): string => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
 
 /** CreateTable input from an AWS::DynamoDB::Table's properties (keys, attributes and GSIs only matter locally). */
 function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {

@@ -4,8 +4,8 @@ import type { ModelSignature } from './model-signature';
 
 /*
  * An inference request, checked and laid out as the model's input, with no
- * model and no AWS attached (the ONNX endpoint's handler, the local server and
- * the benchmark share it).
+ * model and no AWS attached (the ONNX endpoint's handler builds one parser per
+ * model with `requestParser`).
  *
  *   { "rows":    [ { "education": 12, "gender": "female" }, ... ] }
  *   { "columns": { "education": [12, 16], "gender": ["female", "male"] } }

@@ -50,8 +50,7 @@ export interface LoadedModel {
   readonly modelVersionId: string;
   readonly signature: ModelSignature;
   readonly scorer: ModelScorer;
-  readonly contract?: DatasetContract;
-  /** The dataset whose contract applies. */
+  /** The dataset whose contract applies (its checks are in `parse`). */
   readonly dataset?: string;
   /** The mean score on the training data (ModelVersion metric `score:mean`): the prediction-shift baseline. */
   readonly baselineMean?: number;
@@ -72,8 +71,7 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   const model = record as LedgerRecord<'ModelVersion'>;
   if (model.data.format !== 'onnx') throw new ModelError(`model ${id} is '${model.data.format}'; the ONNX endpoint serves ONNX models`);
   const signature = checkModelSignature(model.data.signature);
-  const bytes = await deps.models.read(model); // throws ModelIntegrityError on a hash mismatch
-  const scorer = await deps.loadModel(bytes, signature);
+  // The contract first: a failure here must not leave an onnxruntime session behind (the next request loads again).
   let contract: DatasetContract | undefined;
   let dataset: string | undefined;
   if (settings.contractsPrefix !== undefined) {
@@ -83,8 +81,10 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
     dataset = dsv?.kind === 'DatasetVersion' ? (dsv as LedgerRecord<'DatasetVersion'>).data.dataset : undefined;
     if (dataset) contract = await loadContract(deps.artifacts, settings.contractsPrefix, dataset);
   }
+  const bytes = await deps.models.read(model); // throws ModelIntegrityError on a hash mismatch
+  const scorer = await deps.loadModel(bytes, signature);
   const baseline = model.data.metrics['score:mean'];
-  return { modelVersionId: id, signature, scorer, parse: requestParser(signature, settings.limits, contract), ...(contract ? { contract, dataset } : {}), ...(Number.isFinite(baseline) ? { baselineMean: baseline } : {}) };
+  return { modelVersionId: id, signature, scorer, parse: requestParser(signature, settings.limits, contract), ...(contract ? { dataset } : {}), ...(Number.isFinite(baseline) ? { baselineMean: baseline } : {}) };
 }
 
 /** An HTTP request as a Function URL or API Gateway delivers it. */
