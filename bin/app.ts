@@ -24,7 +24,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
   const app = new App(props);
   const settings = readSettings(app.node);
   const stack = new MlopsStack(app, settings.stackName, {
-    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest, gates)',
+    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest, gates, training, endpoint, drift monitor, dashboard)',
     dataLake: {
       dataPrefix: settings.dataPrefix,
       objectLockRetention: settings.objectLockRetention,
@@ -35,6 +35,8 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
     datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
     ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.driftMonitor ? { driftMonitor: settings.driftMonitor } : {}),
+    dashboard: settings.dashboard,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

@@ -68,4 +68,9 @@ export class BiasGate extends Construct {
   metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.gate.metric('BiasGateFailed', props);
   }
+
+  /** Bias checks over their thresholds per run. Statistic: Sum; period: 5 minutes. */
+  metricChecksFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.gate.metric('BiasChecksFailed', props);
+  }
 }

@@ -162,6 +162,17 @@ export class DataLake extends Construct {
     return this.grant(grantee, this.artifactsBucket, keyPattern, ['s3:GetObject', 's3:GetObjectVersion'], ['kms:Decrypt']);
   }
 
+  /** List the artifacts bucket's keys under `prefix` (ListBucket, conditioned on the prefix). */
+  grantListArtifacts(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    return iam.Grant.addToPrincipalOrResource({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.artifactsBucket.bucketArn],
+      resource: this.artifactsBucket,
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+  }
+
   /** Write artifacts under `keyPattern` (PutObject only). */
   grantWriteArtifacts(grantee: iam.IGrantable, keyPattern = '*'): iam.Grant {
     return this.grant(grantee, this.artifactsBucket, keyPattern, ['s3:PutObject'], ['kms:GenerateDataKey', 'kms:Decrypt']);

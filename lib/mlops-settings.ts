@@ -28,6 +28,26 @@ export interface MlopsSettings {
   readonly trainingPipeline?: TrainingPipelineSettings;
   /** The ONNX endpoint. Context `cdk-mlops:endpoint` (an object), default: none. */
   readonly endpoint?: EndpointSettings;
+  /** Drift monitoring of the endpoint. Context `cdk-mlops:driftMonitor` (an object), default: none. Needs `endpoint`. */
+  readonly driftMonitor?: DriftMonitorSettings;
+  /** The operations dashboard. Context `cdk-mlops:dashboard` (true/false), default true. */
+  readonly dashboard: boolean;
+}
+
+/** The reference app's drift monitor, from context. */
+export interface DriftMonitorSettings {
+  /** The model's input features (one alarm each). */
+  readonly features: readonly string[];
+  /** @default 60 */
+  readonly intervalMinutes?: number;
+  /** @default - the interval */
+  readonly windowMinutes?: number;
+  /** @default 100 */
+  readonly minRows?: number;
+  /** @default psi 0.2, jsDistance 0.1, predictionShift 0.1 */
+  readonly thresholds?: { readonly psi?: number; readonly jsDistance?: number; readonly predictionShift?: number };
+  /** Retrain the pipeline when the drift alarm fires. @default true (when there is a pipeline) */
+  readonly retrain?: boolean;
 }
 
 /** The reference app's ONNX endpoint, from context. */
@@ -112,7 +132,28 @@ export function readSettings(node: Node): MlopsSettings {
     ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
     ...trainingPipeline(node.tryGetContext('cdk-mlops:trainingPipeline')),
     ...endpoint(node.tryGetContext('cdk-mlops:endpoint')),
+    ...driftMonitor(node.tryGetContext('cdk-mlops:driftMonitor')),
+    dashboard: dashboard(node.tryGetContext('cdk-mlops:dashboard')),
   };
+}
+
+function dashboard(raw: unknown): boolean {
+  if (raw === undefined || raw === null || raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new Error(`context 'cdk-mlops:dashboard' must be true or false (got ${JSON.stringify(raw)}).`);
+}
+
+function driftMonitor(raw: unknown): { driftMonitor?: DriftMonitorSettings } {
+  if (raw === undefined || raw === null) return {};
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  const v = value as Partial<DriftMonitorSettings> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:driftMonitor' must be an object: { features, intervalMinutes?, windowMinutes?, minRows?, thresholds?, retrain? }.");
+  if (!Array.isArray(v.features) || v.features.length === 0 || !v.features.every((f) => typeof f === 'string' && f !== '')) throw new Error("context 'cdk-mlops:driftMonitor.features' must be a non-empty list of the model's input columns.");
+  for (const field of ['intervalMinutes', 'windowMinutes', 'minRows'] as const) {
+    const n = v[field];
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw new Error(`context 'cdk-mlops:driftMonitor.${field}' must be a whole number >= 1 (got ${JSON.stringify(n)}).`);
+  }
+  return { driftMonitor: v as DriftMonitorSettings };
 }
 
 function biasGate(raw: unknown): { biasGate?: BiasGateConfig } {

@@ -8,9 +8,11 @@ import { BiasGate } from './bias-gate';
 import { DataLake, type DataLakeProps } from './data-lake';
 import { DatasetValidation, type DatasetValidationProps } from './dataset-validation';
 import { DatasetIngest } from './dataset-ingest';
+import { DriftMonitor } from './drift-monitor';
 import { LineageLedger } from './lineage-ledger';
-import type { EndpointSettings, TrainingPipelineSettings } from './mlops-settings';
+import type { DriftMonitorSettings, EndpointSettings, TrainingPipelineSettings } from './mlops-settings';
 import { OnnxEndpoint } from './onnx-endpoint';
+import { OpsDashboard } from './ops-dashboard';
 import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
 
@@ -40,12 +42,23 @@ export interface MlopsStackProps extends StackProps {
    * @default - none
    */
   readonly endpoint?: EndpointSettings;
+  /**
+   * A drift monitor on the endpoint (retraining the pipeline on drift, unless `retrain` is false).
+   * @default - none
+   */
+  readonly driftMonitor?: DriftMonitorSettings;
+  /**
+   * One CloudWatch dashboard over everything the stack runs.
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 /**
- * The whole kit in one stack: data lake, lineage ledger and ingest (training,
- * gates, endpoints, monitoring and the dashboard join it as they land). Every
- * piece is also importable on its own.
+ * The whole kit in one stack: data lake, lineage ledger, ingest, the gates,
+ * the training pipeline, the ONNX endpoint, its drift monitor and the
+ * operations dashboard, each from its settings. Every piece is also
+ * importable on its own.
  */
 export class MlopsStack extends Stack {
   readonly dataLake: DataLake;
@@ -56,6 +69,8 @@ export class MlopsStack extends Stack {
   readonly datasetValidation: DatasetValidation;
   readonly trainingPipeline?: TrainingPipeline;
   readonly endpoint?: OnnxEndpoint;
+  readonly driftMonitor?: DriftMonitor;
+  readonly dashboard?: OpsDashboard;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -104,6 +119,35 @@ export class MlopsStack extends Stack {
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
+    }
+
+    if (props.driftMonitor) {
+      if (!this.endpoint) throw new Error("MlopsStack: 'driftMonitor' needs an 'endpoint' to watch.");
+      const d = props.driftMonitor;
+      this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
+        endpoint: this.endpoint,
+        dataLake: this.dataLake,
+        ledger: this.ledger,
+        features: d.features,
+        ...(d.retrain !== false && this.trainingPipeline ? { retrain: this.trainingPipeline } : {}),
+        ...(d.intervalMinutes !== undefined ? { interval: Duration.minutes(d.intervalMinutes) } : {}),
+        ...(d.windowMinutes !== undefined ? { window: Duration.minutes(d.windowMinutes) } : {}),
+        minRows: d.minRows,
+        thresholds: d.thresholds,
+      });
+      new CfnOutput(this, 'DriftMonitorFunctionName', { value: this.driftMonitor.function.functionName, description: 'Invoke to check drift now (it also runs on its schedule)' });
+    }
+
+    if (props.dashboard !== false) {
+      this.dashboard = new OpsDashboard(this, 'Dashboard', {
+        pipelines: this.trainingPipeline ? [this.trainingPipeline] : [],
+        validationGate: this.validationGate,
+        biasGate: this.biasGate,
+        endpoints: this.endpoint ? [this.endpoint] : [],
+        driftMonitors: this.driftMonitor ? [this.driftMonitor] : [],
+        alarms: [this.ingest.deadLetterAlarm],
+      });
+      new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     }
 
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });

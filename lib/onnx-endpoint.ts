@@ -1,6 +1,8 @@
 import { ArnFormat, Duration, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -75,6 +77,16 @@ export interface OnnxEndpointProps {
   readonly alarmThresholds?: EndpointAlarmThresholds;
   /** Release only models with a passed 'approval' GateReport. @default true */
   readonly requireApproval?: boolean;
+  /**
+   * Roll back to the previous model when the health alarm goes into ALARM
+   * within `rollbackWindow` of a release that finished (during a release,
+   * CodeDeploy rolls back on the same alarms). An EventBridge rule sends the
+   * alarm to the deployer's 'alarm-rollback' operation.
+   * @default true
+   */
+  readonly rollbackOnHealthAlarm?: boolean;
+  /** How long after a release its health alarm rolls it back. 1 minute to 1 day. @default Duration.hours(1) */
+  readonly rollbackWindow?: Duration;
   /** How often a release is checked. @default Duration.seconds(30) */
   readonly releasePollInterval?: Duration;
   /** @default 'cdk-mlops' */
@@ -118,6 +130,8 @@ export class OnnxEndpoint extends Construct {
   /** `{ "modelVersionId": "mv-..." }` in: the model released through CodeDeploy, recorded in the ledger. */
   readonly releaseStateMachine: sfn.StateMachine;
   readonly scalableTarget?: lambda.IScalableFunctionAttribute;
+  /** The rule rolling back on the health alarm (unless `rollbackOnHealthAlarm` is false). */
+  readonly rollbackRule?: events.Rule;
   readonly metricsNamespace: string;
   readonly serviceName: string;
 
@@ -150,6 +164,9 @@ export class OnnxEndpoint extends Construct {
     if (!(maxShift > 0 && maxShift <= 1)) throw new Error(`OnnxEndpoint: 'alarmThresholds.maxPredictionShift' must be above 0 and at most 1 (got ${maxShift}).`);
     const maxP99 = t.maxP99Latency ?? Duration.seconds(1);
     const timeout = props.timeout ?? Duration.seconds(30);
+    const rollbackWindow = props.rollbackWindow ?? Duration.hours(1);
+    const windowMinutes = rollbackWindow.toMinutes({ integral: false });
+    if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 24 * 60) throw new Error(`OnnxEndpoint: 'rollbackWindow' must be whole minutes from 1 minute to 1 day (got ${rollbackWindow.toHumanString()}).`);
     if (maxP99.toMilliseconds() >= timeout.toMilliseconds()) throw new Error(`OnnxEndpoint: 'alarmThresholds.maxP99Latency' (${maxP99.toHumanString()}) must be below 'timeout' (${timeout.toHumanString()}).`);
 
     this.metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
@@ -251,6 +268,7 @@ export class OnnxEndpoint extends Construct {
         CODEDEPLOY_APPLICATION: application.applicationName,
         CODEDEPLOY_DEPLOYMENT_GROUP: this.deploymentGroup.deploymentGroupName,
         REQUIRE_APPROVAL: String(props.requireApproval ?? true),
+        ROLLBACK_WINDOW_MINUTES: String(windowMinutes),
         POWERTOOLS_SERVICE_NAME: `${this.serviceName}-deployer`,
         POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
       },
@@ -270,6 +288,25 @@ export class OnnxEndpoint extends Construct {
     const configArn = (name: string): string => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: [configArn(this.deploymentGroup.deploymentConfig.deploymentConfigName), configArn(INITIAL_DEPLOYMENT_CONFIG)] }));
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision', 'codedeploy:GetApplicationRevision'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'application', resourceName: application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+
+    if (props.rollbackOnHealthAlarm !== false) {
+      this.rollbackRule = new events.Rule(this, 'RollbackOnHealthAlarm', {
+        description: `cdk-mlops endpoint ${this.endpointName}: roll back to the previous model when the health alarm fires within ${rollbackWindow.toHumanString()} of a release`,
+        eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [this.healthAlarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
+        targets: [
+          new targets.LambdaFunction(this.deployer, {
+            retryAttempts: 4,
+            maxEventAge: Duration.minutes(30),
+            event: events.RuleTargetInput.fromObject({
+              operation: 'alarm-rollback',
+              alarmName: events.EventField.fromPath('$.detail.alarmName'),
+              time: events.EventField.time,
+              reason: events.EventField.fromPath('$.detail.state.reason'),
+            }),
+          }),
+        ],
+      });
+    }
 
     this.releaseStateMachine = createReleaseStateMachine(this, { deployer: this.deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval, logRetention: props.logRetention });
   }

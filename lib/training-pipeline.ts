@@ -171,14 +171,15 @@ export class TrainingPipeline extends Construct {
   readonly profileShards: ProfileShards;
   /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
   readonly retrainRule?: events.Rule;
-  readonly starter?: lambda.IFunction;
-  readonly starterDeadLetterQueue?: sqs.Queue;
+  private starterParts?: { readonly function: lambda.IFunction; readonly deadLetterQueue: sqs.Queue };
+  private readonly props: TrainingPipelineProps;
   /** The Model Registry group every candidate that passes the gates is registered in. */
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
   readonly modelPackageGroupName: string;
 
   constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
     super(scope, id);
+    this.props = props;
     this.pipelineName = props.pipelineName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(this.pipelineName)) throw new Error(`TrainingPipeline: 'pipelineName' must be 1-40 lower-case letters, digits and hyphens (got '${this.pipelineName}').`);
     const instanceType = props.instanceType ?? TrainingInstanceType.CPU_M5_XLARGE;
@@ -334,12 +335,7 @@ export class TrainingPipeline extends Construct {
       roles: [steps.role],
       statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
     });
-    if (props.retrainOnUpload) {
-      const retrain = this.retrainOnUpload(props, props.retrainOnUpload.datasets);
-      this.retrainRule = retrain.rule;
-      this.starter = retrain.starter;
-      this.starterDeadLetterQueue = retrain.deadLetterQueue;
-    }
+    if (props.retrainOnUpload) this.retrainRule = this.retrainOnUpload(props, props.retrainOnUpload.datasets);
     ValidateDataset.acknowledgeNagFindings(this.stateMachine);
     acknowledgeWildcards(this.stateMachine, [
       {
@@ -367,32 +363,83 @@ export class TrainingPipeline extends Construct {
     }
   }
 
-  private retrainOnUpload(props: TrainingPipelineProps, datasets: readonly string[]): { rule: events.Rule; starter: lambda.IFunction; deadLetterQueue: sqs.Queue } {
-    for (const d of datasets) if (!Token.isUnresolved(d) && !/^[A-Za-z0-9._-]+$/.test(d)) throw new Error(`TrainingPipeline: 'retrainOnUpload.datasets' must be folder names under the data prefix (got '${d}').`);
+  /** The Lambda that starts executions for the automatic triggers (uploads, drift alarms), when one is set. */
+  get starter(): lambda.IFunction | undefined {
+    return this.starterParts?.function;
+  }
+
+  /** Where the starter's failed events go (after EventBridge's retries). */
+  get starterDeadLetterQueue(): sqs.Queue | undefined {
+    return this.starterParts?.deadLetterQueue;
+  }
+
+  /**
+   * Retrains when `alarm` goes into ALARM (a DriftMonitor's drift alarm): an
+   * EventBridge rule sends `{ trigger: 'drift', endpoint, alarmName, time, reason }`
+   * to the pipeline's starter, which records a drift Incident for `endpointName`
+   * and starts an execution on the newest accepted version of the serving
+   * model's dataset, unless an execution runs already or there is no newer data.
+   */
+  retrainOnAlarm(alarm: cloudwatch.IAlarm, options: { readonly endpointName: string; readonly id?: string }): events.Rule {
+    const starter = this.ensureStarter();
+    return new events.Rule(this, options.id ?? 'RetrainOnDrift', {
+      description: `Retrain ${this.pipelineName} when the drift alarm of endpoint ${options.endpointName} goes into ALARM`,
+      eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [alarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
+      targets: [
+        new targets.LambdaFunction(starter.function, {
+          deadLetterQueue: starter.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+          event: events.RuleTargetInput.fromObject({
+            trigger: 'drift',
+            endpoint: options.endpointName,
+            alarmName: events.EventField.fromPath('$.detail.alarmName'),
+            time: events.EventField.time,
+            reason: events.EventField.fromPath('$.detail.state.reason'),
+          }),
+        }),
+      ],
+    });
+  }
+
+  private ensureStarter(): { function: lambda.IFunction; deadLetterQueue: sqs.Queue } {
+    if (this.starterParts) return this.starterParts;
+    const props = this.props;
     const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     const starter = new SecureFunction(this, 'Starter', {
       entry: 'pipeline-starter',
-      description: `cdk-mlops ${this.pipelineName}: starts one training run per uploaded dataset version`,
+      description: `cdk-mlops ${this.pipelineName}: starts training runs on uploads and drift alarms (one per dataset version)`,
       memorySize: Size.mebibytes(256),
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
       deadLetterQueue: dlq,
       environment: {
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        PIPELINE_NAME: this.pipelineName,
         DATA_PREFIX: props.dataLake.dataPrefix,
-        DATASETS: JSON.stringify(datasets),
+        DATASETS: JSON.stringify(props.retrainOnUpload?.datasets ?? []),
         POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 56 }) + '-starter',
         POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops',
       },
     });
     this.stateMachine.grantStartExecution(starter.role);
+    starter.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] }));
+    props.ledger.grantRead(starter.role);
+    props.ledger.grantAppend(starter.role);
+    props.ledger.bindEnvironment(starter.function);
+    this.starterParts = { function: starter.function, deadLetterQueue: dlq };
+    return this.starterParts;
+  }
+
+  private retrainOnUpload(props: TrainingPipelineProps, datasets: readonly string[]): events.Rule {
+    for (const d of datasets) if (!Token.isUnresolved(d) && !/^[A-Za-z0-9._-]+$/.test(d)) throw new Error(`TrainingPipeline: 'retrainOnUpload.datasets' must be folder names under the data prefix (got '${d}').`);
+    const starter = this.ensureStarter();
     const prefixes = datasets.length > 0 ? datasets.map((d) => ({ prefix: `${props.dataLake.dataPrefix}${d}/` })) : [{ prefix: props.dataLake.dataPrefix }];
-    const rule = new events.Rule(this, 'RetrainOnUpload', {
+    return new events.Rule(this, 'RetrainOnUpload', {
       description: `Retrain ${this.pipelineName} on uploads under ${datasets.length > 0 ? datasets.join(', ') : 'every dataset'}`,
       eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [props.dataLake.dataBucket.bucketName] }, object: { key: prefixes } } },
-      targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+      targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: starter.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
-    return { rule, starter: starter.function, deadLetterQueue: dlq };
   }
 
   /** Lets `grantee` answer manual approvals (SendTaskSuccess/SendTaskFailure on this pipeline's executions). */

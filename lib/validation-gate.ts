@@ -77,6 +77,11 @@ export class ValidationGate extends Construct {
     return this.metric('ValidationGateFailed', props);
   }
 
+  /** Checks that failed per run (contract violations, drifted columns). Statistic: Sum; period: 5 minutes. */
+  metricChecksFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ValidationChecksFailed', props);
+  }
+
   private metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.gate.metric(metricName, props);
   }

@@ -49,6 +49,8 @@ export const handler = middy(async (event: unknown): Promise<GateVerdict> => {
   const { deps, config, reportsPrefix } = wire();
   const result = await runBiasGate(parseBiasGateEvent(event), deps, config, reportsPrefix);
   metrics.addMetric(result.passed ? 'BiasGatePassed' : 'BiasGateFailed', MetricUnit.Count, 1);
+  // the gate's key number, for the operations dashboard: checks over their thresholds
+  metrics.addMetric('BiasChecksFailed', MetricUnit.Count, result.reasons.length);
   logger.info(result.passed ? 'bias gate passed' : 'bias gate failed', { result });
   return result;
 })

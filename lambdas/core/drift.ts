@@ -129,11 +129,35 @@ export function binMass(points: readonly { value: number; count: number }[], edg
   return total === 0 ? mass : mass.map((m) => m / total);
 }
 
-function numericDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumulator, t: Required<Omit<DriftThresholds, 'chiSquarePValue'>>, bins: number): ColumnDrift {
+/** The two sides' mass in bins cut at the baseline's quantiles (`bins` equal-mass bins of the baseline, fewer when quantiles repeat). */
+export function numericMass(base: ColumnAccumulator, cur: ColumnAccumulator, bins = DEFAULT_PSI_BINS): { baseline: number[]; current: number[] } {
   const edges = [...new Set(Array.from({ length: bins - 1 }, (_, i) => base.quantile((i + 1) / bins)!))];
+  return { baseline: binMass(base.sketchBins(), edges), current: binMass(cur.sketchBins(), edges) };
+}
+
+/**
+ * Both sides' counts per category (the union of the categories the summaries
+ * hold, sorted), plus one "(other)" count each for what they no longer hold
+ * one by one; `labels` names them (null: other).
+ */
+export function categoryCounts(base: ColumnAccumulator, cur: ColumnAccumulator): { labels: (string | null)[]; baseline: number[]; current: number[]; baselineTotal: number; currentTotal: number } {
+  const [nb, nc] = [base.count - base.missing, cur.count - cur.missing];
+  const labels: (string | null)[] = [...new Set([...base.values(), ...cur.values()].map(([value]) => value))].sort();
+  const baseline = labels.map((k) => base.frequency(k!));
+  const current = labels.map((k) => cur.frequency(k!));
+  const otherB = nb - baseline.reduce((s, x) => s + x, 0);
+  const otherC = nc - current.reduce((s, x) => s + x, 0);
+  if (otherB > 0 || otherC > 0) {
+    labels.push(null);
+    baseline.push(Math.max(0, otherB));
+    current.push(Math.max(0, otherC));
+  }
+  return { labels, baseline, current, baselineTotal: nb, currentTotal: nc };
+}
+
+function numericDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumulator, t: Required<Omit<DriftThresholds, 'chiSquarePValue'>>, bins: number): ColumnDrift {
+  const { baseline: pb, current: pc } = numericMass(base, cur, bins);
   const [b, c] = [base.sketchBins(), cur.sketchBins()];
-  const pb = binMass(b, edges);
-  const pc = binMass(c, edges);
   const metrics = { psi: psi(pb, pc), jsDistance: jsDistance(pb, pc), ks: ksStatistic(b, c) };
   const reasons: string[] = [];
   if (metrics.psi > t.psi) reasons.push(`${column}: PSI ${metrics.psi.toFixed(4)} > ${t.psi}`);
@@ -143,17 +167,7 @@ function numericDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumu
 }
 
 function categoricalDrift(column: string, base: ColumnAccumulator, cur: ColumnAccumulator, t: DriftThresholds & typeof DEFAULT_DRIFT_THRESHOLDS): ColumnDrift {
-  const [nb, nc] = [base.count - base.missing, cur.count - cur.missing];
-  const unique = [...new Set([...base.values(), ...cur.values()].map(([value]) => value))].sort();
-  const countsB = unique.map((k) => base.frequency(k));
-  const countsC = unique.map((k) => cur.frequency(k));
-  // what the summaries do not hold one by one
-  const otherB = nb - countsB.reduce((s, x) => s + x, 0);
-  const otherC = nc - countsC.reduce((s, x) => s + x, 0);
-  if (otherB > 0 || otherC > 0) {
-    countsB.push(Math.max(0, otherB));
-    countsC.push(Math.max(0, otherC));
-  }
+  const { labels: unique, baseline: countsB, current: countsC, baselineTotal: nb, currentTotal: nc } = categoryCounts(base, cur);
   const shareB = countsB.map((x) => (nb === 0 ? 0 : x / nb));
   const shareC = countsC.map((x) => (nc === 0 ? 0 : x / nc));
   const linf = Math.max(0, ...shareB.map((s, i) => Math.abs(s - shareC[i]!)));
@@ -165,7 +179,7 @@ function categoricalDrift(column: string, base: ColumnAccumulator, cur: ColumnAc
     reasons.push(`${column}: share of '${unique[worst] ?? '(other)'}' moved by ${linf.toFixed(4)} (L∞ > ${t.linf})`);
   }
   if (t.chiSquarePValue !== undefined && chi.pValue < t.chiSquarePValue) reasons.push(`${column}: chi-square p-value ${chi.pValue.toExponential(2)} < ${t.chiSquarePValue}`);
-  const added = unique.filter((_k, i) => countsB[i] === 0 && countsC[i]! > 0);
+  const added = unique.filter((k, i) => k !== null && countsB[i] === 0 && countsC[i]! > 0);
   if (added.length > 0 && base.distinct().exact) reasons.push(`${column}: new categor${added.length === 1 ? 'y' : 'ies'} ${added.map((a) => `'${a}'`).join(', ')}`);
   return { column, kind: 'categorical', metrics, drifted: reasons.length > 0, reasons };
 }

@@ -18,13 +18,15 @@ import * as sagemakerRelease from './sagemaker-release';
 
 /*
  * An endpoint's deployer: { operation: 'release' | 'check' | 'rollback', ... }
- * from the endpoint's release state machine, a pipeline, or an alarm.
+ * from the endpoint's release state machine, a pipeline or an operator, and
+ * (onnx) { operation: 'alarm-rollback', alarmName, time, reason } from the
+ * health alarm's EventBridge rule.
  * ENDPOINT_KIND 'onnx' (a Lambda alias through CodeDeploy) or 'sagemaker'
  * (UpdateEndpoint with the endpoint's guardrails).
  * Environment: ENDPOINT_KIND, ENDPOINT_NAME, REQUIRE_APPROVAL, LEDGER_TABLE,
  * LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, POWERTOOLS_SERVICE_NAME,
  * POWERTOOLS_METRICS_NAMESPACE; onnx: FUNCTION_NAME, ALIAS_NAME,
- * CODEDEPLOY_APPLICATION, CODEDEPLOY_DEPLOYMENT_GROUP; sagemaker: DEPLOYMENT_CONFIG (JSON).
+ * CODEDEPLOY_APPLICATION, CODEDEPLOY_DEPLOYMENT_GROUP, ROLLBACK_WINDOW_MINUTES; sagemaker: DEPLOYMENT_CONFIG (JSON).
  */
 
 const logger = new Logger();
@@ -60,7 +62,13 @@ function wire(): Record<string, Operation> {
       deploymentGroup: requireEnv('CODEDEPLOY_DEPLOYMENT_GROUP'),
       requireApproval,
     };
-    operations = { release: (e) => lambdaRelease.release(e, deps, config), check: (e) => lambdaRelease.check(e, deps, config), rollback: (e) => lambdaRelease.rollback(e, deps, config) };
+    const windowMs = Number(process.env.ROLLBACK_WINDOW_MINUTES ?? '60') * 60_000;
+    operations = {
+      release: (e) => lambdaRelease.release(e, deps, config),
+      check: (e) => lambdaRelease.check(e, deps, config),
+      rollback: (e) => lambdaRelease.rollback(e, deps, config),
+      'alarm-rollback': (e) => lambdaRelease.rollbackOnAlarm(e, deps, { ...config, windowMs, now: () => new Date() }),
+    };
   }
   return operations;
 }
@@ -73,7 +81,7 @@ export const handler = middy(async (event: unknown): Promise<unknown> => {
   const result = (await operation(e)) as { done?: boolean; succeeded?: boolean };
   metrics.addMetric(`Operation_${String(e.operation)}`, MetricUnit.Count, 1);
   if (e.operation === 'check' && result.done) metrics.addMetric(result.succeeded ? 'ReleasesSucceeded' : 'ReleasesRolledBack', MetricUnit.Count, 1);
-  if (e.operation === 'rollback') metrics.addMetric('Rollbacks', MetricUnit.Count, 1);
+  if (e.operation === 'rollback' || (e.operation === 'alarm-rollback' && (result as { rolledBack?: boolean }).rolledBack)) metrics.addMetric('Rollbacks', MetricUnit.Count, 1);
   logger.info('endpoint deployer', { operation: e.operation, result });
   return result;
 })

@@ -143,3 +143,39 @@ export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps
   });
   return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId };
 }
+
+/** Why a health alarm did not roll the endpoint back. */
+export type AlarmRollbackSkip = 'release-in-progress' | 'no-release' | 'not-right-after-release' | 'alias-moved' | 'nothing-to-roll-back';
+
+/**
+ * A health alarm went into ALARM (EventBridge, `{ alarmName, time, reason }`):
+ * roll back to the previous model, but only when that is what the alarm means.
+ * - During a CodeDeploy deployment (the alias splits traffic) CodeDeploy watches
+ *   the same alarms and rolls back itself.
+ * - Only within `windowMs` of the serving release: later, errors or a shifted
+ *   prediction are not the release's doing (drift is the monitor's business).
+ * - Only when the alias still serves the release the ledger names.
+ */
+export async function rollbackOnAlarm(
+  event: Record<string, unknown>,
+  deps: ReleaseDeps,
+  config: ReleaseConfig & { readonly windowMs: number; readonly now: () => Date },
+): Promise<{ rolledBack: true; modelVersionId: string; incidentId: string } | { rolledBack: false; skipped: AlarmRollbackSkip; detail: string }> {
+  const alarm = text(event, 'alarmName');
+  const alias = await deps.lambda.send(new GetAliasCommand({ FunctionName: config.functionName, Name: config.alias }));
+  const weights = alias.RoutingConfig?.AdditionalVersionWeights ?? {};
+  if (Object.keys(weights).length > 0) return { rolledBack: false, skipped: 'release-in-progress', detail: `the alias splits traffic with version ${Object.keys(weights).join(', ')}: CodeDeploy is releasing and rolls back on the same alarms` };
+  const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
+  if (!serving) return { rolledBack: false, skipped: 'no-release', detail: `no release of ${config.endpoint} in the ledger` };
+  const age = config.now().getTime() - Date.parse(serving.createdAt);
+  if (age > config.windowMs) return { rolledBack: false, skipped: 'not-right-after-release', detail: `the serving release ${serving.id} is ${Math.round(age / 60_000)} min old, past the ${Math.round(config.windowMs / 60_000)} min rollback window` };
+  if (serving.data.functionVersion && alias.FunctionVersion !== serving.data.functionVersion) return { rolledBack: false, skipped: 'alias-moved', detail: `the alias serves version ${alias.FunctionVersion}, not the release's ${serving.data.functionVersion}` };
+  const reason = typeof event.reason === 'string' && event.reason !== '' ? event.reason : 'no reason given';
+  try {
+    const done = await rollback({ reason: `health alarm ${alarm} right after release ${serving.id}: ${reason}` }, deps, config);
+    return { rolledBack: true, modelVersionId: done.modelVersionId, incidentId: done.incidentId };
+  } catch (err) {
+    if (err instanceof NothingToRollBackError) return { rolledBack: false, skipped: 'nothing-to-roll-back', detail: err.message };
+    throw err;
+  }
+}

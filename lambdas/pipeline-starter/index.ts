@@ -3,25 +3,31 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { requireEnv } from '../shared/clients';
-import { startForUpload, type StartOutcome, type Starter, type StarterSettings } from './start';
+import { LedgerStore } from '../shared/ledger-store';
+import { parseDriftTrigger, startForDrift, startForUpload, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
 
 /*
- * PipelineStarter Lambda: S3 "Object Created" (EventBridge) -> StartExecution of
- * the training pipeline, named after the dataset version.
- * Environment: STATE_MACHINE_ARN, DATA_PREFIX, DATASETS (JSON list),
- * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ * PipelineStarter Lambda, the training pipeline's automatic triggers:
+ * - S3 "Object Created" (EventBridge) -> StartExecution named after the dataset version;
+ * - { trigger: 'drift', endpoint, alarmName, time, reason } (the DriftMonitor's
+ *   alarm, through EventBridge) -> a drift Incident, and a retraining on the
+ *   newest data unless one runs already.
+ * Environment: STATE_MACHINE_ARN, PIPELINE_NAME, DATA_PREFIX, DATASETS (JSON list),
+ * LEDGER_* (for drift), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
  */
 
 const logger = new Logger();
 const metrics = new Metrics();
-let wiring: { starter: Starter; settings: StarterSettings } | undefined;
+let wiring: { starter: Starter; sfn: SFNClient; settings: StarterSettings & { pipeline: string } } | undefined;
+let ledger: LedgerStore | undefined;
 
 function wire(): NonNullable<typeof wiring> {
   if (wiring) return wiring;
   const sfn = new SFNClient({});
   wiring = {
+    sfn,
     starter: {
       async start(input) {
         try {
@@ -33,14 +39,38 @@ function wire(): NonNullable<typeof wiring> {
         }
       },
     },
-    settings: { stateMachineArn: requireEnv('STATE_MACHINE_ARN'), dataPrefix: requireEnv('DATA_PREFIX'), datasets: JSON.parse(process.env.DATASETS ?? '[]') as string[] },
+    settings: { stateMachineArn: requireEnv('STATE_MACHINE_ARN'), pipeline: process.env.PIPELINE_NAME ?? '', dataPrefix: requireEnv('DATA_PREFIX'), datasets: JSON.parse(process.env.DATASETS ?? '[]') as string[] },
   };
   return wiring;
 }
 
-export const handler = middy(async (event: unknown): Promise<StartOutcome> => {
-  const { starter, settings } = wire();
-  const outcome = await startForUpload(event, starter, settings);
+function driftDeps(w: NonNullable<typeof wiring>): DriftStarterDeps {
+  ledger ??= LedgerStore.fromEnvironment();
+  return {
+    ledger,
+    starter: w.starter,
+    async running(stateMachineArn) {
+      const names: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await w.sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 100, nextToken }));
+        for (const e of page.executions ?? []) if (e.name) names.push(e.name);
+        nextToken = page.nextToken;
+      } while (nextToken);
+      return names;
+    },
+  };
+}
+
+export const handler = middy(async (event: unknown): Promise<StartOutcome | DriftOutcome> => {
+  const w = wire();
+  if ((event as { trigger?: unknown } | null)?.trigger === 'drift') {
+    const outcome = await startForDrift(parseDriftTrigger(event), driftDeps(w), w.settings);
+    metrics.addMetric(outcome.start === 'started' ? 'RetrainingStarted' : 'DriftNotRetrained', MetricUnit.Count, 1);
+    logger.info('drift', { outcome });
+    return outcome;
+  }
+  const outcome = await startForUpload(event, w.starter, w.settings);
   metrics.addMetric(outcome.started ? 'RetrainingStarted' : outcome.duplicate ? 'DuplicateUpload' : 'NotRetrained', MetricUnit.Count, 1);
   logger.info('retraining', { outcome });
   return outcome;

@@ -1,3 +1,6 @@
+import { endpointSubject, servingDeployment } from '../core/deployment';
+import { InvalidEventError } from '../core/errors';
+import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { executionNameFor } from '../core/pipeline';
 import { parseObjectCreated } from '../ingest/event';
 import { datasetOf, datasetVersionId } from '../ingest/ingest';
@@ -39,4 +42,91 @@ export async function startForUpload(event: unknown, starter: Starter, settings:
   const name = executionNameFor(id);
   const result = await starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: id }) });
   return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: id, executionName: name };
+}
+
+/*
+ * Retraining on drift: the DriftMonitor's alarm, through an EventBridge rule,
+ * delivers { trigger: 'drift', endpoint, alarmName, time, reason }. The
+ * retraining runs on the newest accepted version of the dataset the serving
+ * model was trained on, under the same execution name an upload of that
+ * version gets, so the two triggers never train twice on the same data. At
+ * most one retraining is in flight: while an execution runs, nothing starts.
+ * Either way the Incident is recorded first (its id derives from the alarm and
+ * its time, so a redelivered event records nothing twice), saying what was
+ * decided.
+ */
+
+export interface DriftTrigger {
+  readonly endpoint: string;
+  readonly alarmName: string;
+  readonly time: string;
+  readonly reason: string;
+}
+
+export interface DriftStarterDeps {
+  readonly ledger: {
+    get(id: string): Promise<LedgerRecord | undefined>;
+    history(subject: string): Promise<LedgerRecord[]>;
+    append(draft: RecordDraft<'Incident'>): Promise<{ record: LedgerRecord }>;
+  };
+  readonly starter: Starter;
+  /** Names of the state machine's RUNNING executions. */
+  running(stateMachineArn: string): Promise<readonly string[]>;
+}
+
+export type RetrainingDecision =
+  | { readonly action: 'start'; readonly datasetVersionId: string; readonly executionName: string }
+  | { readonly action: 'none'; readonly why: 'in-flight' | 'no-new-data' | 'no-model'; readonly detail: string };
+
+export interface DriftOutcome {
+  readonly incidentId?: string;
+  readonly decision: RetrainingDecision;
+  /** Set when a start was tried: 'started', or 'exists' (that data already has its execution). */
+  readonly start?: 'started' | 'exists';
+}
+
+export function parseDriftTrigger(event: unknown): DriftTrigger {
+  const e = (event ?? {}) as Record<string, unknown>;
+  const field = (name: string): string => {
+    const v = e[name];
+    if (typeof v !== 'string' || v === '') throw new InvalidEventError(`${name}: expected a non-empty string in the drift trigger`);
+    return v;
+  };
+  return { endpoint: field('endpoint'), alarmName: field('alarmName'), time: field('time'), reason: typeof e.reason === 'string' ? e.reason : '' };
+}
+
+export async function startForDrift(trigger: DriftTrigger, deps: DriftStarterDeps, settings: Pick<StarterSettings, 'stateMachineArn'> & { pipeline: string }): Promise<DriftOutcome> {
+  const serving = servingDeployment(await deps.ledger.history(endpointSubject(trigger.endpoint)));
+  if (!serving) return { decision: { action: 'none', why: 'no-model', detail: `no model serves endpoint '${trigger.endpoint}'` } };
+  const mv = await deps.ledger.get(serving.data.modelVersionId);
+  const run = mv?.kind === 'ModelVersion' ? await deps.ledger.get((mv as LedgerRecord<'ModelVersion'>).data.trainingRunId) : undefined;
+  const trainedOn = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
+  const dsv = trainedOn ? await deps.ledger.get(trainedOn) : undefined;
+  if (dsv?.kind !== 'DatasetVersion') throw new InvalidEventError(`endpoint ${trigger.endpoint} serves ${serving.data.modelVersionId}, whose training data is not in the ledger`);
+  const dataset = (dsv as LedgerRecord<'DatasetVersion'>).data.dataset;
+  const newest = (await deps.ledger.history(`dataset/${dataset}`))
+    .filter((r): r is LedgerRecord<'DatasetVersion'> => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted')
+    .at(-1);
+  const running = await deps.running(settings.stateMachineArn);
+  let decision: RetrainingDecision;
+  if (running.length > 0) decision = { action: 'none', why: 'in-flight', detail: `retraining already in flight: ${running.join(', ')}` };
+  else if (!newest || newest.id === dsv.id) decision = { action: 'none', why: 'no-new-data', detail: `no accepted data of '${dataset}' newer than ${dsv.id}, which model ${serving.data.modelVersionId} was trained on: retraining waits for new data` };
+  else decision = { action: 'start', datasetVersionId: newest.id, executionName: executionNameFor(newest.id) };
+
+  const { record } = await deps.ledger.append({
+    kind: 'Incident',
+    id: deterministicId('in', trigger.endpoint, 'drift', trigger.alarmName, trigger.time),
+    subject: endpointSubject(trigger.endpoint),
+    parents: [serving.id, serving.data.modelVersionId],
+    data: {
+      type: 'drift',
+      reason: `drift on ${trigger.endpoint} (model ${serving.data.modelVersionId}): ${trigger.reason || `alarm ${trigger.alarmName}`}`.slice(0, 2000),
+      endpoint: trigger.endpoint,
+      pipeline: settings.pipeline,
+      details: { alarmName: trigger.alarmName, time: trigger.time, trainedOn: dsv.id, retraining: decision },
+    },
+  });
+  if (decision.action === 'none') return { incidentId: record.id, decision };
+  const start = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name: decision.executionName, input: JSON.stringify({ datasetVersionId: decision.datasetVersionId, trigger: { type: 'drift', incidentId: record.id } }) });
+  return { incidentId: record.id, decision, start };
 }

@@ -1,4 +1,4 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 
 /** Reads and writes JSON/text artifacts (profiles, contracts, reports) in one bucket. Writes never overwrite. */
 export class ArtifactStore {
@@ -20,6 +20,16 @@ export class ArtifactStore {
       if (err instanceof NoSuchKey || (err instanceof S3ServiceException && err.name === 'NoSuchKey')) return undefined;
       throw err;
     }
+  }
+
+  /** Keys under `prefix`, in key order (every page). */
+  async *list(prefix: string, startAfter?: string): AsyncIterable<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(token === undefined && startAfter ? { StartAfter: startAfter } : {}) }));
+      for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   /** Writes JSON once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */

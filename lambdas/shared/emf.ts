@@ -37,3 +37,15 @@ export class EmfWriter {
     this.definitions = [];
   }
 }
+
+/** One EMF document with its own dimensions (e.g. pipeline, endpoint, feature): one line, non-finite values left out. */
+export function emfLine(namespace: string, dimensions: Readonly<Record<string, string>>, metrics: readonly { name: string; unit: EmfUnit; value: number }[], now = Date.now()): string | undefined {
+  const finite = metrics.filter((m) => Number.isFinite(m.value));
+  if (finite.length === 0) return undefined;
+  const doc: Record<string, unknown> = {
+    _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [Object.keys(dimensions)], Metrics: finite.map((m) => ({ Name: m.name, Unit: m.unit })) }] },
+    ...dimensions,
+  };
+  for (const m of finite) doc[m.name] = m.value;
+  return JSON.stringify(doc) + '\n';
+}

@@ -44,6 +44,8 @@ export const handler = middy(async (event: unknown): Promise<ValidationGateResul
   const profileWorkers = Math.max(1, Math.floor(Number(process.env.PROFILE_WORKERS ?? 1)) || 1);
   const result = await runValidationGate(parseValidationGateEvent(event), deps, { ...settings, profileWorkers });
   metrics.addMetric(result.passed ? 'ValidationGatePassed' : 'ValidationGateFailed', MetricUnit.Count, 1);
+  // the gate's key number, for the operations dashboard: contract violations and drifted columns
+  metrics.addMetric('ValidationChecksFailed', MetricUnit.Count, result.reasons.length);
   logger.info(result.passed ? 'validation gate passed' : 'validation gate failed', { result });
   return result;
 })

@@ -1,0 +1,153 @@
+import { endpointSubject, servingDeployment } from '../core/deployment';
+import { DatasetParseError } from '../core/errors';
+import type { LedgerRecord } from '../core/lineage';
+import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
+import { TrafficProfile, trafficDrift, type TrafficDriftReport, type TrafficDriftThresholds } from '../core/traffic-drift';
+import type { ObjectReader } from '../ingest/ingest';
+import { profileDatasetVersion } from '../shared/dataset-reader';
+
+/*
+ * DriftMonitor: on a schedule, the captured traffic of an endpoint's last
+ * window (the JSON Lines the endpoint samples under
+ * `captures/<endpoint>/yyyy/mm/dd/hh/`) against the training data of the model
+ * that serves (found through the ledger: Deployment → ModelVersion →
+ * TrainingRun → DatasetVersion, whose stored profile the validation gate
+ * wrote). Only rows that model scored count: a canary's rows are another
+ * model's. The report is stored (write-once, one per run) and returned; the
+ * handler turns it into metrics the alarms read.
+ */
+
+export interface MonitorSettings {
+  readonly endpoint: string;
+  readonly pipeline: string;
+  /** Key prefix of the endpoint's captures, ending in '/'. */
+  readonly capturePrefix: string;
+  readonly profilesPrefix: string;
+  /** Where reports go: `<reportsPrefix><endpoint>/<time>.json`. */
+  readonly reportsPrefix: string;
+  /** The traffic window, ms. */
+  readonly windowMs: number;
+  readonly minRows: number;
+  /** Captured rows read at most per run (the newest objects first). */
+  readonly maxRows: number;
+  readonly thresholds: TrafficDriftThresholds;
+}
+
+export interface MonitorDeps {
+  readonly ledger: { get(id: string): Promise<LedgerRecord | undefined>; history(subject: string): Promise<LedgerRecord[]> };
+  readonly objects: ObjectReader;
+  readonly artifacts: {
+    uri(key: string): string;
+    getText(key: string): Promise<string | undefined>;
+    putJson(key: string, value: unknown): Promise<string>;
+    /** Keys under `prefix` (with `startAfter`, keys after it only), in key order. */
+    list(prefix: string, startAfter?: string): AsyncIterable<string>;
+  };
+  readonly now: () => Date;
+}
+
+export type MonitorResult =
+  | { readonly status: 'no-model'; readonly endpoint: string; readonly reason: string }
+  | {
+      readonly status: 'judged' | 'too-few-rows';
+      readonly endpoint: string;
+      readonly pipeline: string;
+      readonly modelVersionId: string;
+      readonly window: { readonly from: string; readonly to: string };
+      readonly captureObjects: number;
+      readonly report: TrafficDriftReport;
+      readonly reportUri: string;
+    };
+
+/** The hour folders (`yyyy/mm/dd/hh/`) a window touches. */
+export function hourPrefixes(from: Date, to: Date): string[] {
+  const out: string[] = [];
+  const t = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate(), from.getUTCHours()));
+  while (t.getTime() <= to.getTime()) {
+    const iso = t.toISOString();
+    out.push(`${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/`);
+    t.setUTCHours(t.getUTCHours() + 1);
+  }
+  return out;
+}
+
+/** The compact time a capture key starts with (`20261201T150405123Z-...`), as ms; NaN when it has none. */
+export function captureTime(key: string): number {
+  const m = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[^/]*$/.exec(key);
+  return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!) : Number.NaN;
+}
+
+/** The training data's profile: the stored one, else profiled now (and stored for the next run). */
+async function baselineProfile(dsv: LedgerRecord<'DatasetVersion'>, deps: MonitorDeps, settings: MonitorSettings): Promise<DatasetProfile> {
+  const key = `${settings.profilesPrefix}${dsv.data.dataset}/${dsv.id}.json`;
+  const stored = await deps.artifacts.getText(key);
+  if (stored !== undefined) return DatasetProfile.fromJSON(JSON.parse(stored) as DatasetProfileState);
+  const profile = await profileDatasetVersion(dsv, deps.objects);
+  await deps.artifacts.putJson(key, profile.toJSON());
+  return profile;
+}
+
+export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings): Promise<MonitorResult> {
+  const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
+  if (!serving) return { status: 'no-model', endpoint: settings.endpoint, reason: `no model is deployed to endpoint '${settings.endpoint}'` };
+  const modelVersionId = serving.data.modelVersionId;
+  const model = await deps.ledger.get(modelVersionId);
+  if (model?.kind !== 'ModelVersion') throw new Error(`endpoint ${settings.endpoint} serves '${modelVersionId}', which is not a ModelVersion in the ledger`);
+  const mv = model as LedgerRecord<'ModelVersion'>;
+  const features = (mv.data.signature?.features ?? []).map((f) => (typeof f === 'string' ? f : f.column));
+  if (features.length === 0) throw new Error(`model ${modelVersionId} records no signature features: there is nothing to compare`);
+  const run = await deps.ledger.get(mv.data.trainingRunId);
+  const dsvId = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
+  const dsv = dsvId ? await deps.ledger.get(dsvId) : undefined;
+  if (dsv?.kind !== 'DatasetVersion') throw new Error(`model ${modelVersionId}: its training run ${mv.data.trainingRunId} names no DatasetVersion in the ledger`);
+  let baseline: DatasetProfile;
+  try {
+    baseline = await baselineProfile(dsv as LedgerRecord<'DatasetVersion'>, deps, settings);
+  } catch (err) {
+    if (err instanceof DatasetParseError) throw new Error(`the training data of model ${modelVersionId} (${dsv.id}) cannot be profiled: ${err.message}`);
+    throw err;
+  }
+
+  const to = deps.now();
+  const from = new Date(to.getTime() - settings.windowMs);
+  const traffic = new TrafficProfile(features);
+  let captureObjects = 0;
+  // newest hours first, so a capped run reads the most recent traffic
+  for (const hour of hourPrefixes(from, to).reverse()) {
+    const keys: string[] = [];
+    for await (const key of deps.artifacts.list(`${settings.capturePrefix}${hour}`)) {
+      const t = captureTime(key);
+      if (t >= from.getTime() && t <= to.getTime()) keys.push(key);
+    }
+    for (const key of keys.reverse()) {
+      if (traffic.rows >= settings.maxRows) break;
+      const text = await deps.artifacts.getText(key);
+      if (text === undefined) continue;
+      captureObjects++;
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        let row: unknown;
+        try {
+          row = JSON.parse(line);
+        } catch {
+          continue; // a capture the endpoint wrote is JSON; anything else is not traffic
+        }
+        if (row !== null && typeof row === 'object' && (row as Record<string, unknown>).__model_version === modelVersionId) traffic.add(row as Record<string, unknown>);
+      }
+    }
+  }
+  const baselineMean = mv.data.metrics['score:mean'];
+  const report = trafficDrift(baseline, traffic, { features, baselineMean: Number.isFinite(baselineMean) ? baselineMean! : null, thresholds: settings.thresholds, minRows: settings.minRows });
+  const stamp = to.toISOString();
+  const reportUri = await deps.artifacts.putJson(`${settings.reportsPrefix}${settings.endpoint}/${stamp.replace(/[-:.]/g, '')}.json`, {
+    endpoint: settings.endpoint,
+    pipeline: settings.pipeline,
+    modelVersionId,
+    baseline: { datasetVersionId: dsv.id, rows: baseline.rows },
+    window: { from: from.toISOString(), to: stamp },
+    captureObjects,
+    thresholds: settings.thresholds,
+    ...report,
+  });
+  return { status: report.judged ? 'judged' : 'too-few-rows', endpoint: settings.endpoint, pipeline: settings.pipeline, modelVersionId, window: { from: from.toISOString(), to: stamp }, captureObjects, report, reportUri };
+}
