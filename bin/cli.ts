@@ -5,7 +5,6 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { endpointSubject, servingDeployment } from '../lambdas/core/deployment';
 import { executionNameFor } from '../lambdas/core/pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
@@ -13,6 +12,7 @@ import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
 import { profileDatasetVersion } from '../lambdas/shared/dataset-reader';
 import { S3ObjectReader } from '../lambdas/shared/s3-objects';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
+import { servingLineage } from '../lambdas/shared/serving-lineage';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
 import { startEmulators } from './local/emulators';
@@ -215,22 +215,13 @@ async function endpointCommand(command: string | undefined, arg: string | undefi
   if (!arg) throw new UsageError("'endpoint serving' needs an endpoint name");
   const target = await openTarget(values);
   try {
-    const history = await target.ledger.history(endpointSubject(arg));
-    const serving = servingDeployment(history);
-    if (!serving) {
+    const { lineage, history } = await servingLineage(target.ledger, arg);
+    if (!lineage) {
       out(history.length ? `nothing serves on endpoint '${arg}': no release succeeded (${history.length} records)` : `no records about endpoint '${arg}'`);
       return history.length ? 0 : 1;
     }
-    const model = (await target.ledger.get(serving.data.modelVersionId)) as LedgerRecord<'ModelVersion'> | undefined;
-    const ancestors = await target.ledger.ancestors(serving.data.modelVersionId);
-    // the gates of the model (and of a model it was compiled from), and of its training data alone (validation, pre-training bias)
-    const lineage = new Set([serving.data.modelVersionId, ...ancestors.map((r) => r.id)]);
-    const sources = [serving.data.modelVersionId, ...ancestors.filter((r) => r.kind === 'ModelVersion' || r.kind === 'DatasetVersion').map((r) => r.id)];
-    const gates = (await Promise.all(sources.map((id) => target.ledger.derivedFrom(id))))
-      .flat()
-      .filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && r.parents.every((p) => lineage.has(p)));
-    const unique = [...new Map(gates.map((g) => [g.id, g])).values()];
-    const report = { endpoint: arg, serving, model, ancestors, gates: unique, releases: history };
+    const { serving, model, ancestors, gates } = lineage;
+    const report = lineage;
     if (values.json) {
       out(JSON.stringify(report, null, 2));
       return 0;
@@ -238,8 +229,8 @@ async function endpointCommand(command: string | undefined, arg: string | undefi
     out(`endpoint ${arg} serves model ${serving.data.modelVersionId} since ${serving.createdAt} (${serving.data.reason}, ${serving.data.strategy}${serving.data.functionVersion ? `, Lambda version ${serving.data.functionVersion}` : ''}${serving.data.deploymentId ? `, ${serving.data.deploymentId}` : ''})`);
     if (model) out(`  model: ${model.data.format}, ${model.data.artifact.uri} sha256:${model.data.artifact.sha256.slice(0, 16)}; metrics ${JSON.stringify(model.data.metrics)}`);
     for (const a of ancestors) out(`  from ${describe(a)}`);
-    out(`  gates (${unique.length}):`);
-    for (const g of unique) {
+    out(`  gates (${gates.length}):`);
+    for (const g of gates) {
       const on = g.parents.some((p) => p.startsWith('mv-')) ? 'model' : 'data ';
       out(`    ${g.data.gate.padEnd(11)} ${on} ${g.data.passed ? 'passed' : 'FAILED'}  ${g.data.reasons.join('; ').slice(0, 200)}${Object.keys(g.data.metrics).length ? `  ${JSON.stringify(g.data.metrics).slice(0, 200)}` : ''}`);
     }

@@ -10,24 +10,37 @@ import { startEmulators } from './local/emulators';
 import { LocalStack } from './local/local-stack';
 import { findLogicalIdByPath, logicalIdByPath } from './local/cloud-assembly';
 import { uploadWithEvent } from './local/s3-events';
-import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows } from './local/sample-data';
-import { localServices, templateModelPackageGroups, type Notification } from './local/services';
+import { cpsCsv, cpsJsonLines, cpsParquet, cpsRows, shiftedWorld, type CpsRow } from './local/sample-data';
+import { templateModelPackageGroups } from './local/services';
+import { describeAlarmChanges, describeDrift, describeTraffic, runDriftMonitor, runPipeline, scheduleOf, sendTraffic, type PipelineRun } from './local/lifecycle';
+import { renderHtmlReport } from './local/html-report';
+import { cdkJsonContext } from './app';
+import { executionNameFor } from '../lambdas/core/pipeline';
+import type { MonitorResult } from '../lambdas/drift-monitor/monitor';
+import { servingLineage } from '../lambdas/shared/serving-lineage';
 import { LocalSageMaker } from './local/sagemaker-registry';
 import { renderLedgerReport, type EndpointRequest } from './local/report';
 import { startLocalServing } from './local/serving';
-import { runStateMachine } from './local/state-machine';
+import { runStateMachine, type EventLog } from './local/state-machine';
 import { synthesize } from './local/synth';
 
 /*
- * `npm start`: the lifecycle that exists so far, run locally on the synthesized
- * stack. Synth -> emulators up -> buckets/tables from the template -> real
- * dataset files uploaded -> S3 events routed through the template's rule to
- * the bundled ingest Lambda -> ledger printed and verified -> report written.
- * State is kept in local-run/ (fresh each run) so `npx cdk-mlops lineage ... --local`
- * can query it afterwards.
+ * `npm start`: the whole lifecycle, run locally on the synthesized stack.
+ * Synth -> emulators up -> buckets/tables from the template -> real dataset
+ * files uploaded, their S3 events routed through the template's rule to the
+ * bundled ingest Lambda -> gates -> the training pipeline from the template
+ * (train, evaluate, bias, register, approve) -> v1 released to the ONNX
+ * endpoint -> real HTTP traffic -> the world changes (new data, drifted
+ * traffic) -> the drift monitor's metrics trip the template's drift alarm,
+ * whose rule starts a retraining (drift Incident) -> v2 released by canary ->
+ * a deliberately bad release -> its health alarm's rule rolls it back ->
+ * ledger verified -> Markdown and HTML reports. State is kept in local-run/
+ * (fresh each run) so `npx cdk-mlops lineage ... --local` can query it afterwards.
  */
 
 const ROOT = path.resolve(__dirname, '..');
+/** The reference endpoint (cdk.json `cdk-mlops:endpoint`). */
+const ENDPOINT = (cdkJsonContext()['cdk-mlops:endpoint'] as { name: string }).name;
 const OUTDIR = path.join(ROOT, 'cdk.out');
 const RUN_DIR = path.join(ROOT, 'local-run');
 
@@ -35,8 +48,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const step = (msg: string): void => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
 
-  step(`synthesizing the app (cdk-nag AwsSolutions on; demo shard sizes: above ${DEMO_SHARDING['cdk-mlops:shardThresholdKiB']} KiB, ${DEMO_SHARDING['cdk-mlops:shardSizeKiB']} KiB each) ...`);
-  const stackName = synthesize(OUTDIR, DEMO_SHARDING);
+  step(`synthesizing the app (cdk-nag AwsSolutions on; demo settings: shards above ${DEMO_CONTEXT['cdk-mlops:shardThresholdKiB']} KiB, ${DEMO_CONTEXT['cdk-mlops:shardSizeKiB']} KiB each; ${DEMO_CONTEXT['cdk-mlops:endpoint'].captureSampleRate * 100}% of requests captured) ...`);
+  const stackName = synthesize(OUTDIR, DEMO_CONTEXT);
 
   rmSync(RUN_DIR, { recursive: true, force: true });
   mkdirSync(RUN_DIR, { recursive: true });
@@ -44,10 +57,19 @@ async function main(): Promise<void> {
   let stopServing = (): Promise<void> => Promise.resolve();
   step(`emulators up: S3 ${emulators.s3Endpoint}, DynamoDB ${emulators.dynamoEndpoint}`);
   try {
-    const stack = await LocalStack.start({ outdir: OUTDIR, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' } });
-    // Lambda versions and aliases, CodeDeploy and CloudWatch alarms: what the endpoint's releases use
-    const serving = await startLocalServing(stack);
+    const stack = await LocalStack.start({ outdir: OUTDIR, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN' } });
+    let canaryTraffic: { rows: readonly Record<string, unknown>[]; requests: number; rowsPerRequest?: number } | undefined;
+    // Lambda versions and aliases, CodeDeploy and CloudWatch alarms; each canary interval carries `canaryTraffic`
+    const serving = await startLocalServing(stack, {
+      traffic: async () => {
+        if (canaryTraffic) await sendTraffic(servingUrl(), canaryTraffic.rows, { requests: canaryTraffic.requests, rowsPerRequest: canaryTraffic.rowsPerRequest ?? LIFECYCLE.rowsPerRequest, start: 3 });
+      },
+    });
     stopServing = () => serving.close();
+    // the endpoint's Function URL, served over HTTP (503 until a model is released)
+    const endpointFn = logicalIdByPath(stack.template, `${stackName}/Endpoint/Function/Resource`);
+    const url = await serving.serve(endpointFn);
+    const servingUrl = (): string => url;
     const dataBucket = stack.output('DataBucketName');
     const artifactsBucket = stack.output('ArtifactsBucketName');
     const tableName = stack.output('LedgerTableName');
@@ -80,82 +102,123 @@ async function main(): Promise<void> {
 
     // The gates, bundled from cdk.out, on the CSV version: a contract first, then validation and bias.
     await s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: 'contracts/cps-wages.yaml', Body: CPS_CONTRACT }));
-    const csvVersion = outcomes[0]!.outcome.recordId;
+    const gateVersion = outcomes[0]!.outcome.recordId;
     const gates: { gate: string; verdict: GateVerdict }[] = [];
     for (const [gate, path] of [['validation', 'ValidationGate'], ['bias', 'BiasGate']] as const) {
       const id = findLogicalIdByPath(stack.template, `${stackName}/${path}/Function/Resource`);
       if (!id) continue; // the bias gate is optional (cdk.json context cdk-mlops:biasGate)
-      const verdict = (await stack.invoke(id, { datasetVersionId: csvVersion })) as GateVerdict;
+      const verdict = (await stack.invoke(id, { datasetVersionId: gateVersion })) as GateVerdict;
       gates.push({ gate, verdict });
-      step(`${gate} gate on ${csvVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
+      step(`${gate} gate on ${gateVersion}: ${verdict.passed ? 'passed' : `FAILED — ${verdict.reasons.join('; ')}`}`);
     }
 
-    // The training pipeline from the template, on each upload's dataset version: validation, a
+    // 1. The training pipeline from the template on the CSV version, started as
+    // `cdk-mlops pipeline start` does (named after the version): validation, a
     // SageMaker training job run locally (the example TypeScript trainer, mapped
-    // to the image in cdk.json), the model recorded, the bias gate on it (the
-    // bundled onnxruntime-node scores the rows), evaluation, deployment record.
+    // to the image in cdk.json), the model recorded, evaluated, the bias gate on
+    // it, registered, approved, and released to the endpoint (the first model at once).
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
-    const pipelineId = findLogicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`);
+    const pipelineId = logicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`);
+    const pipelineArn = stack.physical.get(pipelineId)!.attributes.Arn!;
+    const sageMaker = new LocalSageMaker({ s3, groups: templateModelPackageGroups(stack) });
     const pipelines: { name: string; input: string; outcome: string }[] = [];
-    if (pipelineId) {
-      // The uploads under data/cps-wages/ went through the template's retraining rule to the bundled
-      // starter, which called StartExecution (the local stand-in queued them): run them, in order.
-      const arn = stack.physical.get(pipelineId)!.attributes.Arn;
-      const sageMaker = new LocalSageMaker({ s3, groups: templateModelPackageGroups(stack) });
-      for (const queued of emulators.stepFunctions.started.filter((e) => e.stateMachineArn === arn)) {
-        const notifications: Notification[] = [];
-        const verbose = queued.name === csvVersion;
-        step(`TrainingPipeline execution '${queued.name}' (started by the upload):`);
-        const outcome = await runStateMachine(stack, pipelineId, queued.input, {
-          name: queued.name,
-          services: localServices({ s3, stack, notifications, sageMaker }),
-          onEvent: (e) => {
-            if (!verbose) return;
-            if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);
-            if (e.type === 'StateRetried') step(`  ↻ ${e.state?.name} retried`);
-            if (e.type === 'StateCaught') step(`  ✗ ${e.state?.name} failed, caught`);
-          },
-        }).then(
-          (r) => {
-            const o = r.output as {
-              datasetVersion?: { status: string };
-              evaluation?: { reason: string };
-              deployment?: { deploymentId: string };
-              model?: { modelVersionId: string };
-              registry?: { ModelPackageArn: string };
-              approval?: { description: string };
-              releaseStatus?: { succeeded: boolean };
-            };
-            if (o.datasetVersion?.status !== 'accepted') return 'not trainable (rejected at ingest)';
-            if (!o.deployment) return `champion kept: ${o.evaluation?.reason}`;
-            return `registered model ${o.model?.modelVersionId} as ${o.registry?.ModelPackageArn} (${o.approval?.description}) and ${o.releaseStatus ? 'released it to the endpoint' : 'deployed it'} (${o.evaluation?.reason})`;
-          },
-          (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
-        );
-        pipelines.push({ name: 'TrainingPipeline', input: queued.name, outcome });
-        step(`TrainingPipeline on ${queued.name}: ${outcome}${notifications.length ? ` (${notifications.length} SNS notification${notifications.length > 1 ? 's' : ''} sent)` : ''}`);
-      }
-    }
+    const verbose = (e: EventLog): void => {
+      if (e.type === 'StateEntered' && e.state && e.state.type !== 'Choice' && e.state.type !== 'Pass') step(`  ▶ ${e.state.name}`);
+      if (e.type === 'StateRetried') step(`  ↻ ${e.state?.name} retried`);
+      if (e.type === 'StateCaught') step(`  ✗ ${e.state?.name} failed, caught`);
+    };
+    const pipeline = async (input: { datasetVersionId: string }, name: string, why: string): Promise<PipelineRun> => {
+      const { datasetVersionId } = input;
+      step(`TrainingPipeline execution '${name}' (${why}):`);
+      const run = await runPipeline(stack, pipelineId, input, { name, s3, sageMaker, onEvent: verbose });
+      pipelines.push({ name: 'TrainingPipeline', input: datasetVersionId, outcome: run.outcome });
+      step(`TrainingPipeline on ${datasetVersionId}: ${run.outcome}${run.notifications ? ` (${run.notifications} SNS notification${run.notifications > 1 ? 's' : ''} sent)` : ''}`);
+      return run;
+    };
+    const csvVersion = outcomes[0]!.outcome.recordId;
+    const first = await pipeline({ datasetVersionId: csvVersion }, executionNameFor(csvVersion), 'started like `cdk-mlops pipeline start`');
+    const v1 = first.output?.model?.modelVersionId;
+    if (!v1 || !first.output?.releaseStatus?.succeeded) throw new Error(`the first training run released no model: ${first.outcome}`);
 
-    // The endpoint the pipeline released to, served over HTTP on 127.0.0.1 as its Function URL: real requests.
-    const endpointFn = findLogicalIdByPath(stack.template, `${stackName}/Endpoint/Function/Resource`);
+    // 2. The endpoint it was released to, served over HTTP on 127.0.0.1 as its Function URL: real requests.
     const requests: EndpointRequest[] = [];
-    if (endpointFn) {
-      const url = await serving.serve(endpointFn);
-      const rows = cpsRows().slice(0, 5).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender }));
-      for (const [label, body] of [
-        ['5 CPS rows', JSON.stringify({ rows })],
-        ['the same rows as columns', JSON.stringify({ columns: { education: rows.map((r) => r.education) } })],
-        ['a bad request (education "twelve", then 45)', JSON.stringify({ rows: [{ education: 'twelve' }, { education: 45 }] })],
-        ['not JSON', 'education=12'],
-      ] as const) {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        const answer = (await res.json()) as { modelVersionId?: string; predictions?: number[]; errors?: { field: string; message: string }[] };
-        const detail = answer.predictions ? `predictions ${answer.predictions.map((p) => p.toFixed(3)).join(', ')}` : (answer.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
-        requests.push({ label, status: res.status, modelVersionId: res.headers.get('x-model-version-id'), version: res.headers.get('x-local-executed-version'), detail });
-        step(`endpoint ${url} POST ${label} -> ${res.status} (model ${res.headers.get('x-model-version-id') ?? '-'}, Lambda version ${res.headers.get('x-local-executed-version')}): ${detail}`);
+    const ask = async (label: string, body: string): Promise<void> => {
+      const res = await fetch(servingUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const answer = (await res.json()) as { modelVersionId?: string; predictions?: number[]; errors?: { field: string; message: string }[] };
+      const detail = answer.predictions ? `predictions ${answer.predictions.map((p) => p.toFixed(3)).join(', ')}` : (answer.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
+      requests.push({ label, status: res.status, modelVersionId: res.headers.get('x-model-version-id'), version: res.headers.get('x-local-executed-version'), detail });
+      step(`endpoint ${servingUrl()} POST ${label} -> ${res.status} (model ${res.headers.get('x-model-version-id') ?? '-'}, Lambda version ${res.headers.get('x-local-executed-version')}): ${detail}`);
+    };
+    const sample = cpsRows().slice(0, 5).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender }));
+    await ask('5 CPS rows', JSON.stringify({ rows: sample }));
+    await ask('the same rows as columns', JSON.stringify({ columns: { education: sample.map((r) => r.education) } }));
+    await ask('a bad request (education "twelve", then 45)', JSON.stringify({ rows: [{ education: 'twelve' }, { education: 45 }] }));
+    await ask('not JSON', 'education=12');
+
+    // 3. Traffic like the training data; the drift monitor (its schedule rule's target) finds none.
+    const monitorId = logicalIdByPath(stack.template, `${stackName}/DriftMonitor/Function/Resource`);
+    const monitorRule = scheduleOf(stack, monitorId);
+    const driftRuns: { phase: string; result: MonitorResult }[] = [];
+    const alarmLog: string[] = [];
+    const monitor = async (phase: string, since: number): Promise<MonitorResult> => {
+      const result = await runDriftMonitor(stack, monitorRule);
+      driftRuns.push({ phase, result });
+      step(`drift monitor (${phase}): ${describeDrift(result)}`);
+      await alarms(since);
+      return result;
+    };
+    const alarms = async (since: number): Promise<void> => {
+      const { transitions, invocations } = await serving.alarms.evaluate(since);
+      for (const line of describeAlarmChanges(stack, transitions, invocations)) {
+        alarmLog.push(line);
+        step(line);
       }
+    };
+    const features = (rows: readonly CpsRow[]): Record<string, unknown>[] => rows.map((r) => ({ education: r.education, experience: r.experience, gender: r.gender }));
+    const before = features(cpsRows());
+    const after = features(shiftedWorld());
+    let phase = Date.now();
+    step(`traffic like the training data: ${describeTraffic(await sendTraffic(servingUrl(), before, { requests: LIFECYCLE.normalRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
+    await monitor('traffic like the training data', phase);
+
+    // 4. The world changes: new labelled data lands in the lake, and the traffic drifts with it.
+    phase = Date.now();
+    const newKey = `${prefix}cps-wages/cps-shifted.csv`;
+    const newData = await deliver(stack, await uploadWithEvent(s3, { Bucket: dataBucket, Key: newKey, Body: cpsCsv(shiftedWorld()), ContentType: 'text/csv' }), ingestId);
+    outcomes.push({ label: 'the shifted world, CSV', outcome: newData });
+    step(`the world changes: new data s3://${dataBucket}/${newKey} ingested -> ${newData.recordId} ${newData.status} (4 more years of schooling, wages +30%)`);
+    step(`drifted traffic: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
+    await monitor('drifted traffic', phase);
+
+    // 5. The drift alarm reached the pipeline's starter through the template's rule: a
+    // drift Incident, and one retraining on the newest data. Run what it started.
+    const queued = emulators.stepFunctions.started.filter((e) => e.stateMachineArn === pipelineArn);
+    if (queued.length === 0) throw new Error('the drift alarm started no retraining');
+    canaryTraffic = { rows: after, requests: LIFECYCLE.canaryRequests };
+    let v2: string | undefined;
+    for (const q of queued) {
+      const run = await pipeline(q.input as { datasetVersionId: string }, q.name, 'started by the drift alarm');
+      v2 = run.output?.model?.modelVersionId ?? v2;
     }
+    if (!v2) throw new Error('the retraining released no model');
+    phase = Date.now();
+    step(`drifted traffic after the release: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 7 }))}`);
+    await monitor(`after the retraining (${v2})`, phase);
+
+    // 6. A deliberately bad release: the stale model v1 again, by hand. Its canary sees too few
+    // rows to judge; right after the release its prediction shift trips the health alarm, whose
+    // rule sends the deployer back to the previous model.
+    const releaseId = logicalIdByPath(stack.template, `${stackName}/Endpoint/ReleaseStateMachine/Resource`);
+    canaryTraffic = { rows: after, requests: LIFECYCLE.badCanaryRequests, rowsPerRequest: 1 };
+    const bad = await runStateMachine(stack, releaseId, { modelVersionId: v1 }, { name: `release-${v1}-manual` }).then(
+      (r) => `released (${JSON.stringify((r.output as { releaseStatus?: { status: string } }).releaseStatus?.status)})`,
+      (err: Error & { cause?: Error }) => `stopped: ${err.cause?.message ?? err.message}`,
+    );
+    step(`a deliberately bad release: the stale model ${v1} again, by hand -> ${bad}`);
+    phase = Date.now();
+    step(`traffic right after it: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 13 }))}`);
+    await alarms(phase);
+    await ask('5 rows of the shifted world, after the rollback', JSON.stringify({ rows: after.slice(0, 5) }));
 
     // The dataset-validation state machine on the JSON Lines version: the
     // template's definition run by aws-local-stepfunctions, its Distributed Map
@@ -171,11 +234,19 @@ async function main(): Promise<void> {
     const histories = await Promise.all(reports.map(async (r) => ({ chain: r.chain, records: await ledger.history(r.chain) })));
     for (const r of reports) step(`verify ${r.chain}: ${r.ok ? 'OK' : 'FAILED'} (${r.length} links, head ${r.head.slice(0, 12)}…)${r.problems.map((p) => `\n        ${p.message}`).join('')}`);
 
+    const { lineage } = await servingLineage(ledger, ENDPOINT);
+    if (lineage) step(`endpoint ${ENDPOINT} serves ${lineage.serving.data.modelVersionId} (${lineage.serving.data.reason}, Lambda version ${lineage.serving.data.functionVersion ?? '-'}), trained on ${lineage.ancestors.filter((a) => a.kind === 'DatasetVersion').map((a) => a.id).join(', ')}`);
+    const incidents = histories.flatMap((h) => h.records).filter((r) => r.kind === 'Incident');
+    for (const i of incidents) step(`incident ${i.id} (${(i.data as { type: string }).type}): ${(i.data as { reason: string }).reason}`);
+
+    const summary = { stackName, outcomes, gates, workflows, pipelines, requests, driftRuns, alarmLog, lineage, reports, histories };
     const reportPath = path.join(RUN_DIR, 'report.md');
     writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, pipelines, requests, reports, histories }));
-    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify({ stackName, outcomes, gates, workflows, pipelines, requests, reports, histories }, null, 2));
-    step(`report written: ${path.relative(process.cwd(), reportPath)}`);
-    step('query it: npx cdk-mlops lineage history dataset/cps-wages --local');
+    writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify(summary, null, 2));
+    const htmlPath = path.join(RUN_DIR, 'report.html');
+    writeFileSync(htmlPath, renderHtmlReport({ stackName, gates, pipelines, requests, driftRuns, alarmLog, psiThreshold: (cdkJsonContext()['cdk-mlops:driftMonitor'] as { thresholds?: { psi?: number } } | undefined)?.thresholds?.psi ?? 0.2, ...(lineage ? { lineage } : {}), reports, histories }));
+    step(`reports written: ${path.relative(process.cwd(), htmlPath)} (lineage graph, drift chart, gates), ${path.relative(process.cwd(), reportPath)}`);
+    step(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Query it: npx cdk-mlops endpoint serving ${ENDPOINT} --local`);
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
     await stopServing();
@@ -184,10 +255,23 @@ async function main(): Promise<void> {
 }
 
 /**
- * Shard sizes for the local run: tiny, so the 30 KB sample files split into
- * several shards (a deploy uses cdk.json: above 512 MiB, 128 MiB each).
+ * What the local run changes in cdk.json's settings: tiny shards, so the 30 KB
+ * sample files split into several (a deploy: above 512 MiB, 128 MiB each), and
+ * every request captured (cdk.json: 5%), so a few hundred requests give the
+ * drift monitor enough rows, and the same rows each run.
  */
-const DEMO_SHARDING = { 'cdk-mlops:shardThresholdKiB': 8, 'cdk-mlops:shardSizeKiB': 4 };
+const DEMO_CONTEXT = {
+  'cdk-mlops:shardThresholdKiB': 8,
+  'cdk-mlops:shardSizeKiB': 4,
+  'cdk-mlops:endpoint': { ...(cdkJsonContext()['cdk-mlops:endpoint'] as object), captureSampleRate: 1 },
+};
+
+/**
+ * Traffic of the lifecycle, in requests of `rowsPerRequest` rows. A container
+ * reports its prediction shift after 100 rows: the bad release's canary
+ * (single rows, 10% of them) stays below that, the traffic after it does not.
+ */
+const LIFECYCLE = { rowsPerRequest: 20, normalRequests: 150, driftedRequests: 100, canaryRequests: 100, badCanaryRequests: 40 };
 
 /** The reference contract for the CPS data (what `suggestContract` proposes, reviewed). */
 const CPS_CONTRACT = `version: 1

@@ -66,7 +66,7 @@ export interface DriftMonitorProps {
  * of the model that serves (found through the ledger). Per feature it publishes
  * PSI and Jensen–Shannon distance, and the shift of the mean prediction from the
  * training mean, as CloudWatch metrics (dimensions pipeline, endpoint,
- * feature); one alarm per feature (PSI), one on the prediction shift, and a
+ * feature); one alarm per feature (PSI or JS over its threshold), one on the prediction shift, and a
  * composite `driftAlarm` over them, which retrains the `retrain` pipeline.
  * Each run's report is stored under `reports/drift/<endpoint>/`.
  */
@@ -77,7 +77,7 @@ export class DriftMonitor extends Construct {
   readonly endpointName: string;
   readonly pipelineName: string;
   readonly metricsNamespace: string;
-  /** One alarm per feature: PSI over the threshold. */
+  /** One alarm per feature: PSI or Jensen–Shannon distance over its threshold. */
   readonly featureAlarms: Readonly<Record<string, cloudwatch.Alarm>>;
   readonly predictionAlarm: cloudwatch.Alarm;
   /** Any feature, or the predictions, drifted. */
@@ -172,10 +172,17 @@ export class DriftMonitor extends Construct {
       });
     const featureAlarms: Record<string, cloudwatch.Alarm> = {};
     props.features.forEach((feature, i) => {
-      featureAlarms[feature] = alarm(`FeatureAlarm${i}`, this.metricFeaturePsi(feature), this.thresholds.psi, `PSI of feature '${feature}' above ${this.thresholds.psi}`);
+      // drifted when PSI or JS passes its threshold: the larger of the two as a share of its threshold, above 1
+      const score = new cloudwatch.MathExpression({
+        expression: `MAX([psi / ${this.thresholds.psi}, js / ${this.thresholds.jsDistance}])`,
+        usingMetrics: { psi: this.metric('FeaturePSI', feature), js: this.metric('FeatureJSDistance', feature) },
+        period: this.interval,
+        label: `drift of ${feature} (share of its threshold)`,
+      });
+      featureAlarms[feature] = alarm(`FeatureAlarm${i}`, score, 1, `feature '${feature}' drifted: PSI above ${this.thresholds.psi} or Jensen–Shannon distance above ${this.thresholds.jsDistance}`);
     });
     this.featureAlarms = featureAlarms;
-    this.predictionAlarm = alarm('PredictionAlarm', this.metricPredictionDrift(), this.thresholds.predictionShift, `mean prediction more than ${this.thresholds.predictionShift} from the training mean`);
+    this.predictionAlarm = alarm('PredictionAlarm', this.metric('PredictionDrift'), this.thresholds.predictionShift, `mean prediction more than ${this.thresholds.predictionShift} from the training mean`);
     this.driftAlarm = new cloudwatch.CompositeAlarm(this, 'DriftAlarm', {
       alarmRule: cloudwatch.AlarmRule.anyOf(...[...Object.values(featureAlarms), this.predictionAlarm].map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `cdk-mlops drift of endpoint ${this.endpointName}: any feature or the predictions drifted${props.retrain ? ` (retrains pipeline ${props.retrain.pipelineName})` : ''}`,

@@ -13,6 +13,8 @@ export interface ReleaseModelProps {
   readonly pollInterval?: Duration;
   /** Where any task error goes (its error at `$.error`). @default - the error fails the execution */
   readonly onError?: sfn.IChainable;
+  /** Why the model is released, recorded on its Deployment: 'manual' (an operator) or 'retrain' (a pipeline). An endpoint's first model is always 'initial'. @default 'retrain' */
+  readonly reason?: 'manual' | 'retrain';
   /** A prefix for the state names, for several releases in one state machine. @default '' */
   readonly stateNamePrefix?: string;
 }
@@ -42,7 +44,7 @@ export class ReleaseModel extends sfn.StateMachineFragment {
       if (props.onError) task.addCatch(props.onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       return task;
     };
-    const start = invoke('Start release', { operation: 'release', modelVersionId: sfn.JsonPath.stringAt(props.modelVersionIdPath ?? '$.modelVersionId') }, '$.release');
+    const start = invoke('Start release', { operation: 'release', modelVersionId: sfn.JsonPath.stringAt(props.modelVersionIdPath ?? '$.modelVersionId'), ...(props.reason === 'manual' ? { reason: 'manual' } : {}) }, '$.release');
     const check = invoke('Check release', { operation: 'check', release: sfn.JsonPath.objectAt('$.release') }, '$.releaseStatus');
     const wait = new sfn.Wait(this, name('Wait for release'), { time: sfn.WaitTime.duration(props.pollInterval ?? Duration.seconds(30)) });
     const finished = new sfn.Pass(this, name('Release finished'));

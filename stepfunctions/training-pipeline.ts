@@ -133,7 +133,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const train = props.train(this);
     train.addRetry({ errors: TRAINING_RETRY_ERRORS, interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });
     catchAll(train, 'training');
-    const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training') }, '$.model'), 'record-model');
+    const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training'), executionInput: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.model'), 'record-model');
     const evaluate = catchAll(step('Evaluate against champion', 'evaluate', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }, '$.evaluation'), 'evaluation');
     const deploy = catchAll(
       step('Deploy', 'deploy', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), previousModelVersionId: sfn.JsonPath.stringAt('$.evaluation.championModelVersionId') }, '$.deployment'),

@@ -10,7 +10,7 @@ import type { LocalStack } from './local-stack';
  * Time is compressed: an evaluation reads the datapoints since a given
  * moment as one period (a canary step locally lasts as long as its traffic,
  * not five minutes). Statistics: Sum, Average, Minimum, Maximum, SampleCount
- * and pNN (nearest rank); metric math: + - * /, parentheses and FILL(id, n)
+ * and pNN (nearest rank); metric math: + - * /, parentheses, FILL(id, n) and MAX/MIN([...])
  * over the query ids. SetAlarmState forces a state, as the AWS API does to test alarms.
  */
 
@@ -78,10 +78,10 @@ export function statistic(values: readonly number[], stat: string): number | und
   return sorted[Math.max(0, Math.ceil((Number(p[1]) / 100) * sorted.length) - 1)];
 }
 
-/** Metric math over named values: numbers, ids, + - * /, parentheses and FILL(id, n). Missing inputs or a division by zero give undefined. */
+/** Metric math over named values: numbers, ids, + - * /, parentheses, FILL(id, n) and MAX/MIN([...]). Missing inputs or a division by zero give undefined. */
 export function evaluateExpression(expression: string, values: Readonly<Record<string, number | undefined>>): number | undefined {
-  const tokens = expression.match(/\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[-+*/(),])/g)?.map((t) => t.trim());
-  if (!tokens || tokens.join('') !== expression.replace(/\s+/g, '')) throw new Error(`metric math '${expression}' is not evaluated locally (ids, numbers, + - * /, parentheses and FILL only)`);
+  const tokens = expression.match(/\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[-+*/(),[\]])/g)?.map((t) => t.trim());
+  if (!tokens || tokens.join('') !== expression.replace(/\s+/g, '')) throw new Error(`metric math '${expression}' is not evaluated locally (ids, numbers, + - * /, parentheses, FILL, MAX and MIN only)`);
   let i = 0;
   const expect = (token: string): void => {
     if (tokens[i++] !== token) throw new Error(`metric math '${expression}': expected '${token}'`);
@@ -95,6 +95,20 @@ export function evaluateExpression(expression: string, values: Readonly<Record<s
       const fill = sum();
       expect(')');
       return v ?? fill;
+    }
+    if (t === 'MAX' || t === 'MIN') {
+      // MAX([a, b, ...]): the largest (smallest) of the values there are; none: no value
+      expect('(');
+      expect('[');
+      const items = [sum()];
+      while (tokens[i] === ',') {
+        i++;
+        items.push(sum());
+      }
+      expect(']');
+      expect(')');
+      const present = items.filter((v): v is number => v !== undefined);
+      return present.length === 0 ? undefined : t === 'MAX' ? Math.max(...present) : Math.min(...present);
     }
     if (t === '(') {
       const v = sum();

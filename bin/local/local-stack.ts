@@ -83,6 +83,17 @@ export class LocalStack {
     return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, this.resolver.resolveString(v, `${functionId} environment ${k}`)]));
   }
 
+  /**
+   * Where log lines go first (e.g. the local CloudWatch taking EMF lines): from
+   * now on every line this process writes to stdout is offered to `sink`, and
+   * one it takes is not printed. Process-wide, since the functions'
+   * invocations overlap (a Map state's iterations); the last sink set wins.
+   */
+  setLogSink(sink: (line: string) => boolean): void {
+    installStdoutFilter();
+    logSink = sink;
+  }
+
   /** Endpoints of further local services (Lambda, CodeDeploy) every function's SDK clients are pointed at. */
   addServiceEndpoints(env: Readonly<Record<string, string>>): void {
     Object.assign(this.serviceEnv, env);
@@ -126,19 +137,37 @@ export class LocalStack {
       const props = rule.Properties ?? {};
       if (props.State === 'DISABLED' || !props.EventPattern) continue;
       if (!matchesPattern(this.resolver.resolve(props.EventPattern), event)) continue;
-      for (const target of (props.Targets as { Arn: unknown; Input?: string; InputPath?: string; InputTransformer?: unknown }[] | undefined) ?? []) {
-        if (target.InputPath !== undefined || target.InputTransformer !== undefined) {
-          throw new Error(`rule ${ruleId}: InputPath/InputTransformer targets are not supported by the local runner`);
-        }
-        const arn = this.resolver.resolveString(target.Arn, `${ruleId} target`);
-        const functionId = [...this.physical].find(([id, r]) => r.attributes.Arn === arn && this.template.Resources[id]?.Type === 'AWS::Lambda::Function')?.[0];
-        if (!functionId) throw new Error(`rule ${ruleId}: target ${arn} is not a Lambda function of the stack`);
-        const input = target.Input !== undefined ? (JSON.parse(target.Input) as unknown) : event;
-        try {
-          out.push({ functionId, result: await this.invoke(functionId, input) });
-        } catch (err) {
-          out.push({ functionId, error: err as Error });
-        }
+      out.push(...(await this.deliver(ruleId, event)));
+    }
+    return out;
+  }
+
+  /** Fires a scheduled rule of the stack once (as its schedule would): a "Scheduled Event" to its targets. */
+  async fireSchedule(ruleId: string, time = new Date()): Promise<Invocation[]> {
+    const rule = this.template.Resources[ruleId];
+    if (rule?.Type !== 'AWS::Events::Rule' || !rule.Properties?.ScheduleExpression) throw new Error(`'${ruleId}' is not a scheduled rule of the stack`);
+    const ruleArn = arn('events', `rule/${ruleId}`);
+    return this.deliver(ruleId, { version: '0', id: crypto.randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: ACCOUNT, time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'), region: REGION, resources: [ruleArn], detail: {} });
+  }
+
+  /** The rule's targets (Lambda functions of the stack), each with its input: the event, a constant, or the transformed event. */
+  private async deliver(ruleId: string, event: Record<string, unknown>): Promise<Invocation[]> {
+    const out: Invocation[] = [];
+    const props = this.template.Resources[ruleId]!.Properties ?? {};
+    for (const target of (props.Targets as { Arn: unknown; Input?: string; InputPath?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: unknown } }[] | undefined) ?? []) {
+      if (target.InputPath !== undefined) throw new Error(`rule ${ruleId}: InputPath targets are not supported by the local runner`);
+      const arnOf = this.resolver.resolveString(target.Arn, `${ruleId} target`);
+      const functionId = [...this.physical].find(([id, r]) => r.attributes.Arn === arnOf && this.template.Resources[id]?.Type === 'AWS::Lambda::Function')?.[0];
+      if (!functionId) throw new Error(`rule ${ruleId}: target ${arnOf} is not a Lambda function of the stack`);
+      const input = target.InputTransformer
+        ? transformInput(this.resolver.resolveString(target.InputTransformer.InputTemplate, `${ruleId} input template`), target.InputTransformer.InputPathsMap ?? {}, event)
+        : target.Input !== undefined
+          ? (JSON.parse(target.Input) as unknown)
+          : event;
+      try {
+        out.push({ functionId, result: await this.invoke(functionId, input) });
+      } catch (err) {
+        out.push({ functionId, error: err as Error });
       }
     }
     return out;
@@ -247,6 +276,57 @@ function physicalNames(template: CfnTemplate, stackName: string): Map<string, Ph
     }
   }
   return map;
+}
+
+/**
+ * EventBridge's input transformer: each `<name>` of the template replaced by
+ * the event's value at the JSONPath `paths[name]` (`$.a.b`): as JSON where the
+ * placeholder stands alone, as bare text inside a JSON string.
+ */
+export function transformInput(template: string, paths: Readonly<Record<string, string>>, event: unknown): unknown {
+  const valueAt = (name: string): unknown => {
+    const path = paths[name];
+    if (path === undefined) throw new Error(`input template: '<${name}>' is not in InputPathsMap`);
+    if (path === '$') return event;
+    if (!/^\$(\.[A-Za-z0-9_-]+)+$/.test(path)) throw new Error(`input path '${path}' is not supported locally (only $.a.b)`);
+    return path.slice(2).split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), event);
+  };
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    if (c === '\\' && inString) {
+      out += c + (template[++i] ?? '');
+      continue;
+    }
+    if (c === '"') inString = !inString;
+    const m = c === '<' ? /^<([A-Za-z0-9_.-]+)>/.exec(template.slice(i)) : null;
+    if (m && m[1]! in paths) {
+      const v = valueAt(m[1]!);
+      out += inString ? JSON.stringify(typeof v === 'string' ? v : JSON.stringify(v ?? null)).slice(1, -1) : JSON.stringify(v ?? null);
+      i += m[0].length - 1;
+      continue;
+    }
+    out += c;
+  }
+  return JSON.parse(out) as unknown;
+}
+
+let logSink: ((line: string) => boolean) | undefined;
+let stdoutFiltered = false;
+
+/** Offers every stdout line to the current log sink (once per process). */
+function installStdoutFilter(): void {
+  if (stdoutFiltered) return;
+  stdoutFiltered = true;
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const sink = logSink;
+    if (!sink) return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const others = text.split('\n').filter((line) => line !== '' && !sink(line.trim()));
+    return others.length === 0 ? true : (write as (...args: unknown[]) => boolean)(others.join('\n') + '\n', ...rest);
+  };
 }
 
 /** The ARN of a local resource (the local region and account). */

@@ -46,3 +46,13 @@ export async function cpsParquet(rows: readonly CpsRow[] = cpsRows(), options: {
   }));
   return new Uint8Array(parquetWriteBuffer({ columnData, ...(options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {}) } as Parameters<typeof parquetWriteBuffer>[0]));
 }
+
+/**
+ * How the local lifecycle changes the world: the same people with four more
+ * years of schooling (at most 20) and 30% higher wages — a better-educated,
+ * better-paid population. The education feature drifts; so does the label
+ * (wage > 10), so a model trained on the new data scores it better.
+ */
+export function shiftedWorld(rows: readonly CpsRow[] = cpsRows()): CpsRow[] {
+  return rows.map((r) => ({ ...r, education: Math.min(20, r.education + 4), wage: Math.round(r.wage * 1.3 * 100) / 100 }));
+}

@@ -1,3 +1,4 @@
+import { LocalAlarms } from './alarms';
 import { LocalCloudWatch } from './cloudwatch';
 import { LocalCodeDeploy, startCodeDeployApi, type LocalCodeDeployOptions } from './codedeploy';
 import { LocalLambda, serveFunctionUrl, startLambdaApi } from './lambda-service';
@@ -12,6 +13,8 @@ import type { LocalStack } from './local-stack';
 
 export interface LocalServing {
   readonly cloudwatch: LocalCloudWatch;
+  /** The stack's alarms, their state changes delivered through its EventBridge rules. */
+  readonly alarms: LocalAlarms;
   readonly lambda: LocalLambda;
   readonly codedeploy: LocalCodeDeploy;
   /** Serves a function's alias over HTTP (a Function URL); closed with the rest. */
@@ -21,6 +24,8 @@ export interface LocalServing {
 
 export async function startLocalServing(stack: LocalStack, options: LocalCodeDeployOptions & { random?: () => number } = {}): Promise<LocalServing> {
   const cloudwatch = new LocalCloudWatch(stack);
+  // EMF lines of every function the stack runs (the drift monitor's too) become datapoints
+  stack.setLogSink((line) => cloudwatch.putEmf(line));
   const lambda = new LocalLambda(stack, cloudwatch, undefined, options.random);
   const codedeploy = new LocalCodeDeploy(stack, lambda, cloudwatch, options);
   const apis = await Promise.all([startLambdaApi(lambda), startCodeDeployApi(codedeploy)]);
@@ -28,6 +33,7 @@ export async function startLocalServing(stack: LocalStack, options: LocalCodeDep
   const servers: { close(): Promise<void> }[] = [...apis];
   return {
     cloudwatch,
+    alarms: new LocalAlarms(stack, cloudwatch),
     lambda,
     codedeploy,
     async serve(functionId, alias = 'live') {

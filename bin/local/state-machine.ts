@@ -155,7 +155,8 @@ export async function runStateMachine(stack: LocalStack, stateMachineId: string,
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } });
   const name = options.name ?? crypto.randomUUID();
   const smArn = stack.physical.get(stateMachineId)?.attributes.Arn ?? stateMachineId;
-  const startDate = new Date();
+  // an execution queued through StartExecution started then (the pipeline's turn-taking compares start dates)
+  const startDate = stack.emulators.stepFunctions.startedAt(smArn, name) ?? new Date();
   let tokens = 0;
   const executionId = `${smArn.replace(':stateMachine:', ':execution:')}:${name}`;
   const execution = machine.run(input as never, {

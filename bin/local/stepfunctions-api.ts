@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * execution ARN, or ExecutionAlreadyExists for a name already used on that
  * state machine) and queues the execution, which the local runner then runs
  * from the template; ListExecutions (the pipeline waiting its turn) lists the
- * executions the local runner has under way; SendTaskSuccess (an approval)
+ * executions started and not yet finished (a queued one counts as running, as
+ * in the service); SendTaskSuccess (an approval)
  * is kept for the tests. Anything else is refused by name.
  */
 
@@ -26,6 +27,8 @@ export interface StepFunctionsApi {
   readonly taskAnswers: { readonly taskToken: string; readonly output: unknown }[];
   /** Marks an execution as running (the local runner calls it); the returned function marks it ended. */
   track(stateMachineArn: string, name: string, startDate: Date): () => void;
+  /** When an execution of that name was started through StartExecution and is not finished. */
+  startedAt(stateMachineArn: string, name: string): Date | undefined;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,8 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
       }
       const executionArn = `${input.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
       started.push({ stateMachineArn: input.stateMachineArn, name, input: JSON.parse(input.input ?? '{}'), executionArn });
+      // RUNNING from now on, as in the service, until the runner has run it (track's end)
+      running.set(`${input.stateMachineArn}:${name}`, { stateMachineArn: input.stateMachineArn, name, startDate: new Date() });
       reply(200, { executionArn, startDate: Date.now() / 1000 });
     });
   });
@@ -75,9 +80,11 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
     taskAnswers,
     track(stateMachineArn, name, startDate) {
       const key = `${stateMachineArn}:${name}`;
-      running.set(key, { stateMachineArn, name, startDate });
+      // an execution started through the API keeps the start date it got then
+      running.set(key, running.get(key) ?? { stateMachineArn, name, startDate });
       return () => running.delete(key);
     },
+    startedAt: (stateMachineArn, name) => running.get(`${stateMachineArn}:${name}`)?.startDate,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -59,6 +59,8 @@ export interface TrainingRunData {
   readonly status: 'succeeded' | 'failed';
   readonly failureReason?: string;
   readonly metrics?: Readonly<Record<string, number>>;
+  /** What started the run when it was not an upload or a person: e.g. a drift Incident (also a parent of the record). */
+  readonly trigger?: { readonly type: string; readonly incidentId?: string };
 }
 
 export interface ModelVersionData {

@@ -104,7 +104,7 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
   try {
     baseline = await baselineProfile(dsv as LedgerRecord<'DatasetVersion'>, deps, settings);
   } catch (err) {
-    if (err instanceof DatasetParseError) throw new Error(`the training data of model ${modelVersionId} (${dsv.id}) cannot be profiled: ${err.message}`);
+    if (err instanceof DatasetParseError) throw new Error(`the training data of model ${modelVersionId} (${dsv.id}) cannot be profiled: ${err.message}`, { cause: err });
     throw err;
   }
 

@@ -75,7 +75,7 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
   const id = text(event, 'modelVersionId');
   await releasable(deps, config, id);
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
-  const reason = event.reason === 'manual' ? 'manual' : serving ? 'retrain' : 'initial';
+  const reason = !serving ? 'initial' : event.reason === 'manual' ? 'manual' : 'retrain';
   const alias = await deps.lambda.send(new GetAliasCommand({ FunctionName: config.functionName, Name: config.alias }));
   const currentVersion = alias.FunctionVersion!;
   const base = { modelVersionId: id, previousModelVersionId: serving?.data.modelVersionId ?? null, reason, currentVersion } as const;

@@ -72,7 +72,7 @@ export async function release(event: Record<string, unknown>, deps: SageMakerRel
   const id = text(event, 'modelVersionId');
   const { archive } = await releasable(deps, config, id);
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
-  const reason = event.reason === 'manual' ? 'manual' : serving ? 'retrain' : 'initial';
+  const reason = !serving ? 'initial' : event.reason === 'manual' ? 'manual' : 'retrain';
   const endpoint = await deps.sagemaker.send(new DescribeEndpointCommand({ EndpointName: config.endpoint }));
   if (endpoint.EndpointStatus !== 'InService') throw new ReleaseRefusedError(`endpoint ${config.endpoint} is ${endpoint.EndpointStatus}; a release starts from InService`);
   const currentVersion = endpoint.EndpointConfigName!;

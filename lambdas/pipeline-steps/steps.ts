@@ -206,6 +206,22 @@ export interface RecordedModel {
   readonly sha256: string;
 }
 
+/**
+ * What started the execution, from its input's `trigger` (the drift starter
+ * sends `{ type: 'drift', incidentId }`): recorded on the TrainingRun, the
+ * Incident as its parent, so "why was this model trained" is in the lineage.
+ * An incident id that is not an Incident in the ledger is an error, not a guess.
+ */
+async function runTrigger(deps: StepsDeps, input: unknown): Promise<{ type: string; incidentId?: string } | undefined> {
+  const t = (input as { trigger?: unknown } | null | undefined)?.trigger;
+  if (t === undefined || t === null) return undefined;
+  const { type, incidentId } = t as { type?: unknown; incidentId?: unknown };
+  if (typeof type !== 'string' || type === '') throw new InvalidEventError('executionInput.trigger.type: expected a non-empty string');
+  if (incidentId === undefined) return { type };
+  if (typeof incidentId !== 'string' || (await deps.ledger.get(incidentId))?.kind !== 'Incident') throw new InvalidEventError(`executionInput.trigger.incidentId: no Incident ${JSON.stringify(incidentId)} in the ledger`);
+  return { type, incidentId };
+}
+
 /** Records the TrainingRun and the ModelVersion: model.onnx out of the job's model.tar.gz, hashed, written once under models/. */
 export async function recordModel(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<RecordedModel> {
   const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
@@ -218,11 +234,12 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   const key = `${config.modelsPrefix ?? 'models/'}${config.pipeline}/${sha256.slice(0, 16)}/model.onnx`;
   const modelUri = await deps.artifacts.putOnce(key, onnx, 'application/octet-stream');
   const jobMetrics = Object.fromEntries((job.FinalMetricDataList ?? []).map((m) => [m.MetricName, m.Value]));
+  const trigger = await runTrigger(deps, event.executionInput);
   const run = await deps.ledger.append({
     kind: 'TrainingRun',
     id: deterministicId('tr', config.pipeline, job.TrainingJobName),
     subject: subjectOf(config),
-    parents: [dsv.id],
+    parents: [dsv.id, ...(trigger?.incidentId ? [trigger.incidentId] : [])],
     data: {
       pipeline: config.pipeline,
       executionId: executionName,
@@ -234,6 +251,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       trainingJobName: job.TrainingJobName,
       status: 'succeeded',
       metrics: { ...metrics, ...jobMetrics },
+      ...(trigger ? { trigger } : {}),
     },
   });
   const model = await deps.ledger.append({

@@ -15,7 +15,8 @@ import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from './nag';
 export function createReleaseStateMachine(scope: Construct, props: { deployer: lambda.IFunction; endpointName: string; pollInterval?: Duration; logRetention?: logs.RetentionDays }): sfn.StateMachine {
   const logGroup = new logs.LogGroup(scope, 'ReleaseLogs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
   const failed = new sfn.Fail(scope, 'Rolled back', { errorPath: '$.releaseStatus.status', causePath: '$.releaseStatus.reason' });
-  const release = new ReleaseModel(scope, 'Release', { deployer: props.deployer, pollInterval: props.pollInterval });
+  // an operator's release (the pipelines release through their own ReleaseModel)
+  const release = new ReleaseModel(scope, 'Release', { deployer: props.deployer, pollInterval: props.pollInterval, reason: 'manual' });
   const machine = new sfn.StateMachine(scope, 'ReleaseStateMachine', {
     definitionBody: sfn.DefinitionBody.fromChainable(release.next(new sfn.Choice(scope, 'Released?').when(sfn.Condition.booleanEquals('$.releaseStatus.succeeded', true), new sfn.Succeed(scope, 'Released')).otherwise(failed))),
     timeout: Duration.hours(2),

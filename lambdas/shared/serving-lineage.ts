@@ -1,0 +1,47 @@
+import { endpointSubject, servingDeployment } from '../core/deployment';
+import type { LedgerRecord } from '../core/lineage';
+
+/*
+ * "What serves now and why", from the ledger alone: the endpoint's serving
+ * release, its model, everything the model derives from (training run,
+ * dataset versions), the gates that judged the model and its data, and the
+ * endpoint's whole history of releases and incidents. Shared by the CLI
+ * (`cdk-mlops endpoint serving`) and the local run's report.
+ */
+
+export interface LineageReader {
+  get(id: string): Promise<LedgerRecord | undefined>;
+  history(subject: string): Promise<LedgerRecord[]>;
+  ancestors(id: string): Promise<LedgerRecord[]>;
+  derivedFrom(id: string): Promise<LedgerRecord[]>;
+}
+
+export interface ServingLineage {
+  readonly endpoint: string;
+  readonly serving: LedgerRecord<'Deployment'>;
+  readonly model?: LedgerRecord<'ModelVersion'>;
+  /** Everything the model derives from (training run, dataset versions, ...). */
+  readonly ancestors: readonly LedgerRecord[];
+  /** Everything the serving release derives from: the model's lineage and the releases, incidents and earlier models that led to it. */
+  readonly why: readonly LedgerRecord[];
+  readonly gates: readonly LedgerRecord<'GateReport'>[];
+  /** The endpoint's chain: every release, rollback and incident. */
+  readonly releases: readonly LedgerRecord[];
+}
+
+/** The lineage of what serves on `endpoint`; undefined (with the chain) when nothing does. */
+export async function servingLineage(ledger: LineageReader, endpoint: string): Promise<{ lineage?: ServingLineage; history: LedgerRecord[] }> {
+  const history = await ledger.history(endpointSubject(endpoint));
+  const serving = servingDeployment(history);
+  if (!serving) return { history };
+  const model = (await ledger.get(serving.data.modelVersionId)) as LedgerRecord<'ModelVersion'> | undefined;
+  const ancestors = await ledger.ancestors(serving.data.modelVersionId);
+  // the gates of the model (and of a model it was compiled from), and of its training data alone (validation, pre-training bias)
+  const within = new Set([serving.data.modelVersionId, ...ancestors.map((r) => r.id)]);
+  const sources = [serving.data.modelVersionId, ...ancestors.filter((r) => r.kind === 'ModelVersion' || r.kind === 'DatasetVersion').map((r) => r.id)];
+  const gates = (await Promise.all(sources.map((id) => ledger.derivedFrom(id))))
+    .flat()
+    .filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && r.parents.every((p) => within.has(p)));
+  const why = await ledger.ancestors(serving.id);
+  return { history, lineage: { endpoint, serving, ...(model ? { model } : {}), ancestors, why, gates: [...new Map(gates.map((g) => [g.id, g])).values()], releases: history } };
+}
