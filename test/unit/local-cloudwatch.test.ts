@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateExpression, statistic } from '../../bin/local/cloudwatch';
 import { trafficSteps } from '../../bin/local/codedeploy';
+import { evaluateAlarmRule } from '../../bin/local/alarms';
+import { transformInput } from '../../bin/local/local-stack';
 
 describe('local CloudWatch: statistics and metric math as CloudWatch defines them', () => {
   it.each([
@@ -53,5 +55,43 @@ describe('local CodeDeploy: traffic steps of the Lambda deployment configuration
 
   it('refuses a configuration it does not know', () => {
     expect(() => trafficSteps('Custom')).toThrow("deployment configuration 'Custom' is not run locally");
+  });
+});
+
+describe('composite alarm rules, MAX/MIN metric math and EventBridge input transformers (local stand-ins)', () => {
+  it('evaluates AlarmRule expressions as CloudWatch documents them', () => {
+    const states: Record<string, string> = { a: 'ALARM', b: 'OK', c: 'INSUFFICIENT_DATA' };
+    const of = (name: string) => states[name.split(':alarm:').pop()!] as 'ALARM' | 'OK' | 'INSUFFICIENT_DATA';
+    expect(evaluateAlarmRule('(ALARM("arn:aws:cloudwatch:us-east-1:1:alarm:a") OR ALARM("arn:aws:cloudwatch:us-east-1:1:alarm:b"))', of)).toBe(true);
+    expect(evaluateAlarmRule('ALARM("a") AND ALARM("b")', of)).toBe(false);
+    expect(evaluateAlarmRule('ALARM("a") AND NOT OK("c")', of)).toBe(true);
+    expect(evaluateAlarmRule('INSUFFICIENT_DATA("c") AND (OK("b") OR FALSE)', of)).toBe(true);
+    expect(evaluateAlarmRule('TRUE AND NOT ALARM("b")', of)).toBe(true);
+    expect(() => evaluateAlarmRule('ALARM(a)', of)).toThrow('is not evaluated locally');
+    expect(() => evaluateAlarmRule('ALARM("a") OR', of)).toThrow("unexpected 'undefined'");
+  });
+
+  it('MAX and MIN over a list, leaving out missing values', () => {
+    expect(evaluateExpression('MAX([psi / 0.2, js / 0.1])', { psi: 0.1, js: 0.05 })).toBeCloseTo(0.5, 12);
+    expect(evaluateExpression('MAX([psi / 0.2, js / 0.1])', { psi: 0.3, js: 0.05 })).toBeCloseTo(1.5, 12);
+    expect(evaluateExpression('MAX([psi / 0.2, js / 0.1])', { psi: undefined, js: 0.25 })).toBeCloseTo(2.5, 12);
+    expect(evaluateExpression('MAX([psi, js])', { psi: undefined, js: undefined })).toBeUndefined();
+    expect(evaluateExpression('MIN([a, b, 3])', { a: 5, b: 4 })).toBe(3);
+  });
+
+  it('fills an input template from the event: JSON where a placeholder stands alone, text inside a string', () => {
+    const event = { time: '2026-12-01T10:00:00Z', detail: { alarmName: 'Drift "A"', state: { value: 'ALARM', reason: 'PSI 0.3 > 0.2' }, n: 3 } };
+    const template = '{"trigger":"drift","alarmName":<alarm>,"time":<time>,"reason":<reason>,"text":"alarm <alarm> at <time>","n":<n>,"missing":<gone>}';
+    expect(transformInput(template, { alarm: '$.detail.alarmName', time: '$.time', reason: '$.detail.state.reason', n: '$.detail.n', gone: '$.detail.none' }, event)).toEqual({
+      trigger: 'drift',
+      alarmName: 'Drift "A"',
+      time: '2026-12-01T10:00:00Z',
+      reason: 'PSI 0.3 > 0.2',
+      text: 'alarm Drift "A" at 2026-12-01T10:00:00Z',
+      n: 3,
+      missing: null,
+    });
+    expect(() => transformInput('{"a":<x>}', { y: '$.a' }, event)).toThrow();
+    expect(() => transformInput('{"a":<x>}', { x: '$..a' }, event)).toThrow("input path '$..a' is not supported locally");
   });
 });

@@ -1,8 +1,8 @@
 import { CreateEndpointConfigCommand, CreateModelCommand, DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, SageMakerClient, UpdateEndpointCommand } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildRecord, deterministicId, type LedgerRecord, type RecordDraft } from '../../lambdas/core/lineage';
-import type { ReleaseLedger } from '../../lambdas/endpoint-deployer/records';
+import { deterministicId, type LedgerRecord } from '../../lambdas/core/lineage';
+import { MemoryLedger } from '../helpers/memory-ledger';
 import { check, release, releaseName, rollback, type SageMakerReleaseConfig, type SageMakerReleaseDeps } from '../../lambdas/endpoint-deployer/sagemaker-release';
 
 /*
@@ -11,27 +11,6 @@ import { check, release, releaseName, rollback, type SageMakerReleaseConfig, typ
  * ledger is an in-memory one with the same record rules (ids, idempotent
  * appends, derivations).
  */
-
-class MemoryLedger implements ReleaseLedger {
-  readonly records: LedgerRecord[] = [];
-  private n = 0;
-  async get(id: string) {
-    return this.records.find((r) => r.id === id);
-  }
-  async append(draft: RecordDraft) {
-    const existing = this.records.find((r) => r.id === draft.id);
-    if (existing) return { record: existing };
-    const record = buildRecord(draft, new Date(Date.UTC(2026, 11, 1, 0, 0, this.n++)), () => `r${this.n}`);
-    this.records.push(record);
-    return { record };
-  }
-  async history(subject: string) {
-    return this.records.filter((r) => r.subject === subject);
-  }
-  async derivedFrom(id: string) {
-    return this.records.filter((r) => r.parents.includes(id));
-  }
-}
 
 const sm = mockClient(SageMakerClient);
 const CONFIG: SageMakerReleaseConfig = {

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { deterministicId } from '../../lambdas/core/lineage';
+import { DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
+import { driftMetricLines } from '../../lambdas/drift-monitor/index';
+import { captureTime, hourPrefixes, monitorDrift, type MonitorDeps, type MonitorSettings } from '../../lambdas/drift-monitor/monitor';
+import { MemoryLedger } from '../helpers/memory-ledger';
+
+/*
+ * The drift monitor's run, on an in-memory ledger and artifact store: which
+ * captures it reads (the window, the serving model's rows only), what it
+ * compares them with (the training data's stored profile), what it stores and
+ * the metrics it publishes.
+ */
+
+const NOW = new Date('2026-12-01T10:20:00.000Z');
+const SETTINGS: MonitorSettings = { endpoint: 'wages', pipeline: 'cps', capturePrefix: 'captures/wages/', profilesPrefix: 'profiles/', reportsPrefix: 'reports/drift/', windowMs: 60 * 60_000, minRows: 100, maxRows: 100_000, thresholds: {} };
+
+class MemoryArtifacts {
+  readonly objects = new Map<string, string>();
+  uri(key: string): string {
+    return `s3://artifacts/${key}`;
+  }
+  async getText(key: string): Promise<string | undefined> {
+    return this.objects.get(key);
+  }
+  async putJson(key: string, value: unknown): Promise<string> {
+    if (!this.objects.has(key)) this.objects.set(key, JSON.stringify(value));
+    return this.uri(key);
+  }
+  async *list(prefix: string): AsyncIterable<string> {
+    for (const k of [...this.objects.keys()].sort()) if (k.startsWith(prefix)) yield k;
+  }
+}
+
+/** A capture file as the endpoint writes it, `minutesAgo` before NOW. */
+function capture(artifacts: MemoryArtifacts, minutesAgo: number, model: string, rows: { education: number; p: number }[]): void {
+  const t = new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
+  const key = `captures/wages/${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${t.slice(11, 13)}/${t.replace(/[-:.]/g, '')}-req${minutesAgo}.jsonl`;
+  artifacts.objects.set(key, rows.map((r) => JSON.stringify({ education: r.education, __prediction: r.p, __model_version: model, __time: t })).join('\n') + '\n');
+}
+
+async function setup(): Promise<{ ledger: MemoryLedger; artifacts: MemoryArtifacts; deps: MonitorDeps }> {
+  const ledger = new MemoryLedger();
+  const artifacts = new MemoryArtifacts();
+  const dsv = await ledger.append({ kind: 'DatasetVersion', id: 'dsv-train', subject: 'dataset/cps', data: { dataset: 'cps', bucket: 'data', key: 'data/cps/a.csv', versionId: '1', etag: 'e', sha256: 'a'.repeat(64), size: 1, contentType: 'text/csv', format: 'csv', status: 'accepted', source: { eventId: null, eventTime: null } } });
+  const run = await ledger.append({ kind: 'TrainingRun', id: 'tr-1', subject: 'pipeline/cps', parents: [dsv.record.id], data: { pipeline: 'cps', executionId: 'x', datasetVersionIds: ['dsv-train'], image: { uri: 'img' }, hyperparameters: {}, instanceType: 'ml.m5.large', instanceCount: 1, status: 'succeeded' } });
+  for (const id of ['mv-1', 'mv-2']) {
+    await ledger.append({ kind: 'ModelVersion', id, subject: 'pipeline/cps', parents: [run.record.id], data: { pipeline: 'cps', trainingRunId: 'tr-1', artifact: { uri: 's3://a/m.onnx', sha256: 'b'.repeat(64) }, format: 'onnx', signature: { input: 'features', output: 'score', features: ['education'] }, metrics: { 'score:mean': 0.3 }, approval: { status: 'Approved' } } });
+  }
+  await ledger.append({ kind: 'Deployment', id: deterministicId('dp', 'wages', '1'), subject: 'endpoint/wages', parents: ['mv-1'], data: { endpoint: 'wages', modelVersionId: 'mv-1', strategy: 'x', reason: 'initial', status: 'succeeded' } });
+  // the training data's profile, as the validation gate stores it: education 8..17 evenly
+  const profile = new DatasetProfile('csv');
+  for (let i = 0; i < 1000; i++) profile.addRecord({ education: 8 + (i % 10), wage: 5 });
+  artifacts.objects.set('profiles/cps/dsv-train.json', JSON.stringify(profile.toJSON()));
+  const deps: MonitorDeps = { ledger, artifacts, objects: { open: () => Promise.reject(new Error('the stored profile is used')), openFrom: () => Promise.reject(new Error('unused')), randomAccess: () => { throw new Error('unused'); } } as unknown as MonitorDeps['objects'], now: () => NOW };
+  return { ledger, artifacts, deps };
+}
+
+const rows = (n: number, education: (i: number) => number, p: number) => Array.from({ length: n }, (_, i) => ({ education: education(i), p }));
+
+describe('drift monitor', () => {
+  it('reads the hour folders of the window and the compact time of each capture', () => {
+    expect(hourPrefixes(new Date('2026-12-31T23:40:00Z'), new Date('2027-01-01T01:05:00Z'))).toEqual(['2026/12/31/23/', '2027/01/01/00/', '2027/01/01/01/']);
+    expect(captureTime('captures/wages/2026/12/01/10/20261201T101500123Z-abc.jsonl')).toBe(Date.UTC(2026, 11, 1, 10, 15, 0, 123));
+    expect(captureTime('captures/wages/2026/12/01/10/notes.txt')).toBeNaN();
+  });
+
+  it('compares the serving model rows of the window with its training data: shifted traffic drifts', async () => {
+    const { artifacts, deps } = await setup();
+    capture(artifacts, 10, 'mv-1', rows(150, (i) => 14 + (i % 4), 0.6)); // shifted up: 14..17
+    capture(artifacts, 30, 'mv-1', rows(100, (i) => 12 + (i % 6), 0.6));
+    capture(artifacts, 20, 'mv-2', rows(500, () => 8, 0.1)); // a canary's rows: another model's, left out
+    capture(artifacts, 90, 'mv-1', rows(500, () => 8, 0.1)); // before the window
+    const r = await monitorDrift(deps, SETTINGS);
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r).toMatchObject({ status: 'judged', modelVersionId: 'mv-1', captureObjects: 3 /* files read in the window, the canary's among them */, window: { from: '2026-12-01T09:20:00.000Z', to: '2026-12-01T10:20:00.000Z' } });
+    expect(r.report.rows).toBe(250);
+    expect(r.report.features[0]!.psi).toBeGreaterThan(1);
+    expect(r.report.prediction).toMatchObject({ baselineMean: 0.3, drifted: true });
+    expect(r.report.prediction.shift).toBeCloseTo(0.3, 12);
+    // the report is stored, write-once, under the endpoint's folder
+    expect(r.reportUri).toBe('s3://artifacts/reports/drift/wages/20261201T102000000Z.json');
+    expect(JSON.parse(artifacts.objects.get('reports/drift/wages/20261201T102000000Z.json')!)).toMatchObject({ endpoint: 'wages', modelVersionId: 'mv-1', baseline: { datasetVersionId: 'dsv-train', rows: 1000 }, drifted: true });
+    // the metrics the alarms read: per feature (pipeline, endpoint, feature), and the predictions
+    const docs = driftMetricLines(r, 'cdk-mlops', 0).map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
+    expect(docs.map((d) => [d._aws.CloudWatchMetrics[0]!.Dimensions, d._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)])).toEqual([
+      [[['pipeline', 'endpoint']], ['CapturedRows', 'DriftedFeatures', 'PredictionDrift']],
+      [[['pipeline', 'endpoint', 'feature']], ['FeaturePSI', 'FeatureJSDistance']],
+    ]);
+    expect(docs[0]).toMatchObject({ pipeline: 'cps', endpoint: 'wages', CapturedRows: 250, DriftedFeatures: 1 });
+    expect(docs[1]).toMatchObject({ feature: 'education', FeaturePSI: r.report.features[0]!.psi });
+  });
+
+  it('traffic like the training data does not drift', async () => {
+    const { artifacts, deps } = await setup();
+    capture(artifacts, 5, 'mv-1', rows(400, (i) => 8 + (i % 10), 0.31));
+    const r = await monitorDrift(deps, SETTINGS);
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r.report.drifted).toBe(false);
+    expect(r.report.features[0]!.psi).toBeLessThan(0.01);
+  });
+
+  it('too few rows: only the row count is published; no model: nothing', async () => {
+    const { artifacts, deps } = await setup();
+    capture(artifacts, 5, 'mv-1', rows(20, () => 17, 0.9));
+    const r = await monitorDrift(deps, SETTINGS);
+    expect(r).toMatchObject({ status: 'too-few-rows', report: { judged: false, rows: 20 } });
+    expect(driftMetricLines(r, 'ns').map((l) => Object.keys(JSON.parse(l) as object))).toEqual([['_aws', 'pipeline', 'endpoint', 'CapturedRows']]);
+    const empty = new MemoryLedger();
+    const none = await monitorDrift({ ...deps, ledger: empty }, SETTINGS);
+    expect(none).toEqual({ status: 'no-model', endpoint: 'wages', reason: "no model is deployed to endpoint 'wages'" });
+    expect(driftMetricLines(none, 'ns')).toEqual([]);
+  });
+
+  it('reads at most maxRows rows, the newest first', async () => {
+    const { artifacts, deps } = await setup();
+    capture(artifacts, 50, 'mv-1', rows(200, () => 8, 0.3));
+    capture(artifacts, 2, 'mv-1', rows(200, () => 17, 0.3));
+    const r = await monitorDrift(deps, { ...SETTINGS, maxRows: 150 });
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r.captureObjects).toBe(1);
+    expect(r.report.rows).toBe(200);
+  });
+});

@@ -1,0 +1,131 @@
+import { GetAliasCommand, LambdaClient, UpdateAliasCommand } from '@aws-sdk/client-lambda';
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LedgerRecord } from '../../lambdas/core/lineage';
+import { rollbackOnAlarm, type ReleaseConfig, type ReleaseDeps } from '../../lambdas/endpoint-deployer/release';
+import { parseDriftTrigger, startForDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
+import { MemoryLedger } from '../helpers/memory-ledger';
+
+/*
+ * What the alarms' EventBridge rules reach: the pipeline starter on a drift
+ * alarm (a drift Incident, one retraining on the newest data, never two in
+ * flight) and the deployer on a health alarm (a rollback only right after a
+ * finished release). In-memory ledger; Lambda's client mocked (no emulator).
+ */
+
+const ARN = 'arn:aws:states:us-east-1:1:stateMachine:pipeline';
+const TRIGGER = { endpoint: 'wages', alarmName: 'DriftAlarm', time: '2026-12-01T10:00:00Z', reason: 'education drifted' };
+
+async function dataset(ledger: MemoryLedger, id: string, status: 'accepted' | 'rejected' = 'accepted'): Promise<void> {
+  await ledger.append({ kind: 'DatasetVersion', id, subject: 'dataset/cps', data: { dataset: 'cps', bucket: 'b', key: `data/cps/${id}.csv`, versionId: '1', etag: 'e', sha256: 'a'.repeat(64), size: 1, contentType: null, format: 'csv', status, source: { eventId: null, eventTime: null } } });
+}
+
+async function served(ledger: MemoryLedger, model: string, trainedOn: string, extra: { functionVersion?: string } = {}): Promise<LedgerRecord> {
+  await ledger.append({ kind: 'TrainingRun', id: `tr-${model}`, subject: 'pipeline/cps', parents: [trainedOn], data: { pipeline: 'cps', executionId: 'x', datasetVersionIds: [trainedOn], image: { uri: 'i' }, hyperparameters: {}, instanceType: 'ml.m5.large', instanceCount: 1, status: 'succeeded' } });
+  await ledger.append({ kind: 'ModelVersion', id: model, subject: 'pipeline/cps', parents: [`tr-${model}`], data: { pipeline: 'cps', trainingRunId: `tr-${model}`, artifact: { uri: 's3://a/m.onnx', sha256: 'f'.repeat(64) }, format: 'onnx', signature: { input: 'features', output: 'score', features: ['education'] }, metrics: {}, approval: { status: 'Approved' } } });
+  return (await ledger.append({ kind: 'Deployment', id: `dp-${model}`, subject: 'endpoint/wages', parents: [model], data: { endpoint: 'wages', modelVersionId: model, strategy: 'x', reason: 'initial', status: 'succeeded', ...extra } })).record;
+}
+
+describe('retraining on a drift alarm (pipeline starter)', () => {
+  let ledger: MemoryLedger;
+  let started: { name: string; input: unknown }[];
+  let running: string[];
+  let deps: DriftStarterDeps;
+  beforeEach(() => {
+    ledger = new MemoryLedger();
+    started = [];
+    running = [];
+    deps = {
+      ledger,
+      starter: {
+        async start(input) {
+          if (started.some((s) => s.name === input.name)) return 'exists';
+          started.push({ name: input.name, input: JSON.parse(input.input) });
+          return 'started';
+        },
+      },
+      running: async () => running,
+    };
+  });
+  const settings = { stateMachineArn: ARN, pipeline: 'cps' };
+
+  it('records the drift Incident, then retrains on the newest accepted data', async () => {
+    await dataset(ledger, 'dsv-old');
+    const serving = await served(ledger, 'mv-1', 'dsv-old');
+    await dataset(ledger, 'dsv-new');
+    await dataset(ledger, 'dsv-bad', 'rejected');
+    const out = await startForDrift(TRIGGER, deps, settings);
+    expect(out).toMatchObject({ decision: { action: 'start', datasetVersionId: 'dsv-new', executionName: 'dsv-new' }, start: 'started' });
+    const incident = (await ledger.get(out.incidentId!))!;
+    expect(incident).toMatchObject({ kind: 'Incident', subject: 'endpoint/wages', parents: [serving.id, 'mv-1'], data: { type: 'drift', reason: 'drift on wages (model mv-1): education drifted', endpoint: 'wages', pipeline: 'cps', details: { alarmName: 'DriftAlarm', trainedOn: 'dsv-old', retraining: { action: 'start', datasetVersionId: 'dsv-new' } } } });
+    // the execution is named as an upload of that version would name it, and carries the Incident
+    expect(started).toEqual([{ name: 'dsv-new', input: { datasetVersionId: 'dsv-new', trigger: { type: 'drift', incidentId: incident.id } } }]);
+    // the same event delivered again: the same Incident, and the name is taken
+    const again = await startForDrift(TRIGGER, deps, settings);
+    expect(again).toMatchObject({ incidentId: incident.id, start: 'exists' });
+    expect(ledger.records.filter((r) => r.kind === 'Incident')).toHaveLength(1);
+  });
+
+  it('starts nothing while a retraining is in flight, or when no newer data exists — and says so in the Incident', async () => {
+    await dataset(ledger, 'dsv-old');
+    await served(ledger, 'mv-1', 'dsv-old');
+    const none = await startForDrift(TRIGGER, deps, settings);
+    expect(none.decision).toEqual({ action: 'none', why: 'no-new-data', detail: "no accepted data of 'cps' newer than dsv-old, which model mv-1 was trained on: retraining waits for new data" });
+    await dataset(ledger, 'dsv-new');
+    running = ['dsv-new'];
+    const busy = await startForDrift({ ...TRIGGER, time: '2026-12-01T11:00:00Z' }, deps, settings);
+    expect(busy.decision).toEqual({ action: 'none', why: 'in-flight', detail: 'retraining already in flight: dsv-new' });
+    expect(started).toEqual([]);
+    expect(ledger.records.filter((r) => r.kind === 'Incident').map((r) => (r.data as unknown as { details: { retraining: { why?: string } } }).details.retraining.why)).toEqual(['no-new-data', 'in-flight']);
+  });
+
+  it('does nothing for an endpoint with no model, and refuses a malformed trigger by field', async () => {
+    expect(await startForDrift(TRIGGER, deps, settings)).toEqual({ decision: { action: 'none', why: 'no-model', detail: "no model serves endpoint 'wages'" } });
+    expect(ledger.records).toEqual([]);
+    expect(() => parseDriftTrigger({ trigger: 'drift', endpoint: 'wages', alarmName: '' })).toThrow('alarmName: expected a non-empty string in the drift trigger');
+    expect(parseDriftTrigger({ trigger: 'drift', endpoint: 'wages', alarmName: 'a', time: 't' })).toEqual({ endpoint: 'wages', alarmName: 'a', time: 't', reason: '' });
+  });
+});
+
+describe('rollback on a health alarm (endpoint deployer)', () => {
+  const lambda = mockClient(LambdaClient);
+  const CONFIG: ReleaseConfig & { windowMs: number; now: () => Date } = { endpoint: 'wages', functionName: 'fn', alias: 'live', application: 'app', deploymentGroup: 'dg', requireApproval: true, windowMs: 60 * 60_000, now: () => new Date('2026-12-01T00:30:00Z') };
+  let ledger: MemoryLedger;
+  let deps: ReleaseDeps;
+  beforeEach(async () => {
+    lambda.reset();
+    ledger = new MemoryLedger();
+    deps = { ledger, models: { read: async () => new Uint8Array() }, lambda: lambda, codedeploy: mockClient(CodeDeployClient), sleep: async () => undefined };
+    await dataset(ledger, 'dsv-1');
+    await served(ledger, 'mv-1', 'dsv-1', { functionVersion: '2' });
+    await served(ledger, 'mv-2', 'dsv-1', { functionVersion: '3' }); // created 2026-12-01T00:00:0xZ: right before `now`
+  });
+  const event = { alarmName: 'HealthAlarm', time: '2026-12-01T00:30:00Z', reason: 'PredictionShift breached' };
+
+  it('right after a finished release: back to the previous model, with the Incident', async () => {
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3', RoutingConfig: { AdditionalVersionWeights: {} } });
+    lambda.on(UpdateAliasCommand).resolves({});
+    const out = await rollbackOnAlarm(event, deps, CONFIG);
+    expect(out).toMatchObject({ rolledBack: true, modelVersionId: 'mv-1' });
+    expect(lambda.commandCalls(UpdateAliasCommand)[0]!.args[0].input).toEqual({ FunctionName: 'fn', Name: 'live', FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } });
+    const incident = ledger.records.find((r) => r.kind === 'Incident')!;
+    expect(incident.data).toMatchObject({ type: 'rollback', reason: expect.stringContaining('from model mv-2 to mv-1: health alarm HealthAlarm right after release dp-mv-2: PredictionShift breached') });
+  });
+
+  it('does not act during a CodeDeploy release, past the window, when the alias moved, or with nothing to go back to', async () => {
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3', RoutingConfig: { AdditionalVersionWeights: { '4': 0.1 } } });
+    expect(await rollbackOnAlarm(event, deps, CONFIG)).toMatchObject({ rolledBack: false, skipped: 'release-in-progress' });
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3' });
+    expect(await rollbackOnAlarm(event, deps, { ...CONFIG, now: () => new Date('2026-12-01T02:00:00Z') })).toMatchObject({ rolledBack: false, skipped: 'not-right-after-release', detail: expect.stringContaining('120 min old, past the 60 min rollback window') });
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '7' });
+    expect(await rollbackOnAlarm(event, deps, CONFIG)).toMatchObject({ rolledBack: false, skipped: 'alias-moved' });
+    expect(lambda.commandCalls(UpdateAliasCommand)).toHaveLength(0);
+    const first = new MemoryLedger();
+    await dataset(first, 'dsv-1');
+    await served(first, 'mv-1', 'dsv-1', { functionVersion: '2' });
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '2' });
+    expect(await rollbackOnAlarm(event, { ...deps, ledger: first }, CONFIG)).toMatchObject({ rolledBack: false, skipped: 'nothing-to-roll-back' });
+    expect(ledger.records.filter((r) => r.kind === 'Incident')).toEqual([]);
+  });
+});
