@@ -171,7 +171,8 @@ export class TrainingPipeline extends Construct {
   readonly profileShards: ProfileShards;
   /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
   readonly retrainRule?: events.Rule;
-  private starterParts?: { readonly function: lambda.IFunction; readonly deadLetterQueue: sqs.Queue };
+  private starterParts?: { readonly function: lambda.Function; readonly role: iam.IRole; readonly deadLetterQueue: sqs.Queue };
+  private starterRetrainsOnAlarms = false;
   private readonly props: TrainingPipelineProps;
   /** The Model Registry group every candidate that passes the gates is registered in. */
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
@@ -382,6 +383,14 @@ export class TrainingPipeline extends Construct {
    */
   retrainOnAlarm(alarm: cloudwatch.IAlarm, options: { readonly endpointName: string; readonly id?: string }): events.Rule {
     const starter = this.ensureStarter();
+    if (!this.starterRetrainsOnAlarms) {
+      // what a drift trigger needs beyond StartExecution: what runs, and the ledger (the Incident)
+      this.starterRetrainsOnAlarms = true;
+      starter.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] }));
+      this.props.ledger.grantRead(starter.role);
+      this.props.ledger.grantAppend(starter.role);
+      this.props.ledger.bindEnvironment(starter.function);
+    }
     return new events.Rule(this, options.id ?? 'RetrainOnDrift', {
       description: `Retrain ${this.pipelineName} when the drift alarm of endpoint ${options.endpointName} goes into ALARM`,
       eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [alarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
@@ -402,7 +411,7 @@ export class TrainingPipeline extends Construct {
     });
   }
 
-  private ensureStarter(): { function: lambda.IFunction; deadLetterQueue: sqs.Queue } {
+  private ensureStarter(): { function: lambda.Function; role: iam.IRole; deadLetterQueue: sqs.Queue } {
     if (this.starterParts) return this.starterParts;
     const props = this.props;
     const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
@@ -423,11 +432,7 @@ export class TrainingPipeline extends Construct {
       },
     });
     this.stateMachine.grantStartExecution(starter.role);
-    starter.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] }));
-    props.ledger.grantRead(starter.role);
-    props.ledger.grantAppend(starter.role);
-    props.ledger.bindEnvironment(starter.function);
-    this.starterParts = { function: starter.function, deadLetterQueue: dlq };
+    this.starterParts = { function: starter.function, role: starter.role, deadLetterQueue: dlq };
     return this.starterParts;
   }
 

@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
  * execution ARN, or ExecutionAlreadyExists for a name already used on that
  * state machine) and queues the execution, which the local runner then runs
  * from the template; ListExecutions (the pipeline waiting its turn) lists the
- * executions started and not yet finished (a queued one counts as running, as
- * in the service); SendTaskSuccess (an approval)
+ * executions the local runner has under way (a queued one counts once the
+ * runner runs it, with the start date StartExecution gave it); SendTaskSuccess (an approval)
  * is kept for the tests. Anything else is refused by name.
  */
 
@@ -27,7 +27,7 @@ export interface StepFunctionsApi {
   readonly taskAnswers: { readonly taskToken: string; readonly output: unknown }[];
   /** Marks an execution as running (the local runner calls it); the returned function marks it ended. */
   track(stateMachineArn: string, name: string, startDate: Date): () => void;
-  /** When an execution of that name was started through StartExecution and is not finished. */
+  /** When an execution of that name was started through StartExecution. */
   startedAt(stateMachineArn: string, name: string): Date | undefined;
   close(): Promise<void>;
 }
@@ -36,6 +36,7 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
   const started: StartedExecution[] = [];
   const taskAnswers: { taskToken: string; output: unknown }[] = [];
   const running = new Map<string, { stateMachineArn: string; name: string; startDate: Date }>();
+  const startDates = new Map<string, Date>();
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
@@ -68,8 +69,7 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
       }
       const executionArn = `${input.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
       started.push({ stateMachineArn: input.stateMachineArn, name, input: JSON.parse(input.input ?? '{}'), executionArn });
-      // RUNNING from now on, as in the service, until the runner has run it (track's end)
-      running.set(`${input.stateMachineArn}:${name}`, { stateMachineArn: input.stateMachineArn, name, startDate: new Date() });
+      startDates.set(`${input.stateMachineArn}:${name}`, new Date());
       reply(200, { executionArn, startDate: Date.now() / 1000 });
     });
   });
@@ -80,11 +80,10 @@ export async function startStepFunctionsApi(): Promise<StepFunctionsApi> {
     taskAnswers,
     track(stateMachineArn, name, startDate) {
       const key = `${stateMachineArn}:${name}`;
-      // an execution started through the API keeps the start date it got then
-      running.set(key, running.get(key) ?? { stateMachineArn, name, startDate });
+      running.set(key, { stateMachineArn, name, startDate });
       return () => running.delete(key);
     },
-    startedAt: (stateMachineArn, name) => running.get(`${stateMachineArn}:${name}`)?.startDate,
+    startedAt: (stateMachineArn, name) => startDates.get(`${stateMachineArn}:${name}`),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -7,6 +7,7 @@ import { DatasetIngestExampleStack } from '../../docs/examples/dataset-ingest';
 import { EndpointsExampleStack } from '../../docs/examples/endpoints';
 import { GatesExampleStack, ValidateThenTrainExampleStack } from '../../docs/examples/gates';
 import { LineageLedgerExampleStack } from '../../docs/examples/lineage-ledger';
+import { MonitoringExampleStack } from '../../docs/examples/monitoring';
 import { TrainingPipelineExampleStack } from '../../docs/examples/training-pipeline';
 import { SKIP_BUNDLING } from '../helpers/stacks';
 
@@ -82,6 +83,19 @@ describe('documentation examples', () => {
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'lambda', MinCapacity: 2, MaxCapacity: 20 });
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'sagemaker', MinCapacity: 1, MaxCapacity: 4 });
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InstanceType: 'ml.inf2.xlarge' })] });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('Monitoring example: drift every 30 minutes over 2 hours retrains the pipeline; one dashboard', () => {
+    const app = nagged();
+    const stack = new MonitoringExampleStack(app, 'Example', { env: { account: '123456789012', region: 'us-east-1' } });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ WINDOW_MINUTES: '120', PIPELINE_NAME: 'churnpipeline' }) } });
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { EvaluationPeriods: 2, Threshold: 1 }, 3); // one per feature
+    t.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['aws.cloudwatch'], resources: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^ChurnDriftDriftAlarm'), 'Arn'] }] } });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'churn-operations' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ROLLBACK_WINDOW_MINUTES: '120' }) } });
     expect(() => app.synth()).not.toThrow();
   });
 });

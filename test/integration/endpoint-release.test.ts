@@ -130,7 +130,8 @@ describe('OnnxEndpoint releases, locally from cdk.out', () => {
       ['Deployment', v2.model.id, 'rolled-back'],
       ['Incident', null, 'rollback'],
     ]);
-    expect(records[1]).toMatchObject({ data: { previousModelVersionId: v1.model.id, reason: 'retrain', functionVersion: '3', detail: expect.stringContaining('Activated alarms') } });
+    // released through the endpoint's release state machine: an operator's release
+    expect(records[1]).toMatchObject({ data: { previousModelVersionId: v1.model.id, reason: 'manual', functionVersion: '3', detail: expect.stringContaining('Activated alarms') } });
     expect(records[2]).toMatchObject({ parents: [records[1]!.id, v2.model.id], data: { endpoint: 'cps-wages', details: { errorCode: 'ALARM_ACTIVE', fromVersion: '3', toVersion: '2' } } });
     for (const r of await env.ledger().verifyAll()) expect(r, r.chain).toMatchObject({ ok: true });
   }, 120_000);

@@ -37,7 +37,8 @@ const REFERENCE = cdkJsonContext()['cdk-mlops:trainingPipeline'] as { hyperparam
 describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model that also uses union and region', () => {
   let env: LocalEnvironment;
   beforeAll(async () => {
-    env = await startLocal({ bundle: true, context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, hyperparameters: { ...REFERENCE.hyperparameters, features: 'education,experience,union,south' } } } });
+    // retraining on uploads of cps-wages (the reference app retrains on drift instead)
+    env = await startLocal({ bundle: true, context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, retrainOnUpload: ['cps-wages'], hyperparameters: { ...REFERENCE.hyperparameters, features: 'education,experience,union,south' } } } });
   }, 180_000);
   afterAll(async () => env?.stop());
 
