@@ -45,6 +45,8 @@ export const handler = middy(async (event: unknown): Promise<unknown> => {
   switch (e.operation) {
     case 'plan': {
       const plan = await planProfile(e, deps, settings);
+      // every operation publishes a count (an empty flush only warns "No application metrics to publish")
+      metrics.addMetric(plan.sharded ? 'ProfilesSharded' : 'ProfilesNotSharded', MetricUnit.Count, 1);
       logger.info('profile plan', { datasetVersionId: plan.datasetVersionId, sharded: plan.sharded, shards: plan.shards.length, reason: plan.reason });
       return plan;
     }
