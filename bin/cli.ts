@@ -156,9 +156,10 @@ async function suggestCommand(command: string | undefined, id: string | undefine
 }
 
 function describe(r: LedgerRecord): string {
-  const d = r.data as Partial<{ status: string; reason: string; sha256: string | null; key: string }>;
+  const d = r.data as Partial<{ status: string; reason: string; sha256: string | null; key: string; trigger: { type: string; incidentId?: string } }>;
   const status = d.status ? ` ${d.status}${d.reason ? ` (${d.reason})` : ''}` : '';
-  return `${r.createdAt}  ${r.kind.padEnd(14)} ${r.id}  ${r.subject}${d.key ? `  ${d.key}` : ''}${status}${d.sha256 ? `  sha256:${d.sha256.slice(0, 16)}` : ''}`;
+  const trigger = d.trigger ? `  started by ${d.trigger.type}${d.trigger.incidentId ? ` (${d.trigger.incidentId})` : ''}` : '';
+  return `${r.createdAt}  ${r.kind.padEnd(14)} ${r.id}  ${r.subject}${d.key ? `  ${d.key}` : ''}${status}${d.sha256 ? `  sha256:${d.sha256.slice(0, 16)}` : ''}${trigger}`;
 }
 
 function describeReport(r: VerifyReport): string[] {

@@ -20,7 +20,7 @@ export interface ServingLineage {
   readonly endpoint: string;
   readonly serving: LedgerRecord<'Deployment'>;
   readonly model?: LedgerRecord<'ModelVersion'>;
-  /** Everything the model derives from (training run, dataset versions, ...). */
+  /** What the model was made from: its training run, dataset versions, a model it was compiled from (not the incidents that caused it). */
   readonly ancestors: readonly LedgerRecord[];
   /** Everything the serving release derives from: the model's lineage and the releases, incidents and earlier models that led to it. */
   readonly why: readonly LedgerRecord[];
@@ -35,13 +35,33 @@ export async function servingLineage(ledger: LineageReader, endpoint: string): P
   const serving = servingDeployment(history);
   if (!serving) return { history };
   const model = (await ledger.get(serving.data.modelVersionId)) as LedgerRecord<'ModelVersion'> | undefined;
-  const ancestors = await ledger.ancestors(serving.data.modelVersionId);
+  const ancestors = await trainingLineage(ledger, serving.data.modelVersionId);
   // the gates of the model (and of a model it was compiled from), and of its training data alone (validation, pre-training bias)
   const within = new Set([serving.data.modelVersionId, ...ancestors.map((r) => r.id)]);
   const sources = [serving.data.modelVersionId, ...ancestors.filter((r) => r.kind === 'ModelVersion' || r.kind === 'DatasetVersion').map((r) => r.id)];
   const gates = (await Promise.all(sources.map((id) => ledger.derivedFrom(id))))
     .flat()
-    .filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && r.parents.every((p) => within.has(p)));
+    // a gate on the model itself (an evaluation also names the champion it beat), or on its lineage alone
+    .filter((r): r is LedgerRecord<'GateReport'> => r.kind === 'GateReport' && (r.parents.includes(serving.data.modelVersionId) || r.parents.every((p) => within.has(p))));
   const why = await ledger.ancestors(serving.id);
   return { history, lineage: { endpoint, serving, ...(model ? { model } : {}), ancestors, why, gates: [...new Map(gates.map((g) => [g.id, g])).values()], releases: history } };
+}
+
+/**
+ * A model's training lineage: its ancestors, without going through an
+ * Incident (a drift Incident is why a run started, not what it was made from:
+ * through it lie the previous model and its data).
+ */
+async function trainingLineage(ledger: LineageReader, id: string): Promise<LedgerRecord[]> {
+  const seen = new Map<string, LedgerRecord>();
+  const queue = [...((await ledger.get(id))?.parents ?? [])];
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    if (seen.has(next)) continue;
+    const r = await ledger.get(next);
+    if (!r || r.kind === 'Incident') continue;
+    seen.set(next, r);
+    queue.push(...r.parents);
+  }
+  return [...seen.values()];
 }
