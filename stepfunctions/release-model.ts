@@ -3,6 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { retryTransient } from './retries';
 
 export interface ReleaseModelProps {
   /** The endpoint's deployer function (operations release, check). */
@@ -39,8 +40,7 @@ export class ReleaseModel extends sfn.StateMachineFragment {
     const name = (s: string): string => `${props.stateNamePrefix ?? ''}${s}`;
     const invoke = (state: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke => {
       const task = tasks.LambdaInvoke.jsonPath(this, name(state), { lambdaFunction: props.deployer, payloadResponseOnly: true, payload: sfn.TaskInput.fromObject(payload), resultPath, retryOnServiceExceptions: false, taskTimeout: sfn.Timeout.duration(Duration.minutes(5)) });
-      task.addRetry({ errors: PERMANENT, maxAttempts: 0 });
-      task.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+      retryTransient(task, PERMANENT);
       if (props.onError) task.addCatch(props.onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       return task;
     };

@@ -10,6 +10,7 @@ import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
 import type { TrainingJobTask } from './training-job';
 import { ReleaseModel } from './release-model';
+import { retryTransient } from './retries';
 import { ValidateDataset } from './validate-dataset';
 
 /** The Model Registry step: a model package per candidate in the pipeline's group. */
@@ -95,9 +96,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const invoke = (name: string, fn: lambda.IFunction, payload: sfn.TaskInput, resultPath: string, retries: sfn.RetryProps[] = []): tasks.LambdaInvoke => {
       const task = tasks.LambdaInvoke.jsonPath(this, name, { lambdaFunction: fn, payloadResponseOnly: true, payload, resultPath, retryOnServiceExceptions: false, taskTimeout: TASK_TIMEOUT });
       for (const r of retries) task.addRetry(r);
-      task.addRetry({ errors: PERMANENT, maxAttempts: 0 });
-      task.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
-      return task;
+      return retryTransient(task, PERMANENT);
     };
     const step = (name: string, operation: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke =>
       invoke(name, props.steps, sfn.TaskInput.fromObject({ operation, executionName: sfn.JsonPath.stringAt('$$.Execution.Name'), datasetVersionId: sfn.JsonPath.stringAt('$.datasetVersionId'), ...payload }), resultPath);

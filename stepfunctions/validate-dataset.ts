@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { retryTransient } from './retries';
 import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from '../lib/private/nag';
 import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
@@ -67,11 +68,7 @@ export class ValidateDataset extends sfn.StateMachineFragment {
     const maxConcurrency = props.maxConcurrency ?? 100;
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 10_000) throw new Error(`ValidateDataset: 'maxConcurrency' must be a whole number from 1 to 10000 (got ${maxConcurrency}).`);
     const profiler = props.profileShards.function;
-    const retry = (task: tasks.LambdaInvoke): tasks.LambdaInvoke => {
-      task.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
-      task.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
-      return task;
-    };
+    const retry = (task: tasks.LambdaInvoke): tasks.LambdaInvoke => retryTransient(task, PERMANENT_ERRORS);
 
     const plan = retry(
       tasks.LambdaInvoke.jsonPath(this, 'Plan shards', {
