@@ -113,6 +113,10 @@ export class DriftMonitor extends Construct {
     if (this.thresholds.jsDistance > 1 || this.thresholds.predictionShift > 1) throw new Error("DriftMonitor: 'thresholds.jsDistance' and 'thresholds.predictionShift' must be at most 1 (both are in [0, 1]).");
     const evaluationPeriods = props.evaluationPeriods ?? 1;
     if (!Number.isInteger(evaluationPeriods) || evaluationPeriods < 1 || evaluationPeriods > 24) throw new Error(`DriftMonitor: 'evaluationPeriods' must be a whole number from 1 to 24 (got ${evaluationPeriods}).`);
+    // CloudWatch (PutMetricAlarm): period × evaluation periods at most 7 days, at most 1 day for periods under an hour
+    const span = minutes * evaluationPeriods;
+    const maxSpan = minutes < 60 ? 24 * 60 : 7 * 24 * 60;
+    if (span > maxSpan) throw new Error(`DriftMonitor: 'interval' × 'evaluationPeriods' (${span} minutes) must be at most ${maxSpan / (24 * 60)} day${maxSpan > 24 * 60 ? 's' : ''}, CloudWatch's limit for ${minutes < 60 ? 'periods under an hour' : 'an alarm'}.`);
 
     this.endpointName = props.endpoint.endpointName;
     this.pipelineName = props.pipelineName ?? props.retrain?.pipelineName ?? 'none';

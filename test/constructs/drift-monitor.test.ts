@@ -90,6 +90,8 @@ describe('DriftMonitor', () => {
     [{ thresholds: { psi: 0 } }, "'thresholds.psi' must be a positive number"],
     [{ thresholds: { jsDistance: 2 } }, "'thresholds.jsDistance' and 'thresholds.predictionShift' must be at most 1"],
     [{ evaluationPeriods: 0 }, "'evaluationPeriods' must be a whole number from 1 to 24"],
+    [{ interval: Duration.days(1), evaluationPeriods: 8 }, "'interval' × 'evaluationPeriods' (11520 minutes) must be at most 7 days, CloudWatch's limit for an alarm."],
+    [{ interval: Duration.hours(8), evaluationPeriods: 24 }, "'interval' × 'evaluationPeriods' (11520 minutes) must be at most 7 days"],
   ] as [Partial<DriftMonitorProps>, string][])('refuses %j at synth time', (props, message) => {
     expect(() => monitor(props)).toThrow(message);
   });
