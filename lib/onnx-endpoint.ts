@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -132,6 +133,8 @@ export class OnnxEndpoint extends Construct {
   readonly scalableTarget?: lambda.IScalableFunctionAttribute;
   /** The rule rolling back on the health alarm (unless `rollbackOnHealthAlarm` is false). */
   readonly rollbackRule?: events.Rule;
+  /** Where a health-alarm event the deployer could not take goes, after the retries. */
+  readonly rollbackDeadLetterQueue?: sqs.Queue;
   readonly metricsNamespace: string;
   readonly serviceName: string;
 
@@ -290,11 +293,15 @@ export class OnnxEndpoint extends Construct {
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision', 'codedeploy:GetApplicationRevision'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'application', resourceName: application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
 
     if (props.rollbackOnHealthAlarm !== false) {
+      // a rollback that could not be delivered after the retries is kept, not lost
+      this.rollbackDeadLetterQueue = new sqs.Queue(this, 'RollbackDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+      Validations.of(this.rollbackDeadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: "It is a dead-letter queue: the rollback rule's target sends it the events the deployer could not take (cdk-nag recognizes only queues named in a redrive policy or a Lambda DeadLetterConfig)." });
       this.rollbackRule = new events.Rule(this, 'RollbackOnHealthAlarm', {
         description: `cdk-mlops endpoint ${this.endpointName}: roll back to the previous model when the health alarm fires within ${rollbackWindow.toHumanString()} of a release`,
         eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [this.healthAlarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
         targets: [
           new targets.LambdaFunction(this.deployer, {
+            deadLetterQueue: this.rollbackDeadLetterQueue,
             retryAttempts: 4,
             maxEventAge: Duration.minutes(30),
             event: events.RuleTargetInput.fromObject({

@@ -74,6 +74,7 @@ describe('reference app', () => {
       'CdkMlops/Endpoint/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/models/*]',
       'CdkMlops/Endpoint/ReleaseStateMachine AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/Endpoint/ReleaseStateMachine AwsSolutions-IAM5[Resource::<EndpointDeployerF80F95F7.Arn>:*]',
+      'CdkMlops/Endpoint/RollbackDeadLetterQueue AwsSolutions-SQS3',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::*]',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeArtifactsBucket98FD8488.Arn>/ledger/*]',
       'CdkMlops/Ingest/Function/Role AwsSolutions-IAM5[Resource::<DataLakeDataBucket4C86F66D.Arn>/data/*]',

@@ -140,7 +140,7 @@ describe('the loop, in the reference app (cdk.json)', () => {
     const deployer = logicalId('AWS::Lambda::Function', /^EndpointDeployer/);
     const rule: any = Object.values(t.findResources('AWS::Events::Rule')).map((r: any) => r.Properties).find((p: any) => JSON.stringify(p.EventPattern?.resources ?? []).includes(health));
     expect(rule.EventPattern).toEqual({ source: ['aws.cloudwatch'], 'detail-type': ['CloudWatch Alarm State Change'], resources: [{ 'Fn::GetAtt': [health, 'Arn'] }], detail: { state: { value: ['ALARM'] } } });
-    expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [deployer, 'Arn'] });
+    expect(rule.Targets[0]).toMatchObject({ Arn: { 'Fn::GetAtt': [deployer, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 4 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointRollbackDeadLetterQueue/), 'Arn'] } } });
     expect(JSON.parse(rule.Targets[0].InputTransformer.InputTemplate.replace(/<([a-zA-Z-]+)>/g, '"<$1>"'))).toMatchObject({ operation: 'alarm-rollback' });
     expect((t.findResources('AWS::Lambda::Function')[deployer] as any).Properties.Environment.Variables.ROLLBACK_WINDOW_MINUTES).toBe('60');
     t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [deployer, 'Arn'] }, Principal: 'events.amazonaws.com' });
