@@ -128,8 +128,8 @@ export class DriftMonitor extends Construct {
       memorySize: props.memorySize ?? Size.gibibytes(1),
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
-      // one run at a time is plenty, and keeps a slow run from overlapping the next
-      reservedConcurrentExecutions: 1,
+      // no reserved concurrency: on a new account (10 concurrent executions) reserving any fails the deploy;
+      // two overlapping runs would only write two reports
       environment: {
         ENDPOINT_NAME: this.endpointName,
         PIPELINE_NAME: this.pipelineName,
