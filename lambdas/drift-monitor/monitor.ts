@@ -59,6 +59,23 @@ export type MonitorResult =
       readonly reportUri: string;
     };
 
+/** Capture objects read at once. */
+const READ_CONCURRENCY = 32;
+
+/** The rows of one capture file that `modelVersionId` scored; a line that is not JSON is not traffic. */
+function addCapturedRows(traffic: TrafficProfile, text: string, modelVersionId: string): void {
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (row !== null && typeof row === 'object' && (row as Record<string, unknown>).__model_version === modelVersionId) traffic.add(row as Record<string, unknown>);
+  }
+}
+
 /** The hour folders (`yyyy/mm/dd/hh/`) a window touches. */
 export function hourPrefixes(from: Date, to: Date): string[] {
   const out: string[] = [];
@@ -119,20 +136,15 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
       const t = captureTime(key);
       if (t >= from.getTime() && t <= to.getTime()) keys.push(key);
     }
-    for (const key of keys.reverse()) {
-      if (traffic.rows >= settings.maxRows) break;
-      const text = await deps.artifacts.getText(key);
-      if (text === undefined) continue;
-      captureObjects++;
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let row: unknown;
-        try {
-          row = JSON.parse(line);
-        } catch {
-          continue; // a capture the endpoint wrote is JSON; anything else is not traffic
-        }
-        if (row !== null && typeof row === 'object' && (row as Record<string, unknown>).__model_version === modelVersionId) traffic.add(row as Record<string, unknown>);
+    keys.reverse();
+    // a busy endpoint captures many small objects: read them READ_CONCURRENCY at a time, use them newest first
+    for (let i = 0; i < keys.length && traffic.rows < settings.maxRows; i += READ_CONCURRENCY) {
+      const texts = await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map((k) => deps.artifacts.getText(k)));
+      for (const text of texts) {
+        if (traffic.rows >= settings.maxRows) break;
+        if (text === undefined) continue;
+        captureObjects++;
+        addCapturedRows(traffic, text, modelVersionId);
       }
     }
   }
