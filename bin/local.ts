@@ -62,14 +62,13 @@ async function main(): Promise<void> {
     // Lambda versions and aliases, CodeDeploy and CloudWatch alarms; each canary interval carries `canaryTraffic`
     const serving = await startLocalServing(stack, {
       traffic: async () => {
-        if (canaryTraffic) await sendTraffic(servingUrl(), canaryTraffic.rows, { requests: canaryTraffic.requests, rowsPerRequest: canaryTraffic.rowsPerRequest ?? LIFECYCLE.rowsPerRequest, start: 3 });
+        if (canaryTraffic) await sendTraffic(url, canaryTraffic.rows, { requests: canaryTraffic.requests, rowsPerRequest: canaryTraffic.rowsPerRequest ?? LIFECYCLE.rowsPerRequest, start: 3 });
       },
     });
     stopServing = () => serving.close();
     // the endpoint's Function URL, served over HTTP (503 until a model is released)
     const endpointFn = logicalIdByPath(stack.template, `${stackName}/Endpoint/Function/Resource`);
     const url = await serving.serve(endpointFn);
-    const servingUrl = (): string => url;
     const dataBucket = stack.output('DataBucketName');
     const artifactsBucket = stack.output('ArtifactsBucketName');
     const tableName = stack.output('LedgerTableName');
@@ -143,11 +142,11 @@ async function main(): Promise<void> {
     // 2. The endpoint it was released to, served over HTTP on 127.0.0.1 as its Function URL: real requests.
     const requests: EndpointRequest[] = [];
     const ask = async (label: string, body: string): Promise<void> => {
-      const res = await fetch(servingUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       const answer = (await res.json()) as { modelVersionId?: string; predictions?: number[]; errors?: { field: string; message: string }[] };
       const detail = answer.predictions ? `predictions ${answer.predictions.map((p) => p.toFixed(3)).join(', ')}` : (answer.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
       requests.push({ label, status: res.status, modelVersionId: res.headers.get('x-model-version-id'), version: res.headers.get('x-local-executed-version'), detail });
-      step(`endpoint ${servingUrl()} POST ${label} -> ${res.status} (model ${res.headers.get('x-model-version-id') ?? '-'}, Lambda version ${res.headers.get('x-local-executed-version')}): ${detail}`);
+      step(`endpoint ${url} POST ${label} -> ${res.status} (model ${res.headers.get('x-model-version-id') ?? '-'}, Lambda version ${res.headers.get('x-local-executed-version')}): ${detail}`);
     };
     const sample = cpsRows().slice(0, 5).map((r) => ({ education: r.education, experience: r.experience, gender: r.gender }));
     await ask('5 CPS rows', JSON.stringify({ rows: sample }));
@@ -178,7 +177,7 @@ async function main(): Promise<void> {
     const before = features(cpsRows());
     const after = features(shiftedWorld());
     let phase = Date.now();
-    step(`traffic like the training data: ${describeTraffic(await sendTraffic(servingUrl(), before, { requests: LIFECYCLE.normalRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
+    step(`traffic like the training data: ${describeTraffic(await sendTraffic(url, before, { requests: LIFECYCLE.normalRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
     await monitor('traffic like the training data', phase);
 
     // 4. The world changes: new labelled data lands in the lake, and the traffic drifts with it.
@@ -187,7 +186,7 @@ async function main(): Promise<void> {
     const newData = await deliver(stack, await uploadWithEvent(s3, { Bucket: dataBucket, Key: newKey, Body: cpsCsv(shiftedWorld()), ContentType: 'text/csv' }), ingestId);
     outcomes.push({ label: 'the shifted world, CSV', outcome: newData });
     step(`the world changes: new data s3://${dataBucket}/${newKey} ingested -> ${newData.recordId} ${newData.status} (4 more years of schooling, wages +30%)`);
-    step(`drifted traffic: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
+    step(`drifted traffic: ${describeTraffic(await sendTraffic(url, after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest }))}`);
     await monitor('drifted traffic', phase);
 
     // 5. The drift alarm reached the pipeline's starter through the template's rule: a
@@ -202,7 +201,7 @@ async function main(): Promise<void> {
     }
     if (!v2) throw new Error('the retraining released no model');
     phase = Date.now();
-    step(`drifted traffic after the release: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 7 }))}`);
+    step(`drifted traffic after the release: ${describeTraffic(await sendTraffic(url, after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 7 }))}`);
     await monitor(`after the retraining (${v2})`, phase);
 
     // 6. A deliberately bad release: the stale model v1 again, by hand. Its canary sees too few
@@ -216,7 +215,7 @@ async function main(): Promise<void> {
     );
     step(`a deliberately bad release: the stale model ${v1} again, by hand -> ${bad}`);
     phase = Date.now();
-    step(`traffic right after it: ${describeTraffic(await sendTraffic(servingUrl(), after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 13 }))}`);
+    step(`traffic right after it: ${describeTraffic(await sendTraffic(url, after, { requests: LIFECYCLE.driftedRequests, rowsPerRequest: LIFECYCLE.rowsPerRequest, start: 13 }))}`);
     await alarms(phase);
     await ask('5 rows of the shifted world, after the rollback', JSON.stringify({ rows: after.slice(0, 5) }));
 
