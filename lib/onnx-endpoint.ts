@@ -1,8 +1,7 @@
 import { ArnFormat, Duration, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -12,6 +11,7 @@ import { Construct } from 'constructs';
 import { INITIAL_DEPLOYMENT_CONFIG } from '../lambdas/core/deployment';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
+import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { serviceMetric } from './private/metrics';
 import { createReleaseStateMachine } from './private/release';
@@ -296,22 +296,14 @@ export class OnnxEndpoint extends Construct {
       // a rollback that could not be delivered after the retries is kept, not lost
       this.rollbackDeadLetterQueue = new sqs.Queue(this, 'RollbackDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
       Validations.of(this.rollbackDeadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: "It is a dead-letter queue: the rollback rule's target sends it the events the deployer could not take (cdk-nag recognizes only queues named in a redrive policy or a Lambda DeadLetterConfig)." });
-      this.rollbackRule = new events.Rule(this, 'RollbackOnHealthAlarm', {
+      this.rollbackRule = alarmActionRule(this, 'RollbackOnHealthAlarm', {
+        alarm: this.healthAlarm,
         description: `cdk-mlops endpoint ${this.endpointName}: roll back to the previous model when the health alarm fires within ${rollbackWindow.toHumanString()} of a release`,
-        eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [this.healthAlarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
-        targets: [
-          new targets.LambdaFunction(this.deployer, {
-            deadLetterQueue: this.rollbackDeadLetterQueue,
-            retryAttempts: 4,
-            maxEventAge: Duration.minutes(30),
-            event: events.RuleTargetInput.fromObject({
-              operation: 'alarm-rollback',
-              alarmName: events.EventField.fromPath('$.detail.alarmName'),
-              time: events.EventField.time,
-              reason: events.EventField.fromPath('$.detail.state.reason'),
-            }),
-          }),
-        ],
+        handler: this.deployer,
+        input: { operation: 'alarm-rollback' },
+        deadLetterQueue: this.rollbackDeadLetterQueue,
+        retryAttempts: 4,
+        maxEventAge: Duration.minutes(30),
       });
     }
 

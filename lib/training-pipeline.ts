@@ -22,6 +22,7 @@ import type { BiasGate } from './bias-gate';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import type { OnnxEndpoint } from './onnx-endpoint';
+import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { acknowledgeWildcards } from './private/nag';
 import { SecureFunction } from './private/secure-function';
@@ -391,23 +392,14 @@ export class TrainingPipeline extends Construct {
       this.props.ledger.grantAppend(starter.role);
       this.props.ledger.bindEnvironment(starter.function);
     }
-    return new events.Rule(this, options.id ?? 'RetrainOnDrift', {
+    return alarmActionRule(this, options.id ?? 'RetrainOnDrift', {
+      alarm,
       description: `Retrain ${this.pipelineName} when the drift alarm of endpoint ${options.endpointName} goes into ALARM`,
-      eventPattern: { source: ['aws.cloudwatch'], detailType: ['CloudWatch Alarm State Change'], resources: [alarm.alarmArn], detail: { state: { value: ['ALARM'] } } },
-      targets: [
-        new targets.LambdaFunction(starter.function, {
-          deadLetterQueue: starter.deadLetterQueue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(6),
-          event: events.RuleTargetInput.fromObject({
-            trigger: 'drift',
-            endpoint: options.endpointName,
-            alarmName: events.EventField.fromPath('$.detail.alarmName'),
-            time: events.EventField.time,
-            reason: events.EventField.fromPath('$.detail.state.reason'),
-          }),
-        }),
-      ],
+      handler: starter.function,
+      input: { trigger: 'drift', endpoint: options.endpointName },
+      deadLetterQueue: starter.deadLetterQueue,
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(6),
     });
   }
 
