@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -173,7 +173,8 @@ export class TrainingPipeline extends Construct {
   /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
   readonly retrainRule?: events.Rule;
   private starterParts?: { readonly function: lambda.Function; readonly role: iam.IRole; readonly deadLetterQueue: sqs.Queue };
-  private starterRetrainsOnAlarms = false;
+  private readonly driftEndpoints: string[] = [];
+  private dataArrival?: events.Rule;
   private readonly props: TrainingPipelineProps;
   /** The Model Registry group every candidate that passes the gates is registered in. */
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
@@ -365,6 +366,11 @@ export class TrainingPipeline extends Construct {
     }
   }
 
+  /** The rule that brings uploads to the starter, so a drift waiting for data retrains when it comes (once `retrainOnAlarm` is used). */
+  get dataArrivalRule(): events.Rule | undefined {
+    return this.dataArrival;
+  }
+
   /** The Lambda that starts executions for the automatic triggers (uploads, drift alarms), when one is set. */
   get starter(): lambda.IFunction | undefined {
     return this.starterParts?.function;
@@ -381,17 +387,27 @@ export class TrainingPipeline extends Construct {
    * to the pipeline's starter, which records a drift Incident for `endpointName`
    * and starts an execution on the newest accepted version of the serving
    * model's dataset, unless an execution runs already or there is no newer data.
+   * In that last case the drift waits for data: a second rule brings uploads to
+   * the starter, and the next upload of that dataset starts the retraining.
    */
   retrainOnAlarm(alarm: cloudwatch.IAlarm, options: { readonly endpointName: string; readonly id?: string }): events.Rule {
     const starter = this.ensureStarter();
-    if (!this.starterRetrainsOnAlarms) {
+    if (this.driftEndpoints.length === 0) {
       // what a drift trigger needs beyond StartExecution: what runs, and the ledger (the Incident)
-      this.starterRetrainsOnAlarms = true;
       starter.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] }));
       this.props.ledger.grantRead(starter.role);
       this.props.ledger.grantAppend(starter.role);
       this.props.ledger.bindEnvironment(starter.function);
+      starter.function.addEnvironment('DRIFT_ENDPOINTS', Lazy.string({ produce: () => JSON.stringify(this.driftEndpoints) }));
+      // a drift that found no newer data waits for it: the next upload of that dataset retrains
+      const dataLake = this.props.dataLake;
+      this.dataArrival = new events.Rule(this, 'RetrainWhenDataArrives', {
+        description: `Retrain ${this.pipelineName} on an upload of a dataset whose drift waits for data`,
+        eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [dataLake.dataBucket.bucketName] }, object: { key: [{ prefix: dataLake.dataPrefix }] } } },
+        targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: starter.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+      });
     }
+    this.driftEndpoints.push(options.endpointName);
     return alarmActionRule(this, options.id ?? 'RetrainOnDrift', {
       alarm,
       description: `Retrain ${this.pipelineName} when the drift alarm of endpoint ${options.endpointName} goes into ALARM`,
@@ -418,6 +434,7 @@ export class TrainingPipeline extends Construct {
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         PIPELINE_NAME: this.pipelineName,
         DATA_PREFIX: props.dataLake.dataPrefix,
+        RETRAIN_ON_UPLOAD: String(props.retrainOnUpload !== undefined),
         DATASETS: JSON.stringify(props.retrainOnUpload?.datasets ?? []),
         POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 56 }) + '-starter',
         POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops',

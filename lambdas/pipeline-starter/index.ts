@@ -6,21 +6,25 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { requireEnv } from '../shared/clients';
 import { LedgerStore } from '../shared/ledger-store';
-import { parseDriftTrigger, startForDrift, startForUpload, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
+import { parseDriftTrigger, startForDrift, startForUpload, startForWaitingDrift, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
 
 /*
  * PipelineStarter Lambda, the training pipeline's automatic triggers:
- * - S3 "Object Created" (EventBridge) -> StartExecution named after the dataset version;
  * - { trigger: 'drift', endpoint, alarmName, time, reason } (the DriftMonitor's
  *   alarm, through EventBridge) -> a drift Incident, and a retraining on the
- *   newest data unless one runs already.
- * Environment: STATE_MACHINE_ARN, PIPELINE_NAME, DATA_PREFIX, DATASETS (JSON list),
- * LEDGER_* (for drift), POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+ *   newest data unless one runs already;
+ * - S3 "Object Created" (EventBridge) -> a retraining on that version, named
+ *   after it: when a drift of DRIFT_ENDPOINTS waits for data of that dataset
+ *   (with the drift as its trigger), else when RETRAIN_ON_UPLOAD and the
+ *   dataset is one of DATASETS (empty: any).
+ * Environment: STATE_MACHINE_ARN, PIPELINE_NAME, DATA_PREFIX, RETRAIN_ON_UPLOAD,
+ * DATASETS (JSON list), DRIFT_ENDPOINTS (JSON list), LEDGER_* (for drift),
+ * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
  */
 
 const logger = new Logger();
 const metrics = new Metrics();
-let wiring: { starter: Starter; sfn: SFNClient; settings: StarterSettings & { pipeline: string } } | undefined;
+let wiring: { starter: Starter; sfn: SFNClient; settings: StarterSettings & { pipeline: string; retrainOnUpload: boolean; driftEndpoints: string[] } } | undefined;
 let ledger: LedgerStore | undefined;
 
 function wire(): NonNullable<typeof wiring> {
@@ -39,7 +43,14 @@ function wire(): NonNullable<typeof wiring> {
         }
       },
     },
-    settings: { stateMachineArn: requireEnv('STATE_MACHINE_ARN'), pipeline: process.env.PIPELINE_NAME ?? '', dataPrefix: requireEnv('DATA_PREFIX'), datasets: JSON.parse(process.env.DATASETS ?? '[]') as string[] },
+    settings: {
+      stateMachineArn: requireEnv('STATE_MACHINE_ARN'),
+      pipeline: process.env.PIPELINE_NAME ?? '',
+      dataPrefix: requireEnv('DATA_PREFIX'),
+      retrainOnUpload: process.env.RETRAIN_ON_UPLOAD !== 'false',
+      datasets: JSON.parse(process.env.DATASETS ?? '[]') as string[],
+      driftEndpoints: JSON.parse(process.env.DRIFT_ENDPOINTS ?? '[]') as string[],
+    },
   };
   return wiring;
 }
@@ -70,7 +81,9 @@ export const handler = middy(async (event: unknown): Promise<StartOutcome | Drif
     logger.info('drift', { outcome });
     return outcome;
   }
-  const outcome = await startForUpload(event, w.starter, w.settings);
+  let outcome: StartOutcome = { started: false, duplicate: false, reason: 'uploads do not retrain this pipeline' };
+  if (w.settings.driftEndpoints.length > 0) outcome = await startForWaitingDrift(event, driftDeps(w), { ...w.settings, endpoints: w.settings.driftEndpoints });
+  if (!outcome.started && !outcome.duplicate && w.settings.retrainOnUpload) outcome = await startForUpload(event, w.starter, w.settings);
   metrics.addMetric(outcome.started ? 'RetrainingStarted' : outcome.duplicate ? 'DuplicateUpload' : 'NotRetrained', MetricUnit.Count, 1);
   logger.info('retraining', { outcome });
   return outcome;

@@ -123,10 +123,46 @@ export async function startForDrift(trigger: DriftTrigger, deps: DriftStarterDep
       reason: `drift on ${trigger.endpoint} (model ${serving.data.modelVersionId}): ${trigger.reason || `alarm ${trigger.alarmName}`}`.slice(0, 2000),
       endpoint: trigger.endpoint,
       pipeline: settings.pipeline,
-      details: { alarmName: trigger.alarmName, time: trigger.time, trainedOn: dsv.id, retraining: decision },
+      details: { alarmName: trigger.alarmName, time: trigger.time, dataset, trainedOn: dsv.id, retraining: decision },
     },
   });
   if (decision.action === 'none') return { incidentId: record.id, decision };
   const start = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name: decision.executionName, input: JSON.stringify({ datasetVersionId: decision.datasetVersionId, trigger: { type: 'drift', incidentId: record.id } }) });
   return { incidentId: record.id, decision, start };
+}
+
+/*
+ * A drift that waits for data: the drift Incident decided there was no newer
+ * data, and the alarm stays in ALARM, so it will not fire again when data
+ * comes. The next upload of that dataset starts the retraining instead, with
+ * the waiting Incident as its trigger (unless a release came after it, or a run
+ * is in flight).
+ */
+
+/** The endpoint's drift Incident still waiting for data, if any. */
+export function waitingDrift(history: readonly LedgerRecord[]): LedgerRecord<'Incident'> | undefined {
+  const index = history.findLastIndex((r) => r.kind === 'Incident' && (r as LedgerRecord<'Incident'>).data.type === 'drift');
+  if (index < 0) return undefined;
+  const incident = history[index] as LedgerRecord<'Incident'>;
+  const retraining = (incident.data.details as { retraining?: { why?: string } } | undefined)?.retraining;
+  if (retraining?.why !== 'no-new-data') return undefined;
+  const released = history.slice(index + 1).some((r) => r.kind === 'Deployment' && (r as LedgerRecord<'Deployment'>).data.status === 'succeeded');
+  return released ? undefined : incident;
+}
+
+export async function startForWaitingDrift(event: unknown, deps: DriftStarterDeps, settings: Pick<StarterSettings, 'stateMachineArn' | 'dataPrefix'> & { endpoints: readonly string[] }): Promise<StartOutcome & { incidentId?: string }> {
+  const ref = parseObjectCreated(event);
+  const placed = datasetOf(ref.key, settings.dataPrefix);
+  if ('reason' in placed) return { started: false, duplicate: false, reason: placed.reason };
+  for (const endpoint of settings.endpoints) {
+    const waiting = waitingDrift(await deps.ledger.history(endpointSubject(endpoint)));
+    if ((waiting?.data.details as { dataset?: string } | undefined)?.dataset !== placed.dataset) continue;
+    const running = await deps.running(settings.stateMachineArn);
+    if (running.length > 0) return { started: false, duplicate: false, incidentId: waiting!.id, reason: `retraining already in flight: ${running.join(', ')}` };
+    const id = datasetVersionId(ref);
+    const name = executionNameFor(id);
+    const result = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: id, trigger: { type: 'drift', incidentId: waiting!.id } }) });
+    return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: id, executionName: name, incidentId: waiting!.id };
+  }
+  return { started: false, duplicate: false, reason: `no drift of ${settings.endpoints.join(', ') || 'any endpoint'} waits for data of '${placed.dataset}'` };
 }

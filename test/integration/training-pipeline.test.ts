@@ -75,7 +75,10 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model
     expect(queued[0]!.stateMachineArn).toBe(env.stack.physical.get(env.trainingPipelineId!)!.attributes.Arn);
     // an upload outside the pipeline's datasets does not retrain
     const other = await uploadWithEvent(env.s3, { Bucket: env.dataBucket, Key: 'data/other/x.csv', Body: 'a\n1\n' });
-    expect((await env.stack.putEvent(other)).find((i) => i.functionId === starterId)).toBeUndefined();
+    // (the drift monitor's data-arrival rule still brings it to the starter, which starts nothing)
+    const before = env.emulators.stepFunctions.started.length;
+    expect((await env.stack.putEvent(other)).find((i) => i.functionId === starterId)).toMatchObject({ result: { started: false, duplicate: false, reason: "dataset 'other' does not retrain this pipeline" } });
+    expect(env.emulators.stepFunctions.started).toHaveLength(before);
   }, 60_000);
 
   it('waits for ingest: the first state retries until the dataset version is recorded', async () => {

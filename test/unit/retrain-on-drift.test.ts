@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
 import { rollbackOnAlarm, type ReleaseConfig, type ReleaseDeps } from '../../lambdas/endpoint-deployer/release';
-import { parseDriftTrigger, startForDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
+import { parseDriftTrigger, startForDrift, startForWaitingDrift, waitingDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
 import { MemoryLedger } from '../helpers/memory-ledger';
 
 /*
@@ -78,6 +78,28 @@ describe('retraining on a drift alarm (pipeline starter)', () => {
     expect(busy.decision).toEqual({ action: 'none', why: 'in-flight', detail: 'retraining already in flight: dsv-new' });
     expect(started).toEqual([]);
     expect(ledger.records.filter((r) => r.kind === 'Incident').map((r) => (r.data as unknown as { details: { retraining: { why?: string } } }).details.retraining.why)).toEqual(['no-new-data', 'in-flight']);
+  });
+
+  it('a drift waiting for data retrains on the next upload of that dataset, with the drift as its trigger', async () => {
+    await dataset(ledger, 'dsv-old');
+    await served(ledger, 'mv-1', 'dsv-old');
+    const drift = await startForDrift(TRIGGER, deps, settings);
+    expect(drift.decision).toMatchObject({ why: 'no-new-data' });
+    const upload = (key: string) => ({ 'detail-type': 'Object Created', source: 'aws.s3', time: '2026-12-01T12:00:00Z', id: 'e1', detail: { bucket: { name: 'data' }, object: { key, size: 10, etag: 'abc', 'version-id': 'v1', sequencer: '1' } } });
+    const waitSettings = { stateMachineArn: ARN, dataPrefix: 'data/', endpoints: ['wages'] };
+    // another dataset's upload: nothing
+    expect(await startForWaitingDrift(upload('data/other/x.csv'), deps, waitSettings)).toMatchObject({ started: false, reason: "no drift of wages waits for data of 'other'" });
+    // in flight: nothing yet
+    running = ['dsv-other'];
+    expect(await startForWaitingDrift(upload('data/cps/new.csv'), deps, waitSettings)).toMatchObject({ started: false, incidentId: drift.incidentId, reason: 'retraining already in flight: dsv-other' });
+    running = [];
+    const out = await startForWaitingDrift(upload('data/cps/new.csv'), deps, waitSettings);
+    expect(out).toMatchObject({ started: true, duplicate: false, incidentId: drift.incidentId, executionName: out.datasetVersionId });
+    expect(started).toEqual([{ name: out.datasetVersionId, input: { datasetVersionId: out.datasetVersionId, trigger: { type: 'drift', incidentId: drift.incidentId } } }]);
+    // once a release followed the drift, uploads no longer retrain through it
+    await ledger.append({ kind: 'Deployment', id: 'dp-after', subject: 'endpoint/wages', parents: ['mv-1'], data: { endpoint: 'wages', modelVersionId: 'mv-1', strategy: 'x', reason: 'retrain', status: 'succeeded' } });
+    expect(waitingDrift(await ledger.history('endpoint/wages'))).toBeUndefined();
+    expect(await startForWaitingDrift(upload('data/cps/newer.csv'), deps, waitSettings)).toMatchObject({ started: false });
   });
 
   it('does nothing for an endpoint with no model, and refuses a malformed trigger by field', async () => {
