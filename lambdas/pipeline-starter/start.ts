@@ -2,7 +2,7 @@ import { endpointSubject, servingDeployment } from '../core/deployment';
 import { InvalidEventError } from '../core/errors';
 import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { executionNameFor } from '../core/pipeline';
-import { parseObjectCreated } from '../ingest/event';
+import { parseObjectCreated, type ObjectCreated } from '../ingest/event';
 import { datasetOf, datasetVersionId } from '../ingest/ingest';
 
 /*
@@ -38,9 +38,14 @@ export async function startForUpload(event: unknown, starter: Starter, settings:
   const placed = datasetOf(ref.key, settings.dataPrefix);
   if ('reason' in placed) return { started: false, duplicate: false, reason: placed.reason };
   if (settings.datasets.length > 0 && !settings.datasets.includes(placed.dataset)) return { started: false, duplicate: false, reason: `dataset '${placed.dataset}' does not retrain this pipeline` };
+  return startOnVersion(ref, starter, settings.stateMachineArn);
+}
+
+/** Starts one execution on the version an upload becomes, named after it (a second start finds the name taken). */
+async function startOnVersion(ref: ObjectCreated, starter: Starter, stateMachineArn: string, trigger?: { type: 'drift'; incidentId: string }): Promise<StartOutcome> {
   const id = datasetVersionId(ref);
   const name = executionNameFor(id);
-  const result = await starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: id }) });
+  const result = await starter.start({ stateMachineArn, name, input: JSON.stringify({ datasetVersionId: id, ...(trigger ? { trigger } : {}) }) });
   return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: id, executionName: name };
 }
 
@@ -156,13 +161,10 @@ export async function startForWaitingDrift(event: unknown, deps: DriftStarterDep
   if ('reason' in placed) return { started: false, duplicate: false, reason: placed.reason };
   for (const endpoint of settings.endpoints) {
     const waiting = waitingDrift(await deps.ledger.history(endpointSubject(endpoint)));
-    if ((waiting?.data.details as { dataset?: string } | undefined)?.dataset !== placed.dataset) continue;
+    if (!waiting || (waiting.data.details as { dataset?: string } | undefined)?.dataset !== placed.dataset) continue;
     const running = await deps.running(settings.stateMachineArn);
-    if (running.length > 0) return { started: false, duplicate: false, incidentId: waiting!.id, reason: `retraining already in flight: ${running.join(', ')}` };
-    const id = datasetVersionId(ref);
-    const name = executionNameFor(id);
-    const result = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: id, trigger: { type: 'drift', incidentId: waiting!.id } }) });
-    return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: id, executionName: name, incidentId: waiting!.id };
+    if (running.length > 0) return { started: false, duplicate: false, incidentId: waiting.id, reason: `retraining already in flight: ${running.join(', ')}` };
+    return { ...(await startOnVersion(ref, deps.starter, settings.stateMachineArn, { type: 'drift', incidentId: waiting.id })), incidentId: waiting.id };
   }
   return { started: false, duplicate: false, reason: `no drift of ${settings.endpoints.join(', ') || 'any endpoint'} waits for data of '${placed.dataset}'` };
 }
