@@ -145,7 +145,7 @@ export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps
 }
 
 /** Why a health alarm did not roll the endpoint back. */
-export type AlarmRollbackSkip = 'release-in-progress' | 'no-release' | 'not-right-after-release' | 'alias-moved' | 'nothing-to-roll-back';
+export type AlarmRollbackSkip = 'release-in-progress' | 'no-release' | 'after-a-rollback' | 'not-right-after-release' | 'alias-moved' | 'nothing-to-roll-back';
 
 /**
  * A health alarm went into ALARM (EventBridge, `{ alarmName, time, reason }`):
@@ -155,6 +155,7 @@ export type AlarmRollbackSkip = 'release-in-progress' | 'no-release' | 'not-righ
  * - Only within `windowMs` of the serving release: later, errors or a shifted
  *   prediction are not the release's doing (drift is the monitor's business).
  * - Only when the alias still serves the release the ledger names.
+ * - Never after a rollback: that would return to the model just rolled back from.
  */
 export async function rollbackOnAlarm(
   event: Record<string, unknown>,
@@ -167,6 +168,8 @@ export async function rollbackOnAlarm(
   if (Object.keys(weights).length > 0) return { rolledBack: false, skipped: 'release-in-progress', detail: `the alias splits traffic with version ${Object.keys(weights).join(', ')}: CodeDeploy is releasing and rolls back on the same alarms` };
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
   if (!serving) return { rolledBack: false, skipped: 'no-release', detail: `no release of ${config.endpoint} in the ledger` };
+  // what serves came back by a rollback: rolling back again would return to the model just rolled back from
+  if (serving.data.reason === 'rollback') return { rolledBack: false, skipped: 'after-a-rollback', detail: `what serves (${serving.data.modelVersionId}) is a rollback (${serving.id}); a health alarm does not roll back a rollback` };
   const age = config.now().getTime() - Date.parse(serving.createdAt);
   if (age > config.windowMs) return { rolledBack: false, skipped: 'not-right-after-release', detail: `the serving release ${serving.id} is ${Math.round(age / 60_000)} min old, past the ${Math.round(config.windowMs / 60_000)} min rollback window` };
   if (serving.data.functionVersion && alias.FunctionVersion !== serving.data.functionVersion) return { rolledBack: false, skipped: 'alias-moved', detail: `the alias serves version ${alias.FunctionVersion}, not the release's ${serving.data.functionVersion}` };

@@ -130,6 +130,10 @@ describe('rollback on a health alarm (endpoint deployer)', () => {
     lambda.on(UpdateAliasCommand).resolves({});
     const out = await rollbackOnAlarm(event, deps, CONFIG);
     expect(out).toMatchObject({ rolledBack: true, modelVersionId: 'mv-1' });
+    // the alarm again, right after the rollback: no ping-pong back to the model just rolled back from
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } });
+    expect(await rollbackOnAlarm(event, deps, CONFIG)).toMatchObject({ rolledBack: false, skipped: 'after-a-rollback' });
+    expect(lambda.commandCalls(UpdateAliasCommand)).toHaveLength(1);
     expect(lambda.commandCalls(UpdateAliasCommand)[0]!.args[0].input).toEqual({ FunctionName: 'fn', Name: 'live', FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } });
     const incident = ledger.records.find((r) => r.kind === 'Incident')!;
     expect(incident.data).toMatchObject({ type: 'rollback', reason: expect.stringContaining('from model mv-2 to mv-1: health alarm HealthAlarm right after release dp-mv-2: PredictionShift breached') });
