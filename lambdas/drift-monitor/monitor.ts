@@ -40,8 +40,8 @@ export interface MonitorDeps {
     uri(key: string): string;
     getText(key: string): Promise<string | undefined>;
     putJson(key: string, value: unknown): Promise<string>;
-    /** Keys under `prefix` (with `startAfter`, keys after it only), in key order. */
-    list(prefix: string, startAfter?: string): AsyncIterable<string>;
+    /** Keys under `prefix`, in key order. */
+    list(prefix: string): AsyncIterable<string>;
   };
   readonly now: () => Date;
 }

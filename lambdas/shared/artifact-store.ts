@@ -23,10 +23,10 @@ export class ArtifactStore {
   }
 
   /** Keys under `prefix`, in key order (every page). */
-  async *list(prefix: string, startAfter?: string): AsyncIterable<string> {
+  async *list(prefix: string): AsyncIterable<string> {
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(token === undefined && startAfter ? { StartAfter: startAfter } : {}) }));
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
       for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
