@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ArtifactStore } from '../shared/artifact-store';
-import { requireEnv, s3Client } from '../shared/clients';
+import { requireEnv, s3Client, wholeNumberEnv } from '../shared/clients';
 import { emfLine } from '../shared/emf';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ObjectReader } from '../shared/s3-objects';
@@ -27,11 +27,7 @@ let wiring: { deps: MonitorDeps; settings: MonitorSettings; namespace: string } 
 function wire(): NonNullable<typeof wiring> {
   if (wiring) return wiring;
   const s3 = s3Client();
-  const positive = (name: string): number => {
-    const n = Number(requireEnv(name));
-    if (!Number.isInteger(n) || n < 1) throw new Error(`environment ${name}: expected a whole number >= 1 (got ${process.env[name]})`);
-    return n;
-  };
+  const positive = (name: string): number => wholeNumberEnv(name, 1);
   wiring = {
     deps: { ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')), now: () => new Date() },
     settings: {

@@ -5,7 +5,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { InvalidEventError } from '../core/errors';
 import { ArtifactStore } from '../shared/artifact-store';
-import { requireEnv, s3Client } from '../shared/clients';
+import { requireEnv, s3Client, wholeNumberEnv } from '../shared/clients';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ObjectReader } from '../shared/s3-objects';
 import { mergeShards, planProfile, profileShard, type MergeEvent, type ShardEvent, type ShardingDeps, type ShardingSettings } from './shards';
@@ -27,11 +27,7 @@ let wiring: { deps: ShardingDeps; settings: ShardingSettings } | undefined;
 function wire(): NonNullable<typeof wiring> {
   if (wiring) return wiring;
   const s3 = s3Client();
-  const int = (name: string): number => {
-    const n = Number(requireEnv(name));
-    if (!Number.isInteger(n) || n < 0) throw new Error(`environment ${name}: expected a whole number (got ${process.env[name]})`);
-    return n;
-  };
+  const int = (name: string): number => wholeNumberEnv(name, 0);
   wiring = {
     deps: { ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')) },
     settings: { thresholdBytes: int('SHARD_THRESHOLD_BYTES'), shardBytes: int('SHARD_BYTES'), maxShards: int('MAX_SHARDS'), profilesPrefix: process.env.PROFILES_PREFIX ?? 'profiles/' },

@@ -49,3 +49,10 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
   if (!value) throw new Error(`environment variable ${name} is not set`);
   return value;
 }
+
+/** Reads a required environment variable holding a whole number >= `min`, or fails naming it. */
+export function wholeNumberEnv(name: string, min: number, env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(requireEnv(name, env));
+  if (!Number.isInteger(n) || n < min) throw new Error(`environment ${name}: expected a whole number >= ${min} (got ${env[name]})`);
+  return n;
+}
