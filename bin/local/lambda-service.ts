@@ -144,14 +144,7 @@ export class LocalLambda {
     const next = this.queue.then(async (): Promise<LocalInvocation> => {
       const variables = this.state(functionId).versions.get(version);
       if (!variables) throw new LambdaApiError('ResourceNotFoundException', 404, `Function version ${version} of ${functionId} not found`);
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-        // EMF lines go to the local CloudWatch, as CloudWatch Logs extracts them; the rest is printed
-        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-        const others = text.split('\n').filter((line) => line !== '' && !this.cloudwatch.putEmf(line.trim()));
-        if (others.length === 0) return true;
-        return (write as (...args: unknown[]) => boolean)(others.join('\n') + '\n', ...rest);
-      });
+      // its EMF lines reach the local CloudWatch through the stack's log sink (startLocalServing sets it)
       const started = performance.now();
       let result: unknown;
       let error: Error | undefined;
@@ -159,8 +152,6 @@ export class LocalLambda {
         result = await this.stack.invoke(functionId, event, { variables, extraEnv: this.extraEnv, instance: `v${version}` });
       } catch (err) {
         error = err as Error;
-      } finally {
-        process.stdout.write = write;
       }
       const durationMs = performance.now() - started;
       const dims: Record<string, string>[] = [{ FunctionName: functionId }, ...(alias ? [{ FunctionName: functionId, Resource: `${functionId}:${alias}` }, { FunctionName: functionId, Resource: `${functionId}:${alias}`, ExecutedVersion: version }] : [])];
