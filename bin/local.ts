@@ -17,6 +17,7 @@ import { renderHtmlReport } from './local/html-report';
 import { cdkJsonContext } from './app';
 import { executionNameFor } from '../lambdas/core/pipeline';
 import type { MonitorResult } from '../lambdas/drift-monitor/monitor';
+import { DEFAULT_TRAFFIC_DRIFT_THRESHOLDS } from '../lambdas/core/traffic-drift';
 import { servingLineage } from '../lambdas/shared/serving-lineage';
 import { LocalSageMaker } from './local/sagemaker-registry';
 import { renderLedgerReport, type EndpointRequest } from './local/report';
@@ -39,8 +40,12 @@ import { synthesize } from './local/synth';
  */
 
 const ROOT = path.resolve(__dirname, '..');
+/** The reference app's settings (cdk.json context), read once. */
+const CDK_CONTEXT = cdkJsonContext();
 /** The reference endpoint (cdk.json `cdk-mlops:endpoint`). */
-const ENDPOINT = (cdkJsonContext()['cdk-mlops:endpoint'] as { name: string }).name;
+const ENDPOINT = (CDK_CONTEXT['cdk-mlops:endpoint'] as { name: string }).name;
+/** The drift monitor's PSI threshold, drawn on the report's chart. */
+const PSI_THRESHOLD = (CDK_CONTEXT['cdk-mlops:driftMonitor'] as { thresholds?: { psi?: number } } | undefined)?.thresholds?.psi ?? DEFAULT_TRAFFIC_DRIFT_THRESHOLDS.psi;
 const OUTDIR = path.join(ROOT, 'cdk.out');
 const RUN_DIR = path.join(ROOT, 'local-run');
 
@@ -243,7 +248,7 @@ async function main(): Promise<void> {
     writeFileSync(reportPath, renderLedgerReport({ stackName, outcomes, gates, workflows, pipelines, requests, reports, histories }));
     writeFileSync(path.join(RUN_DIR, 'report.json'), JSON.stringify(summary, null, 2));
     const htmlPath = path.join(RUN_DIR, 'report.html');
-    writeFileSync(htmlPath, renderHtmlReport({ stackName, gates, pipelines, requests, driftRuns, alarmLog, psiThreshold: (cdkJsonContext()['cdk-mlops:driftMonitor'] as { thresholds?: { psi?: number } } | undefined)?.thresholds?.psi ?? 0.2, ...(lineage ? { lineage } : {}), reports, histories }));
+    writeFileSync(htmlPath, renderHtmlReport({ stackName, gates, pipelines, requests, driftRuns, alarmLog, psiThreshold: PSI_THRESHOLD, ...(lineage ? { lineage } : {}), reports, histories }));
     step(`reports written: ${path.relative(process.cwd(), htmlPath)} (lineage graph, drift chart, gates), ${path.relative(process.cwd(), reportPath)}`);
     step(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Query it: npx cdk-mlops endpoint serving ${ENDPOINT} --local`);
     if (reports.some((r) => !r.ok)) process.exitCode = 1;
@@ -262,7 +267,7 @@ async function main(): Promise<void> {
 const DEMO_CONTEXT = {
   'cdk-mlops:shardThresholdKiB': 8,
   'cdk-mlops:shardSizeKiB': 4,
-  'cdk-mlops:endpoint': { ...(cdkJsonContext()['cdk-mlops:endpoint'] as object), captureSampleRate: 1 },
+  'cdk-mlops:endpoint': { ...(CDK_CONTEXT['cdk-mlops:endpoint'] as object), captureSampleRate: 1 },
 };
 
 /**
