@@ -5,6 +5,7 @@ import { DatasetProfile, type DatasetProfileState } from '../core/profile/datase
 import { TrafficProfile, trafficDrift, type TrafficDriftReport, type TrafficDriftThresholds } from '../core/traffic-drift';
 import type { ObjectReader } from '../ingest/ingest';
 import { profileDatasetVersion } from '../shared/dataset-reader';
+import { trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * DriftMonitor: on a schedule, the captured traffic of an endpoint's last
@@ -113,13 +114,11 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
   const mv = model as LedgerRecord<'ModelVersion'>;
   const features = (mv.data.signature?.features ?? []).map((f) => (typeof f === 'string' ? f : f.column));
   if (features.length === 0) throw new Error(`model ${modelVersionId} records no signature features: there is nothing to compare`);
-  const run = await deps.ledger.get(mv.data.trainingRunId);
-  const dsvId = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
-  const dsv = dsvId ? await deps.ledger.get(dsvId) : undefined;
-  if (dsv?.kind !== 'DatasetVersion') throw new Error(`model ${modelVersionId}: its training run ${mv.data.trainingRunId} names no DatasetVersion in the ledger`);
+  const dsv = await trainingDataOf(deps.ledger, mv.data.trainingRunId);
+  if (!dsv) throw new Error(`model ${modelVersionId}: its training run ${mv.data.trainingRunId} names no DatasetVersion in the ledger`);
   let baseline: DatasetProfile;
   try {
-    baseline = await baselineProfile(dsv as LedgerRecord<'DatasetVersion'>, deps, settings);
+    baseline = await baselineProfile(dsv, deps, settings);
   } catch (err) {
     if (err instanceof DatasetParseError) throw new Error(`the training data of model ${modelVersionId} (${dsv.id}) cannot be profiled: ${err.message}`, { cause: err });
     throw err;

@@ -7,6 +7,7 @@ import { checkModelSignature, type ModelSignature } from '../core/model-signatur
 import { loadContract, type ContractSource } from '../shared/contracts';
 import { ModelIntegrityError, type ModelArtifactReader } from '../shared/model-artifacts';
 import type { ModelScorer } from '../shared/model-scoring';
+import { trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * The ONNX endpoint: one model per container, loaded on first use from its
@@ -75,10 +76,7 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   let contract: DatasetContract | undefined;
   let dataset: string | undefined;
   if (settings.contractsPrefix !== undefined) {
-    const run = await deps.ledger.get(model.data.trainingRunId);
-    const dsvId = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
-    const dsv = dsvId ? await deps.ledger.get(dsvId) : undefined;
-    dataset = dsv?.kind === 'DatasetVersion' ? (dsv as LedgerRecord<'DatasetVersion'>).data.dataset : undefined;
+    dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;
     if (dataset) contract = await loadContract(deps.artifacts, settings.contractsPrefix, dataset);
   }
   const bytes = await deps.models.read(model); // throws ModelIntegrityError on a hash mismatch

@@ -4,6 +4,7 @@ import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/li
 import { executionNameFor } from '../core/pipeline';
 import { parseObjectCreated, type ObjectCreated } from '../ingest/event';
 import { datasetOf, datasetVersionId } from '../ingest/ingest';
+import { trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * Event-driven retraining: an upload under one of the pipeline's datasets starts
@@ -104,11 +105,9 @@ export async function startForDrift(trigger: DriftTrigger, deps: DriftStarterDep
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(trigger.endpoint)));
   if (!serving) return { decision: { action: 'none', why: 'no-model', detail: `no model serves endpoint '${trigger.endpoint}'` } };
   const mv = await deps.ledger.get(serving.data.modelVersionId);
-  const run = mv?.kind === 'ModelVersion' ? await deps.ledger.get((mv as LedgerRecord<'ModelVersion'>).data.trainingRunId) : undefined;
-  const trainedOn = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
-  const dsv = trainedOn ? await deps.ledger.get(trainedOn) : undefined;
-  if (dsv?.kind !== 'DatasetVersion') throw new InvalidEventError(`endpoint ${trigger.endpoint} serves ${serving.data.modelVersionId}, whose training data is not in the ledger`);
-  const dataset = (dsv as LedgerRecord<'DatasetVersion'>).data.dataset;
+  const dsv = mv?.kind === 'ModelVersion' ? await trainingDataOf(deps.ledger, (mv as LedgerRecord<'ModelVersion'>).data.trainingRunId) : undefined;
+  if (!dsv) throw new InvalidEventError(`endpoint ${trigger.endpoint} serves ${serving.data.modelVersionId}, whose training data is not in the ledger`);
+  const dataset = dsv.data.dataset;
   const newest = (await deps.ledger.history(`dataset/${dataset}`))
     .filter((r): r is LedgerRecord<'DatasetVersion'> => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted')
     .at(-1);

@@ -65,3 +65,11 @@ async function trainingLineage(ledger: LineageReader, id: string): Promise<Ledge
   }
   return [...seen.values()];
 }
+
+/** The DatasetVersion a training run trained on (its first), or undefined when the ledger has no such run or version. */
+export async function trainingDataOf(ledger: Pick<LineageReader, 'get'>, trainingRunId: string): Promise<LedgerRecord<'DatasetVersion'> | undefined> {
+  const run = await ledger.get(trainingRunId);
+  const id = run?.kind === 'TrainingRun' ? (run as LedgerRecord<'TrainingRun'>).data.datasetVersionIds[0] : undefined;
+  const dsv = id ? await ledger.get(id) : undefined;
+  return dsv?.kind === 'DatasetVersion' ? (dsv as LedgerRecord<'DatasetVersion'>) : undefined;
+}
