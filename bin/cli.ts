@@ -7,7 +7,8 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionNameFor } from '../lambdas/core/pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { contractToYaml, suggestContract } from '../lambdas/core/constraints';
+import { suggestContract } from '../lambdas/core/constraints';
+import { contractToYaml } from '../lambdas/core/contract-file';
 import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
 import { profileDatasetVersion } from '../lambdas/shared/dataset-reader';
 import { S3ObjectReader } from '../lambdas/shared/s3-objects';

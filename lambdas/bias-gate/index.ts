@@ -5,7 +5,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { checkBiasConfig, type BiasGateConfig } from '../core/bias-gate';
 import { ArtifactStore } from '../shared/artifact-store';
-import { requireEnv, s3Client } from '../shared/clients';
+import { s3Client } from '../shared/clients';
+import { requireEnv } from '../shared/env';
 import type { GateVerdict } from '../shared/gate-report';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
@@ -36,7 +37,7 @@ function wire(): NonNullable<typeof wiring> {
       ledger: LedgerStore.fromEnvironment(),
       objects: new S3ObjectReader(s3),
       artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')),
-      models: new S3ModelArtifacts(s3),
+      models: new S3ModelArtifacts(new S3ObjectReader(s3)),
       loadModel: (bytes, signature) => OnnxModel.load(bytes, signature),
     },
     config,

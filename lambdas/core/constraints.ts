@@ -1,4 +1,3 @@
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CdkMlopsError } from './errors';
 import type { ColumnSummary, ColumnType } from './profile/column-profile';
 import type { DatasetProfile } from './profile/dataset-profile';
@@ -56,14 +55,11 @@ export interface Violation {
 /** A contract file that is not a valid contract: the message names the field. */
 export class InvalidContractError extends CdkMlopsError {}
 
-/** Parses and checks a contract (JSON or YAML text). */
-export function parseContract(text: string, file = 'contract'): DatasetContract {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text); // YAML is a superset of JSON
-  } catch (err) {
-    throw new InvalidContractError(`${file}: not valid JSON or YAML (${(err as Error).message})`, { cause: err });
-  }
+/**
+ * Checks a contract document (parsed from its YAML or JSON text: `parseContract`
+ * in contract-file.ts) and returns it typed; a bad field is an InvalidContractError naming it.
+ */
+export function contractFromDocument(raw: unknown, file = 'contract'): DatasetContract {
   const fail = (field: string, expected: string): never => {
     throw new InvalidContractError(`${file}: ${field}: ${expected}`);
   };
@@ -189,8 +185,4 @@ export function suggestContract(profile: DatasetProfile): DatasetContract {
     };
   }
   return { version: CONTRACT_VERSION, rows: { min: 1 }, columns };
-}
-
-export function contractToYaml(contract: DatasetContract): string {
-  return stringifyYaml(contract);
 }

@@ -10,7 +10,9 @@ import { SageMakerClient, type DeploymentConfig } from '@aws-sdk/client-sagemake
 import type { Readable } from 'node:stream';
 import { digestStream } from '../core/digest';
 import { InvalidEventError } from '../core/errors';
-import { requireEnv, s3Client } from '../shared/clients';
+import { s3Client } from '../shared/clients';
+import { requireEnv } from '../shared/env';
+import { S3ObjectReader } from '../shared/s3-objects';
 import { LedgerStore } from '../shared/ledger-store';
 import { parseS3Uri, S3ModelArtifacts } from '../shared/model-artifacts';
 import * as lambdaRelease from './release';
@@ -53,7 +55,7 @@ function wire(): Record<string, Operation> {
     const config: sagemakerRelease.SageMakerReleaseConfig = { endpoint, requireApproval, deploymentConfig: JSON.parse(requireEnv('DEPLOYMENT_CONFIG')) as DeploymentConfig };
     operations = { release: (e) => sagemakerRelease.release(e, deps, config), check: (e) => sagemakerRelease.check(e, deps, config), rollback: (e) => sagemakerRelease.rollback(e, deps, config) };
   } else {
-    const deps: lambdaRelease.ReleaseDeps = { ledger, models: new S3ModelArtifacts(s3), lambda: new LambdaClient({}), codedeploy: new CodeDeployClient({}), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+    const deps: lambdaRelease.ReleaseDeps = { ledger, models: new S3ModelArtifacts(new S3ObjectReader(s3)), lambda: new LambdaClient({}), codedeploy: new CodeDeployClient({}), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
     const config: lambdaRelease.ReleaseConfig = {
       endpoint,
       functionName: requireEnv('FUNCTION_NAME'),

@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { requireEnv } from '../shared/clients';
+import { requireEnv } from '../shared/env';
 import { LedgerStore } from '../shared/ledger-store';
 import { parseDriftTrigger, startForDrift, startForUpload, startForWaitingDrift, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
 

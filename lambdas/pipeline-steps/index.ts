@@ -6,7 +6,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { InvalidEventError } from '../core/errors';
 import { ArtifactStore } from '../shared/artifact-store';
-import { requireEnv, s3Client } from '../shared/clients';
+import { s3Client } from '../shared/clients';
+import { requireEnv } from '../shared/env';
 import { LedgerStore } from '../shared/ledger-store';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
 import { OnnxModel } from '../shared/onnx-model';
@@ -46,7 +47,7 @@ function wire(): NonNullable<typeof wiring> {
   const s3 = s3Client();
   const config = JSON.parse(requireEnv('PIPELINE_CONFIG')) as PipelineConfig;
   wiring = {
-    deps: { s3, ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, config.artifactsBucket), models: new S3ModelArtifacts(s3), executions: executionLister(new SFNClient({})), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+    deps: { s3, ledger: LedgerStore.fromEnvironment(), objects: new S3ObjectReader(s3), artifacts: new ArtifactStore(s3, config.artifactsBucket), models: new S3ModelArtifacts(new S3ObjectReader(s3)), executions: executionLister(new SFNClient({})), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
     config,
   };
   return wiring;

@@ -1,4 +1,4 @@
-import { parseContract, type DatasetContract } from '../core/constraints';
+import type { DatasetContract } from '../core/constraints';
 
 /** Where contracts are read from: text by key in the artifacts bucket. */
 export interface ContractSource {
@@ -15,7 +15,8 @@ export async function loadContract(artifacts: ContractSource, prefix: string, da
   for (const ext of ['yaml', 'yml', 'json']) {
     const key = `${prefix}${dataset}.${ext}`;
     const text = await artifacts.getText(key);
-    if (text !== undefined) return parseContract(text, artifacts.uri(key));
+    // The YAML parser is loaded only when there is a contract to read (cold starts without one skip it).
+    if (text !== undefined) return (await import('../core/contract-file.js')).parseContract(text, artifacts.uri(key));
   }
   return undefined;
 }

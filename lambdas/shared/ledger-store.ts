@@ -3,8 +3,9 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceExce
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LedgerContentionError } from '../core/errors';
-import { dynamoDocumentClient, requireEnv, s3Client } from './clients';
-import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP } from './ledger-schema';
+import { dynamoDocumentClient, s3Client } from './clients';
+import { requireEnv } from './env';
+import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP, LEDGER_KEYS } from './ledger-schema';
 import {
   buildRecord,
   nextLink,
@@ -128,7 +129,7 @@ export class LedgerStore {
     const record = buildRecord(draft, this.now(), this.randomId);
     const { body, hash } = sealRecord(record);
     const item: RecordItem = {
-      pk: `REC#${record.id}`,
+      pk: LEDGER_KEYS.record(record.id).pk,
       id: record.id,
       kind: record.kind,
       subject: record.subject,
@@ -140,7 +141,7 @@ export class LedgerStore {
     const created = await this.putIfAbsent({
       ...item,
       sk: 'REC',
-      gsi1pk: `SUBJECT#${record.subject}`,
+      gsi1pk: LEDGER_KEYS.subject(record.subject),
       gsi1sk: `${record.createdAt}#${record.id}`,
       gsi2pk: `CHAINREC#${record.chain}`,
       gsi2sk: `${record.createdAt}#${record.id}`,
@@ -176,7 +177,7 @@ export class LedgerStore {
 
   /** Every record about a subject, oldest first. */
   async history(subject: string): Promise<LedgerRecord[]> {
-    const items = await this.queryAll<RecordItem>({ IndexName: LEDGER_INDEX_LOOKUP, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `SUBJECT#${subject}` } });
+    const items = await this.queryAll<RecordItem>(LEDGER_KEYS.history(subject));
     return items.map((i) => JSON.parse(i.body) as LedgerRecord);
   }
 
@@ -316,14 +317,14 @@ export class LedgerStore {
   }
 
   private async getItem(id: string): Promise<RecordItem | undefined> {
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: `REC#${id}`, sk: 'REC' }, ConsistentRead: true }));
+    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: LEDGER_KEYS.record(id), ConsistentRead: true }));
     return out.Item as RecordItem | undefined;
   }
 
   private async batchGet(ids: readonly string[]): Promise<Map<string, StoredRecord>> {
     const found = new Map<string, StoredRecord>();
     for (let i = 0; i < ids.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ pk: `REC#${id}`, sk: 'REC' }));
+      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => LEDGER_KEYS.record(id));
       while (keys && keys.length > 0) {
         const out: BatchGetCommandOutput = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
         for (const item of (out.Responses?.[this.table] ?? []) as RecordItem[]) found.set(item.id, { id: item.id, body: item.body });

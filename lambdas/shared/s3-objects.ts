@@ -3,10 +3,17 @@ import { GetObjectCommand, NoSuchKey, S3ServiceException, type S3Client } from '
 import type { AsyncBuffer } from 'hyparquet';
 import type { ObjectCreated } from '../ingest/event';
 import type { ObjectReader, OpenedObject } from '../ingest/ingest';
+import type { ObjectBytesReader } from './model-artifacts';
 
 /** Reads the exact object version an event names: by version id, else pinned by ETag. */
-export class S3ObjectReader implements ObjectReader {
+export class S3ObjectReader implements ObjectReader, ObjectBytesReader {
   constructor(private readonly s3: S3Client) {}
+
+  /** An object's bytes (that version's, if given); errors are the SDK's, named by S3's code. */
+  async getBytes(bucket: string, key: string, versionId?: string): Promise<Uint8Array> {
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+    return out.Body!.transformToByteArray();
+  }
 
   async open(ref: ObjectCreated): Promise<OpenedObject | undefined> {
     try {

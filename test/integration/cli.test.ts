@@ -13,7 +13,8 @@ import { LedgerStore } from '../../lambdas/shared/ledger-store';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { cpsCsv } from '../../bin/local/sample-data';
-import { checkContract, parseContract } from '../../lambdas/core/constraints';
+import { checkContract } from '../../lambdas/core/constraints';
+import { parseContract } from '../../lambdas/core/contract-file';
 import { profileDelimited } from '../../lambdas/core/profile/readers';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkContract, contractToYaml, InvalidContractError, parseContract, suggestContract } from '../../lambdas/core/constraints';
+import { checkContract, InvalidContractError, suggestContract } from '../../lambdas/core/constraints';
+import { contractToYaml, parseContract } from '../../lambdas/core/contract-file';
 import { profileDelimited } from '../../lambdas/core/profile/readers';
 
 async function* once(text: string): AsyncGenerator<Uint8Array> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseContract } from '../../lambdas/core/constraints';
+import { parseContract } from '../../lambdas/core/contract-file';
 import { InferenceRequestError, parseInferenceRequest, sampled, summarizeScores } from '../../lambdas/core/inference';
 import type { ModelSignature } from '../../lambdas/core/model-signature';
 
