@@ -73,7 +73,7 @@ async function waitForUpdate(deps: ReleaseDeps, functionName: string): Promise<v
 
 export async function release(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<StartedRelease> {
   const id = text(event, 'modelVersionId');
-  await releasable(deps, config, id);
+  const model = await releasable(deps, config, id);
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(config.endpoint)));
   const reason = !serving ? 'initial' : event.reason === 'manual' ? 'manual' : 'retrain';
   const alias = await deps.lambda.send(new GetAliasCommand({ FunctionName: config.functionName, Name: config.alias }));
@@ -81,9 +81,12 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
   const base = { modelVersionId: id, previousModelVersionId: serving?.data.modelVersionId ?? null, reason, currentVersion } as const;
   if (serving?.data.modelVersionId === id) return { ...base, done: true, targetVersion: currentVersion, deploymentId: null, unchanged: true };
 
-  // Pin the model on $LATEST, then publish: the new version serves exactly this model.
+  // Pin the model on $LATEST, then publish: the new version serves exactly this model. Its artifact's location
+  // is pinned too, so a cold start downloads it while reading the ledger (which still decides: location and hash).
   const latest = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: config.functionName }));
-  const variables = { ...(latest.Environment?.Variables ?? {}), MODEL_VERSION_ID: id };
+  const variables: Record<string, string> = { ...(latest.Environment?.Variables ?? {}), MODEL_VERSION_ID: id, MODEL_ARTIFACT_URI: model.data.artifact.uri };
+  if (model.data.artifact.versionId) variables.MODEL_ARTIFACT_VERSION_ID = model.data.artifact.versionId;
+  else delete variables.MODEL_ARTIFACT_VERSION_ID; // the previous model's
   await deps.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: config.functionName, Environment: { Variables: variables }, RevisionId: latest.RevisionId }));
   await waitForUpdate(deps, config.functionName);
   const published = await deps.lambda.send(new PublishVersionCommand({ FunctionName: config.functionName, Description: `cdk-mlops ${config.endpoint}: model ${id}`.slice(0, 256) }));

@@ -1,13 +1,10 @@
-import middy from '@middy/core';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import { ArtifactStore } from '../shared/artifact-store';
-import { requireEnv, s3Client } from '../shared/clients';
 import { EmfWriter } from '../shared/emf';
-import { LedgerStore } from '../shared/ledger-store';
+import { requireEnv } from '../shared/env';
+import { LedgerReader } from '../shared/ledger-reader';
 import { S3ModelArtifacts } from '../shared/model-artifacts';
-import { OnnxModel } from '../shared/onnx-model';
+import { OnnxModel, onnxRuntime } from '../shared/onnx-model';
+import { S3Http, S3HttpArtifacts } from '../shared/s3-http';
 import { httpRequest } from './http';
 import { endpointSettings, InferenceEndpoint, type HttpResponse, type Observation } from './serve';
 
@@ -25,9 +22,11 @@ import { endpointSettings, InferenceEndpoint, type HttpResponse, type Observatio
  * PredictionShift (|this container's mean score − the model's training mean|,
  * once it scored SHIFT_MIN_ROWS rows), BadRequests,
  * ServerErrors, ModelIntegrityFailures, Captured, CaptureFailures.
+ * Logs: console, which the function's JSON log format stamps with level and
+ * request id (Powertools Logger would add ~10 ms to every cold start here).
+ * Everything on the cold path is chosen for its load time: see bench/README.md.
  */
 
-const logger = new Logger();
 // EMF written directly: Powertools Metrics' flush costs about 45 µs a request, half the handler's budget.
 const metrics = new EmfWriter(process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'cdk-mlops', process.env.POWERTOOLS_SERVICE_NAME ?? 'onnx-endpoint');
 const metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED === 'true';
@@ -35,18 +34,23 @@ let endpoint: InferenceEndpoint | undefined;
 
 function wire(): InferenceEndpoint {
   if (endpoint) return endpoint;
-  const s3 = s3Client();
+  // S3 and DynamoDB through signed HTTPS, not the SDK's clients: they would be ~100 ms of every cold start (shared/aws-http.ts).
+  const s3 = S3Http.fromEnvironment();
   endpoint = new InferenceEndpoint(endpointSettings(process.env), {
-    ledger: LedgerStore.fromEnvironment(),
+    ledger: LedgerReader.fromEnvironment(),
     models: new S3ModelArtifacts(s3),
-    artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')),
+    artifacts: new S3HttpArtifacts(s3, requireEnv('ARTIFACTS_BUCKET')),
     loadModel: (bytes, signature) => OnnxModel.load(bytes, signature),
   });
   return endpoint;
 }
 
 // Load the model during the init phase (provisioned concurrency pays it before traffic); a failure here is retried per request.
-if (process.env.AWS_LAMBDA_FUNCTION_NAME && process.env.ENDPOINT_NAME) void wire().model().catch(() => undefined);
+// onnxruntime's native library loads once the first reads are on their way, and hides behind them.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME && process.env.ENDPOINT_NAME) {
+  void wire().model().catch(() => undefined);
+  setImmediate(() => void onnxRuntime().catch(() => undefined));
+}
 
 function record(o: Observation, totalMs: number): void {
   if (metricsDisabled) return;
@@ -74,11 +78,11 @@ function record(o: Observation, totalMs: number): void {
   metrics.flush();
 }
 
-export const handler = middy(async (event: unknown, context: Context): Promise<HttpResponse> => {
+// A plain handler, no middy: middy's streaming support loads node:stream/web (~8 ms of every cold start) and no middleware is left here.
+export const handler = async (event: unknown, context: Context): Promise<HttpResponse> => {
   const started = performance.now();
   const { response, observation } = await wire().handle(httpRequest(event, context.awsRequestId));
   record(observation, performance.now() - started);
-  if (observation.outcome === 'unavailable') logger.error('model not served', { statusCode: response.statusCode, body: response.body });
+  if (observation.outcome === 'unavailable') console.error(`model not served (${response.statusCode}): ${response.body}`);
   return response;
-})
-  .use(injectLambdaContext(logger));
+};

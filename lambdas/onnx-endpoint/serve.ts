@@ -5,7 +5,7 @@ import { InferenceRequestError, requestParser, sampled, summarizeScores, type Fi
 import type { LedgerRecord } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import { loadContract, type ContractSource } from '../shared/contracts';
-import { ModelIntegrityError, type ModelArtifactReader } from '../shared/model-artifacts';
+import { ModelIntegrityError, type ArtifactLocation, type ModelArtifactReader, type StartedDownload } from '../shared/model-artifacts';
 import type { ModelScorer } from '../shared/model-scoring';
 import { trainingDataOf } from '../shared/serving-lineage';
 
@@ -24,6 +24,11 @@ export interface EndpointSettings {
   readonly endpoint: string;
   /** The model this function version serves (pinned by the deployer); else the ledger's serving Deployment. */
   readonly modelVersionId?: string;
+  /**
+   * Where that model's artifact is, pinned beside it by the deployer: its download starts
+   * with the ledger read instead of after it. The ledger's record still decides (location and hash).
+   */
+  readonly modelArtifact?: ArtifactLocation;
   readonly limits: InferenceLimits;
   /** Share of requests captured, 0 to 1. */
   readonly captureSampleRate: number;
@@ -39,7 +44,7 @@ export interface EndpointSettings {
 
 export interface EndpointDeps {
   readonly ledger: { get(id: string): Promise<LedgerRecord | undefined>; history(subject: string): Promise<LedgerRecord[]> };
-  readonly models: ModelArtifactReader;
+  readonly models: ModelArtifactReader & { start?(location: ArtifactLocation): StartedDownload };
   readonly artifacts: ContractSource & { putOnce(key: string, body: string, contentType: string): Promise<string> };
   loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
 }
@@ -62,6 +67,7 @@ export interface LoadedModel {
 /** Loads the model a function version serves: ledger record, hash-checked bytes, onnxruntime session, contract. */
 export async function loadServingModel(settings: EndpointSettings, deps: EndpointDeps): Promise<LoadedModel> {
   let id = settings.modelVersionId;
+  const started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
   if (!id) {
     const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
     if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
@@ -72,17 +78,32 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   const model = record as LedgerRecord<'ModelVersion'>;
   if (model.data.format !== 'onnx') throw new ModelError(`model ${id} is '${model.data.format}'; the ONNX endpoint serves ONNX models`);
   const signature = checkModelSignature(model.data.signature);
-  // The contract first: a failure here must not leave an onnxruntime session behind (the next request loads again).
-  let contract: DatasetContract | undefined;
-  let dataset: string | undefined;
-  if (settings.contractsPrefix !== undefined) {
-    dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;
-    if (dataset) contract = await loadContract(deps.artifacts, settings.contractsPrefix, dataset);
-  }
-  const bytes = await deps.models.read(model); // throws ModelIntegrityError on a hash mismatch
+  // The contract and the model's bytes at once; the session is created only when both are in, so a failure
+  // leaves no onnxruntime session behind (the next request loads again). The contract's error wins, then the bytes'.
+  const [contractRead, bytesRead] = await Promise.allSettled([contractOf(settings, deps, model), deps.models.read(model, started)]); // the read throws ModelIntegrityError on a hash mismatch
+  if (contractRead.status === 'rejected') throw contractRead.reason;
+  if (bytesRead.status === 'rejected') throw bytesRead.reason;
+  const { contract, dataset } = contractRead.value;
+  const bytes = bytesRead.value;
   const scorer = await deps.loadModel(bytes, signature);
   const baseline = model.data.metrics['score:mean'];
   return { modelVersionId: id, signature, scorer, parse: requestParser(signature, settings.limits, contract), ...(contract ? { dataset } : {}), ...(Number.isFinite(baseline) ? { baselineMean: baseline } : {}) };
+}
+
+/** Starts the pinned artifact's download; a location that cannot even be parsed is left to the ledger's record. */
+function startDownload(deps: EndpointDeps, location: ArtifactLocation): StartedDownload | undefined {
+  try {
+    return deps.models.start?.(location);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The contract of the dataset the model was trained on, when the endpoint checks one and the dataset has one. */
+async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>): Promise<{ contract?: DatasetContract; dataset?: string }> {
+  if (settings.contractsPrefix === undefined) return {};
+  const dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;
+  return dataset ? { contract: await loadContract(deps.artifacts, settings.contractsPrefix, dataset), dataset } : {};
 }
 
 /** An HTTP request as a Function URL or API Gateway delivers it. */
@@ -204,6 +225,7 @@ export function endpointSettings(env: NodeJS.ProcessEnv): EndpointSettings {
   return {
     endpoint,
     ...(env.MODEL_VERSION_ID ? { modelVersionId: env.MODEL_VERSION_ID } : {}),
+    ...(env.MODEL_VERSION_ID && env.MODEL_ARTIFACT_URI ? { modelArtifact: { uri: env.MODEL_ARTIFACT_URI, ...(env.MODEL_ARTIFACT_VERSION_ID ? { versionId: env.MODEL_ARTIFACT_VERSION_ID } : {}) } } : {}),
     limits: { maxRows: number('MAX_ROWS', 10_000, 1, 1_000_000), maxBodyBytes: number('MAX_BODY_BYTES', 6 * 1024 * 1024, 1, 6 * 1024 * 1024) },
     captureSampleRate: number('CAPTURE_SAMPLE_RATE', 0.05, 0, 1),
     capturePrefix: env.CAPTURE_PREFIX ?? `captures/${endpoint}/`,

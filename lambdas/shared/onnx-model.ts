@@ -1,4 +1,5 @@
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { ModelError } from '../core/errors';
 import { InvalidModelSignatureError, scoresFromOutput, type ModelSignature } from '../core/model-signature';
 
@@ -8,17 +9,40 @@ import { InvalidModelSignatureError, scoresFromOutput, type ModelSignature } fro
  * mismatched ModelVersion fails before any data is read.
  */
 
+type OnnxRuntime = typeof Ort;
+let runtime: Promise<OnnxRuntime> | undefined;
+
+/**
+ * onnxruntime-node, loaded once with its native environment initialized: on
+ * the first model load, or earlier when a cold start asks for it while its
+ * network reads are in flight. Loading the library and creating the
+ * environment (thread pools, allocators) take tens of milliseconds; the first
+ * session would pay them, overlapped with the reads they are hidden.
+ */
+export function onnxRuntime(): Promise<OnnxRuntime> {
+  return (runtime ??= (async () => {
+    const ort = await import('onnxruntime-node');
+    // The package creates its environment on the first session (dist/binding.js `initOrt`, idempotent). Not public
+    // API: the version is pinned and tested, and a package without it only loses the head start.
+    const binding = (await import('onnxruntime-node/dist/binding.js')) as { initOrt?: unknown };
+    if (typeof binding.initOrt === 'function') (binding.initOrt as () => void)();
+    return ort;
+  })());
+}
+
 export class OnnxModel {
   private constructor(
+    private readonly ort: OnnxRuntime,
     private readonly session: InferenceSession,
     readonly signature: ModelSignature,
   ) {}
 
   /** Loads a model from its bytes; the signature's input and output must exist in the graph. */
   static async load(bytes: Uint8Array, signature: ModelSignature): Promise<OnnxModel> {
+    const ort = await onnxRuntime();
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
     } catch (err) {
       throw new ModelError(`onnxruntime cannot load the model: ${(err as Error).message}`, { cause: err });
     }
@@ -31,12 +55,12 @@ export class OnnxModel {
       await session.release();
       throw new InvalidModelSignatureError(`the model does not match its signature: ${problem}`);
     }
-    return new OnnxModel(session, signature);
+    return new OnnxModel(ort, session, signature);
   }
 
   /** Positive-class scores for `rows` rows of `features` (row-major, `width` per row). */
   async score(features: Float32Array, rows: number, width: number): Promise<Float64Array> {
-    const input = new Tensor('float32', features.subarray(0, rows * width), [rows, width]);
+    const input = new this.ort.Tensor('float32', features.subarray(0, rows * width), [rows, width]);
     let result: InferenceSession.ReturnType;
     try {
       result = await this.session.run({ [this.signature.input]: input }, [this.signature.output]);

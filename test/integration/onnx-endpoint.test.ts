@@ -3,18 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpsRows } from '../../bin/local/sample-data';
 import { endpointSubject } from '../../lambdas/core/deployment';
 import { deterministicId } from '../../lambdas/core/lineage';
-import { ArtifactStore } from '../../lambdas/shared/artifact-store';
-import { S3ModelArtifacts } from '../../lambdas/shared/model-artifacts';
+import { DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
+import { LedgerReader } from '../../lambdas/shared/ledger-reader';
+import { S3ModelArtifacts, type ObjectBytesReader } from '../../lambdas/shared/model-artifacts';
 import { OnnxModel } from '../../lambdas/shared/onnx-model';
+import { S3Http, S3HttpArtifacts } from '../../lambdas/shared/s3-http';
 import { httpRequest } from '../../lambdas/onnx-endpoint/http';
 import { endpointSettings, InferenceEndpoint, type EndpointSettings } from '../../lambdas/onnx-endpoint/serve';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
 import { recordTestModel, referenceScore, type RecordedTestModel } from '../helpers/models';
 
 /*
- * The ONNX endpoint's logic with the real SDK clients on s3rver and dynalite,
- * real models from the example trainer, onnxruntime-node scoring them. The
- * expected scores are computed here from the trained weights, not by onnxruntime.
+ * The ONNX endpoint's logic with the clients its Lambda uses (signed HTTP
+ * without the SDK: shared/aws-http.ts) on s3rver and dynalite, real models
+ * from the example trainer, onnxruntime-node scoring them. The expected scores
+ * are computed here from the trained weights, not by onnxruntime.
  */
 
 let env: LocalEnvironment;
@@ -28,10 +31,20 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => env?.stop());
 
+/** The S3 reads of model artifacts, as (bucket, key, version) — to see which downloads happened. */
+let downloads: string[] = [];
+
 function endpoint(settings: Partial<EndpointSettings> = {}): InferenceEndpoint {
+  const s3 = S3Http.fromEnvironment(env.emulators.env);
+  const objects: ObjectBytesReader = {
+    getBytes: (bucket, key, versionId) => {
+      downloads.push(`s3://${bucket}/${key}${versionId ? `?versionId=${versionId}` : ''}`);
+      return s3.getBytes(bucket, key, versionId);
+    },
+  };
   return new InferenceEndpoint(
     { ...endpointSettings({ ENDPOINT_NAME: 'wages', CONTRACTS_PREFIX: 'contracts/' }), modelVersionId: model.model.id, ...settings },
-    { ledger: env.ledger(), models: new S3ModelArtifacts(env.s3), artifacts: new ArtifactStore(env.s3, env.artifactsBucket), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+    { ledger: new LedgerReader(DynamoDbHttp.fromEnvironment(env.emulators.env), env.tableName), models: new S3ModelArtifacts(objects), artifacts: new S3HttpArtifacts(s3, env.artifactsBucket), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
   );
 }
 
@@ -138,6 +151,46 @@ describe('OnnxEndpoint handler logic', () => {
   it('reads Function URL (2.0) and API Gateway (1.0) events, base64 bodies included', () => {
     expect(httpRequest({ body: Buffer.from('{"rows":[]}').toString('base64'), isBase64Encoded: true, headers: { 'Content-Type': 'application/json' }, requestContext: { requestId: 'abc', http: { method: 'post' } } }, 'x')).toEqual({ method: 'POST', body: '{"rows":[]}', contentType: 'application/json', requestId: 'abc' });
     expect(httpRequest({ body: null, httpMethod: 'GET', headers: null, requestContext: {} }, 'fallback')).toEqual({ method: 'GET', requestId: 'fallback' });
+  });
+
+  it('downloads the artifact the deployer pinned while it reads the ledger; a pin the ledger disagrees with is not used', async () => {
+    // Prepare
+    const uri = model.model.data.artifact.uri;
+    const elsewhere = `s3://${env.artifactsBucket}/models/elsewhere.onnx`;
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'models/elsewhere.onnx', Body: Buffer.from('not the model') }));
+    const request = post({ rows: [{ education: 12, experience: 3, gender: 'female' }] });
+    // Act
+    downloads = [];
+    const pinned = await endpoint({ modelArtifact: { uri } }).handle(request);
+    const pinnedDownloads = downloads;
+    downloads = [];
+    const misPinned = await endpoint({ modelArtifact: { uri: elsewhere } }).handle(request);
+    // Assess: one download when the pin is right; when it is wrong, the ledger's location is read too, and its bytes are what serves
+    expect(pinned.response.statusCode).toBe(200);
+    expect(pinnedDownloads).toEqual([uri]);
+    expect(misPinned.response.statusCode).toBe(200);
+    expect(downloads).toEqual([elsewhere, uri]);
+    expect(JSON.parse(misPinned.response.body)).toEqual(JSON.parse(pinned.response.body));
+    expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_VERSION_ID: 'mv', MODEL_ARTIFACT_URI: uri, MODEL_ARTIFACT_VERSION_ID: 'v9' }).modelArtifact).toEqual({ uri, versionId: 'v9' });
+    expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_ARTIFACT_URI: uri })).not.toHaveProperty('modelArtifact'); // only beside a pinned model
+  });
+
+  it('reads the ledger as LedgerStore does, and S3 objects as the SDK wrote them (signed HTTP on the emulators)', async () => {
+    // Prepare
+    const reader = new LedgerReader(DynamoDbHttp.fromEnvironment(env.emulators.env), env.tableName);
+    const s3 = S3Http.fromEnvironment(env.emulators.env);
+    // Act, Assess: records by id and by subject, oldest first
+    expect(await reader.get(model.model.id)).toEqual(await env.ledger().get(model.model.id));
+    expect(await reader.get('no-such-record')).toBeUndefined();
+    expect(await reader.history('pipeline/test')).toEqual(await env.ledger().history('pipeline/test'));
+    expect((await reader.history('pipeline/test')).length).toBeGreaterThan(0);
+    // objects: the SDK's upload read back byte for byte; a missing key is no text; a write is read back by the SDK
+    const bytes = await s3.getBytes(env.artifactsBucket, model.key);
+    expect(Buffer.compare(bytes, Buffer.from(model.trained.onnx))).toBe(0);
+    expect(await s3.getText(env.artifactsBucket, 'contracts/none.yaml')).toBeUndefined();
+    expect(await s3.putIfAbsent(env.artifactsBucket, 'tmp/ü x.txt', 'written', 'text/plain')).toBe(true);
+    expect(await (await env.s3.send(new GetObjectCommand({ Bucket: env.artifactsBucket, Key: 'tmp/ü x.txt' }))).Body!.transformToString()).toBe('written');
+    await expect(s3.getBytes('no-such-bucket', 'k')).rejects.toMatchObject({ name: 'NoSuchBucket' });
   });
 
   it('names the variable of a bad setting', () => {

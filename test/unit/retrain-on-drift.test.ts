@@ -1,9 +1,9 @@
-import { GetAliasCommand, LambdaClient, UpdateAliasCommand } from '@aws-sdk/client-lambda';
-import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { CreateDeploymentCommand, CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { GetAliasCommand, GetFunctionConfigurationCommand, LambdaClient, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
-import { rollbackOnAlarm, type ReleaseConfig, type ReleaseDeps } from '../../lambdas/endpoint-deployer/release';
+import { release, rollbackOnAlarm, type ReleaseConfig, type ReleaseDeps } from '../../lambdas/endpoint-deployer/release';
 import { parseDriftTrigger, startForDrift, startForWaitingDrift, waitingDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
 import { MemoryLedger } from '../helpers/memory-ledger';
 
@@ -153,5 +153,27 @@ describe('rollback on a health alarm (endpoint deployer)', () => {
     lambda.on(GetAliasCommand).resolves({ FunctionVersion: '2' });
     expect(await rollbackOnAlarm(event, { ...deps, ledger: first }, CONFIG)).toMatchObject({ rolledBack: false, skipped: 'nothing-to-roll-back' });
     expect(ledger.records.filter((r) => r.kind === 'Incident')).toEqual([]);
+  });
+
+  it('a release pins the model and its artifact on the version it publishes (a stale artifact version id is dropped)', async () => {
+    // Prepare: mv-3 recorded with an S3 version id; $LATEST still pins mv-2's, with a version id of its own
+    await ledger.append({ kind: 'ModelVersion', id: 'mv-3', subject: 'pipeline/cps', parents: ['tr-mv-1'], data: { pipeline: 'cps', trainingRunId: 'tr-mv-1', artifact: { uri: 's3://a/m3.onnx', sha256: 'e'.repeat(64), versionId: 'ver-3' }, format: 'onnx', signature: { input: 'features', output: 'score', features: ['education'] }, metrics: {}, approval: { status: 'Approved' } } });
+    await ledger.append({ kind: 'ModelVersion', id: 'mv-4', subject: 'pipeline/cps', parents: ['tr-mv-1'], data: { pipeline: 'cps', trainingRunId: 'tr-mv-1', artifact: { uri: 's3://a/m4.onnx', sha256: 'd'.repeat(64) }, format: 'onnx', signature: { input: 'features', output: 'score', features: ['education'] }, metrics: {}, approval: { status: 'Approved' } } });
+    const codedeploy = mockClient(CodeDeployClient);
+    codedeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-1' });
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3' });
+    lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { ENDPOINT_NAME: 'wages', MODEL_VERSION_ID: 'mv-2', MODEL_ARTIFACT_URI: 's3://a/m.onnx', MODEL_ARTIFACT_VERSION_ID: 'ver-2' } }, RevisionId: 'r1', LastUpdateStatus: 'Successful' });
+    lambda.on(UpdateFunctionConfigurationCommand).resolves({});
+    lambda.on(PublishVersionCommand).resolves({ Version: '4' });
+    const releaseDeps = { ...deps, codedeploy, ledger };
+    // Act
+    await release({ modelVersionId: 'mv-3' }, releaseDeps, { ...CONFIG, requireApproval: false });
+    await release({ modelVersionId: 'mv-4' }, releaseDeps, { ...CONFIG, requireApproval: false });
+    // Assess
+    const pinned = lambda.commandCalls(UpdateFunctionConfigurationCommand).map((c) => c.args[0].input.Environment!.Variables);
+    expect(pinned).toEqual([
+      { ENDPOINT_NAME: 'wages', MODEL_VERSION_ID: 'mv-3', MODEL_ARTIFACT_URI: 's3://a/m3.onnx', MODEL_ARTIFACT_VERSION_ID: 'ver-3' },
+      { ENDPOINT_NAME: 'wages', MODEL_VERSION_ID: 'mv-4', MODEL_ARTIFACT_URI: 's3://a/m4.onnx' },
+    ]);
   });
 });
