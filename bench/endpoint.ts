@@ -9,8 +9,10 @@
  *     tensor, run, JSON.stringify) — at batch 1 and batch 1000;
  *   - cold start: a fresh `node` process from spawn to its first prediction, the
  *     bundled handler (require, model from S3 checked against the ledger on
- *     s3rver/dynalite, first request) vs bare onnxruntime (require, load the
- *     model file, first run);
+ *     s3rver/dynalite, first request), without and with the dataset contract,
+ *     vs bare onnxruntime (require, load the model file, first run);
+ *   - what any request format costs at least in a Lambda event (a binary body's
+ *     base64 decode, the scores' JSON), against the bare run;
  *   - the asset's size, for arm64 (what deploys) and this machine's architecture.
  *
  * The model is a 16-feature logistic regression (MatMul, Add, Sigmoid).
@@ -95,6 +97,12 @@ const F = ${FEATURES};
     const tensor = new Tensor('float32', x, [batch, F]);
     const bareRun = async () => { await session.run({ features: tensor }); };
     const parseOnly = async () => { JSON.parse(body); };
+    // The least any request format costs in a Lambda event (a string): the same rows as raw float32, base64 (how a
+    // binary body arrives), decoded and checked finite; and the least answer: the scores as JSON.
+    const binaryBody = Buffer.from(x.buffer).toString('base64');
+    const scores = new Float32Array(batch).map((_, i) => (i % 100) / 100);
+    const decodeBinary = async () => { const b = Buffer.from(binaryBody, 'base64'); const v = new Float32Array(b.buffer, b.byteOffset, batch * F); for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error('NaN'); };
+    const encodeScores = async () => { JSON.stringify({ predictions: Array.from(scores) }); };
     const bareServing = async () => {
       const req = JSON.parse(body);
       const input = new Float32Array(req.rows.length * F);
@@ -107,10 +115,10 @@ const F = ${FEATURES};
       if (r.statusCode !== 200) throw new Error('handler answered ' + r.statusCode + ': ' + r.body);
     };
     const n = batch === 1 ? Number(process.env.ITERATIONS) : Math.max(200, Math.floor(Number(process.env.ITERATIONS) / 10));
-    const t = { handler: [], bareRun: [], bareServing: [], parseOnly: [] };
+    const t = { handler: [], bareRun: [], bareServing: [], parseOnly: [], decodeBinary: [], encodeScores: [] };
     for (let w = 0; w < 200; w++) { await viaHandler(); await bareRun(); await bareServing(); }
     for (let k = 0; k < n; k++) {
-      for (const [name, f] of [['handler', viaHandler], ['bareRun', bareRun], ['bareServing', bareServing], ['parseOnly', parseOnly]]) {
+      for (const [name, f] of [['handler', viaHandler], ['bareRun', bareRun], ['bareServing', bareServing], ['parseOnly', parseOnly], ['decodeBinary', decodeBinary], ['encodeScores', encodeScores]]) {
         const s = process.hrtime.bigint();
         await f();
         t[name].push(Number(process.hrtime.bigint() - s) / 1000);
@@ -124,21 +132,34 @@ const F = ${FEATURES};
 
 /** Cold start of the bundled handler: require, then the first request (the model loads from S3, hash-checked against the ledger). */
 const COLD_HANDLER = `
+const phases = { started: 0 };
 const { handler } = require(process.env.BUNDLE);
+phases.required = performance.now();
 const F = ${FEATURES};
 const rows = [Object.fromEntries(Array.from({ length: F }, (_, j) => ['f' + j, j / 10]))];
 handler({ version: '2.0', body: JSON.stringify({ rows }), headers: { 'content-type': 'application/json' }, requestContext: { requestId: 'cold', http: { method: 'POST' } } }, { awsRequestId: 'cold' })
-  .then((r) => { if (r.statusCode !== 200) { console.error(r.body); process.exit(1); } process.exit(0); })
+  .then((r) => {
+    if (r.statusCode !== 200) { console.error(r.body); process.exit(1); }
+    phases.predicted = performance.now();
+    require('node:fs').writeFileSync(process.env.RESULT, JSON.stringify(phases));
+    process.exit(0);
+  })
   .catch((e) => { console.error(e); process.exit(1); });
 `;
 
 /** Cold start of bare onnxruntime: require, read the model file, create the session, run once. */
 const COLD_BARE = `
+const phases = { started: 0 };
 const { InferenceSession, Tensor } = require(process.env.ORT);
+phases.required = performance.now();
 const F = ${FEATURES};
 InferenceSession.create(require('node:fs').readFileSync(process.env.MODEL), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' })
   .then((s) => s.run({ features: new Tensor('float32', new Float32Array(F).map((_, j) => j / 10), [1, F]) }))
-  .then(() => process.exit(0))
+  .then(() => {
+    phases.predicted = performance.now();
+    require('node:fs').writeFileSync(process.env.RESULT, JSON.stringify(phases));
+    process.exit(0);
+  })
   .catch((e) => { console.error(e); process.exit(1); });
 `;
 
@@ -167,11 +188,18 @@ async function main(): Promise<void> {
     await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: key, Body: onnx }));
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: variables.LEDGER_TABLE!, wormBucket: variables.LEDGER_WORM_BUCKET! });
     const signature = { input: 'features', output: 'score', features: Array.from({ length: FEATURES }, (_, j) => `f${j}`) };
-    const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', data: { pipeline: 'bench', trainingRunId: 'tr-bench', artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    // The model's lineage (its training data's dataset has a contract: the cold start with contract checks reads it)
+    const dsv = await ledger.append({ kind: 'DatasetVersion', subject: 'dataset/bench', data: { dataset: 'bench', bucket: 'data', key: 'data/bench/rows.csv', versionId: '1', etag: 'e', sha256: 'a'.repeat(64), size: 1, contentType: 'text/csv', format: 'csv', status: 'accepted', source: { eventId: null, eventTime: null } } });
+    const run = await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/bench', parents: [dsv.record.id], data: { pipeline: 'bench', executionId: 'bench', datasetVersionIds: [dsv.record.id], image: { uri: 'bench' }, hyperparameters: {}, instanceType: 'ml.m5.large', instanceCount: 1, status: 'succeeded' } });
+    const contract = `version: 1\ncolumns:\n${signature.features.map((f) => `  ${f}: { type: float, nullable: false, min: -1000, max: 1000 }`).join('\n')}\n`;
+    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: 'contracts/bench.yaml', Body: contract }));
+    const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
     const env = {
       ...variables,
       ...emulators.env,
+      // what the deployer pins on a published version
       MODEL_VERSION_ID: model.record.id,
+      MODEL_ARTIFACT_URI: model.record.data.artifact.uri,
       AWS_LAMBDA_FUNCTION_NAME: 'bench',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       BUNDLE: path.join(host.asset, 'index.js'),
@@ -181,13 +209,24 @@ async function main(): Promise<void> {
       AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
     };
 
-    const cold = { handler: [] as number[], bare: [] as number[] };
+    // Spawn to exit, and inside the child (performance.now(): from the process's start) when the require returned and the first prediction came.
+    type Phases = { required: number; predicted: number };
+    const variants = [
+      ['bare onnxruntime (require, read the file, create, run)', COLD_BARE, {}],
+      ['handler (no contract: the bench function has `checkContract: false`)', COLD_HANDLER, {}],
+      ['handler with the dataset contract (ledger: run, data; S3: contracts/bench.yaml; YAML parser)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/' }],
+    ] as const;
+    const cold = variants.map(() => ({ ms: [] as number[], phases: [] as Phases[] }));
+    const phasesFile = path.join(OUT, 'cold.json');
     for (let i = 0; i < COLD_RUNS; i++) {
-      cold.bare.push((await node(COLD_BARE, env)).ms);
-      cold.handler.push((await node(COLD_HANDLER, env)).ms);
+      for (const [v, [, script, extra]] of variants.entries()) {
+        const out = await node(script, { ...env, ...extra, RESULT: phasesFile }, phasesFile);
+        cold[v]!.ms.push(out.ms);
+        cold[v]!.phases.push(out.output as Phases);
+      }
     }
     const result = path.join(OUT, 'hot.json');
-    const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Record<string, { handler: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[] }>;
+    const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Record<string, { handler: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[]; decodeBinary: number[]; encodeScores: number[] }>;
 
     console.log('\n| measure | handler | bare InferenceSession.run | bare serving (parse, run, stringify) | JSON.parse of the body alone | handler ÷ bare run | handler − bare run | handler ÷ (parse + run) |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -196,8 +235,19 @@ async function main(): Promise<void> {
       const [h, r, b, j] = [median(t.handler), median(t.bareRun), median(t.bareServing), median(t.parseOnly)];
       console.log(`| batch ${batch}, median µs (p99) | ${h.toFixed(0)} (${p99(t.handler).toFixed(0)}) | ${r.toFixed(0)} (${p99(t.bareRun).toFixed(0)}) | ${b.toFixed(0)} (${p99(t.bareServing).toFixed(0)}) | ${j.toFixed(0)} | ${(h / r).toFixed(2)}× (${(h / b).toFixed(2)}× bare serving) | ${(h - r).toFixed(0)} µs | ${(h / (j + r)).toFixed(2)}× |`);
     }
-    const [ch, cb] = [median(cold.handler), median(cold.bare)];
-    console.log(`| cold start, spawn → first prediction, median of ${COLD_RUNS} (ms) | ${ch.toFixed(0)} | ${cb.toFixed(0)} | | | ${(ch / cb).toFixed(2)}× | ${(ch - cb).toFixed(0)} ms | |`);
+    console.log('\n| the least any Lambda request format costs, median µs | batch 1 | batch 1000 |\n|---|---:|---:|');
+    const floor = (name: 'decodeBinary' | 'encodeScores' | 'bareRun'): string => ['1', '1000'].map((b) => median(hot[b]![name]).toFixed(0)).join(' | ');
+    console.log(`| bare InferenceSession.run (for scale) | ${floor('bareRun')} |`);
+    console.log(`| a binary body: base64 float32 rows decoded, checked finite | ${floor('decodeBinary')} |`);
+    console.log(`| the answer: JSON.stringify of the scores | ${floor('encodeScores')} |`);
+    // Cold start: spawn → exit of a fresh process, and inside it (performance.now(), from the process's start).
+    const phase = (xs: Phases[], f: (p: Phases) => number): string => median(xs.map(f)).toFixed(0);
+    const bareMs = median(cold[0]!.ms);
+    console.log(`\n| cold start, median of ${COLD_RUNS} (ms) | spawn → exit | ÷ bare | node start → require returned | require → first prediction | node start → first prediction |\n|---|---:|---:|---:|---:|---:|`);
+    for (const [v, [label]] of variants.entries()) {
+      const { ms, phases } = cold[v]!;
+      console.log(`| ${label} | ${median(ms).toFixed(0)} | ${(median(ms) / bareMs).toFixed(2)}× | ${phase(phases, (p) => p.required)} | ${phase(phases, (p) => p.predicted - p.required)} | ${phase(phases, (p) => p.predicted)} |`);
+    }
     console.log('\n| asset (bundle + onnxruntime-node, pruned) | MB |\n|---|---:|');
     for (const [label, bytes] of sizes) console.log(`| ${label} | ${(bytes / 2 ** 20).toFixed(1)} |`);
   } finally {
