@@ -116,7 +116,7 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 export interface AwsHttpOptions {
   /** Attempts per request, the first included. @default 3 */
   readonly maxAttempts?: number;
-  /** Milliseconds one attempt may take, connection to last byte. @default 10000 */
+  /** Milliseconds an attempt may go without network activity (connecting, or between bytes). @default 10000 */
   readonly attemptTimeoutMs?: number;
   /** Base of the exponential backoff (full jitter), ms. @default 50 */
   readonly backoffBaseMs?: number;
@@ -162,8 +162,9 @@ export class AwsHttp {
 
   /** Signs a request for `host` (default: the endpoint's). */
   async sign(request: AwsRequest, host = this.base.host): Promise<SignedRequest> {
-    const url = new URL(`${this.base.protocol}//${host}${request.path}`);
-    for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.append(k, v);
+    // The query is encoded as SigV4 canonicalizes it (RFC 3986: a space is %20, never '+').
+    const query = Object.entries(request.query ?? {}).map(([k, v]) => `${encodeSegment(k)}=${encodeSegment(v)}`).join('&');
+    const url = new URL(`${this.base.protocol}//${host}${request.path}${query ? `?${query}` : ''}`);
     const signed = await this.signer.sign(
       {
         method: request.method,
@@ -215,7 +216,7 @@ export class AwsHttp {
         res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.setTimeout(this.attemptTimeoutMs, () => req.destroy(Object.assign(new Error(`no complete response in ${this.attemptTimeoutMs} ms`), { code: 'TimeoutError' })));
+      req.setTimeout(this.attemptTimeoutMs, () => req.destroy(Object.assign(new Error(`no network activity for ${this.attemptTimeoutMs} ms`), { code: 'TimeoutError' })));
       req.on('error', reject);
       req.end(signed.body);
     });
