@@ -9,7 +9,8 @@
  *     tensor, run, JSON.stringify) — at batch 1 and batch 1000;
  *   - cold start: a fresh `node` process from spawn to its first prediction, the
  *     bundled handler (require, model from S3 checked against the ledger on
- *     s3rver/dynalite, first request), without and with the dataset contract,
+ *     s3rver/dynalite, first request), without a contract, with the one its
+ *     release fixed, and with the dataset's found at load,
  *     vs bare onnxruntime (require, load the model file, first run);
  *   - what any request format costs at least in a Lambda event (a binary body's
  *     base64 decode, the scores' JSON), against the bare run;
@@ -32,7 +33,9 @@ import { LocalStack } from '../bin/local/local-stack';
 import { linearModelOnnx } from '../bin/local/onnx-builder';
 import { hostLambdaArchitecture } from '../bin/local/synth';
 import { DataLake, LineageLedger, OnnxEndpoint } from '../lib';
+import { parseContract } from '../lambdas/core/contract-file';
 import { sha256Hex } from '../lambdas/core/lineage';
+import { releasedContractObject } from '../lambdas/shared/contracts';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 
@@ -193,6 +196,9 @@ async function main(): Promise<void> {
     const run = await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/bench', parents: [dsv.record.id], data: { pipeline: 'bench', executionId: 'bench', datasetVersionIds: [dsv.record.id], image: { uri: 'bench' }, hyperparameters: {}, instanceType: 'ml.m5.large', instanceCount: 1, status: 'succeeded' } });
     const contract = `version: 1\ncolumns:\n${signature.features.map((f) => `  ${f}: { type: float, nullable: false, min: -1000, max: 1000 }`).join('\n')}\n`;
     await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: 'contracts/bench.yaml', Body: contract }));
+    // ... and the contract a release fixes, as the deployer stores it (JSON, pinned as MODEL_CONTRACT_KEY)
+    const released = releasedContractObject('bench', { dataset: 'bench', contract: parseContract(contract) });
+    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: released.key, Body: released.body }));
     const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
     const env = {
       ...variables,
@@ -214,7 +220,8 @@ async function main(): Promise<void> {
     const variants = [
       ['bare onnxruntime (require, read the file, create, run)', COLD_BARE, {}],
       ['handler (no contract: the bench function has `checkContract: false`)', COLD_HANDLER, {}],
-      ['handler with the dataset contract (ledger: run, data; S3: contracts/bench.yaml; YAML parser)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/' }],
+      ['handler with the contract its release fixed (what a release pins: one JSON read)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/', MODEL_CONTRACT_KEY: released.key }],
+      ['handler with the dataset contract found at load (no pin: ledger run and data, contracts/bench.yaml, YAML parser)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/' }],
     ] as const;
     const cold = variants.map(() => ({ ms: [] as number[], phases: [] as Phases[] }));
     const phasesFile = path.join(OUT, 'cold.json');

@@ -202,6 +202,8 @@ export class OnnxEndpoint extends Construct {
     props.ledger.grantRead(fn.role);
     props.ledger.bindEnvironment(fn.function);
     props.dataLake.grantReadArtifacts(fn.role, `${DEFAULT_MODELS_PREFIX}*`);
+    // Released contracts: written by the deployer, read by the function (its cold start reads one JSON, no ledger walk).
+    const releasesPrefix = `releases/${this.endpointName}/contracts/`;
     if (props.checkContract !== false) props.dataLake.grantReadArtifacts(fn.role, 'contracts/*');
     props.dataLake.grantWriteArtifacts(fn.role, `${capturePrefix}*`);
 
@@ -272,6 +274,8 @@ export class OnnxEndpoint extends Construct {
         CODEDEPLOY_DEPLOYMENT_GROUP: this.deploymentGroup.deploymentGroupName,
         REQUIRE_APPROVAL: String(props.requireApproval ?? true),
         ROLLBACK_WINDOW_MINUTES: String(windowMinutes),
+        // A release fixes the contract its requests are checked against (JSON under releases/<endpoint>/contracts/).
+        ...(props.checkContract === false ? {} : { CONTRACTS_PREFIX: 'contracts/', ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName }),
         POWERTOOLS_SERVICE_NAME: `${this.serviceName}-deployer`,
         POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
       },
@@ -281,6 +285,11 @@ export class OnnxEndpoint extends Construct {
     props.ledger.grantAppend(deployer.role);
     props.ledger.bindEnvironment(deployer.function);
     props.dataLake.grantReadArtifacts(deployer.role, `${DEFAULT_MODELS_PREFIX}*`);
+    if (props.checkContract !== false) {
+      props.dataLake.grantReadArtifacts(deployer.role, 'contracts/*');
+      props.dataLake.grantWriteArtifacts(deployer.role, `${releasesPrefix}*`);
+      props.dataLake.grantReadArtifacts(fn.role, `${releasesPrefix}*`);
+    }
     const stack = Stack.of(this);
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'], resources: [fn.function.functionArn] }));
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:GetAlias', 'lambda:UpdateAlias'], resources: [this.alias.functionArn] }));

@@ -10,6 +10,7 @@ import { SageMakerClient, type DeploymentConfig } from '@aws-sdk/client-sagemake
 import type { Readable } from 'node:stream';
 import { digestStream } from '../core/digest';
 import { InvalidEventError } from '../core/errors';
+import { ArtifactStore } from '../shared/artifact-store';
 import { s3Client } from '../shared/clients';
 import { requireEnv } from '../shared/env';
 import { S3ObjectReader } from '../shared/s3-objects';
@@ -28,7 +29,8 @@ import * as sagemakerRelease from './sagemaker-release';
  * Environment: ENDPOINT_KIND, ENDPOINT_NAME, REQUIRE_APPROVAL, LEDGER_TABLE,
  * LEDGER_WORM_BUCKET, LEDGER_WORM_PREFIX, POWERTOOLS_SERVICE_NAME,
  * POWERTOOLS_METRICS_NAMESPACE; onnx: FUNCTION_NAME, ALIAS_NAME,
- * CODEDEPLOY_APPLICATION, CODEDEPLOY_DEPLOYMENT_GROUP, ROLLBACK_WINDOW_MINUTES; sagemaker: DEPLOYMENT_CONFIG (JSON).
+ * CODEDEPLOY_APPLICATION, CODEDEPLOY_DEPLOYMENT_GROUP, ROLLBACK_WINDOW_MINUTES, and with contract
+ * checks CONTRACTS_PREFIX and ARTIFACTS_BUCKET; sagemaker: DEPLOYMENT_CONFIG (JSON).
  */
 
 const logger = new Logger();
@@ -55,8 +57,17 @@ function wire(): Record<string, Operation> {
     const config: sagemakerRelease.SageMakerReleaseConfig = { endpoint, requireApproval, deploymentConfig: JSON.parse(requireEnv('DEPLOYMENT_CONFIG')) as DeploymentConfig };
     operations = { release: (e) => sagemakerRelease.release(e, deps, config), check: (e) => sagemakerRelease.check(e, deps, config), rollback: (e) => sagemakerRelease.rollback(e, deps, config) };
   } else {
-    const deps: lambdaRelease.ReleaseDeps = { ledger, models: new S3ModelArtifacts(new S3ObjectReader(s3)), lambda: new LambdaClient({}), codedeploy: new CodeDeployClient({}), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+    const contractsPrefix = process.env.CONTRACTS_PREFIX;
+    const deps: lambdaRelease.ReleaseDeps = {
+      ledger,
+      models: new S3ModelArtifacts(new S3ObjectReader(s3)),
+      ...(contractsPrefix !== undefined ? { artifacts: new ArtifactStore(s3, requireEnv('ARTIFACTS_BUCKET')) } : {}),
+      lambda: new LambdaClient({}),
+      codedeploy: new CodeDeployClient({}),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    };
     const config: lambdaRelease.ReleaseConfig = {
+      ...(contractsPrefix !== undefined ? { contractsPrefix } : {}),
       endpoint,
       functionName: requireEnv('FUNCTION_NAME'),
       alias: process.env.ALIAS_NAME ?? 'live',

@@ -1,10 +1,13 @@
 import { GetDeploymentCommand, CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, GetFunctionConfigurationCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { endpointSubject, INITIAL_DEPLOYMENT_CONFIG, servingDeployment } from '../core/deployment';
+import { InvalidContractError } from '../core/constraints';
 import { CdkMlopsError, ModelError } from '../core/errors';
 import { deterministicId, type LedgerRecord } from '../core/lineage';
 import { checkModelSignature } from '../core/model-signature';
+import { loadContract, releasedContractObject, type ContractSource } from '../shared/contracts';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
+import { trainingDataOf } from '../shared/serving-lineage';
 import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackIncident, ReleaseRefusedError, rollbackPlan, startedRelease, text, type ReleaseLedger, type ReleaseOutcome, type StartedRelease } from './records';
 
 /*
@@ -13,8 +16,10 @@ import { approvedModel, NothingToRollBackError, recordOutcome, recordRollbackInc
  * watched by the endpoint's alarms, rolled back by CodeDeploy when one fires).
  *
  *   release  checks the model (ONNX, signature, approved, bytes = the ledger's
- *            hash), pins it on $LATEST (MODEL_VERSION_ID), publishes a version
- *            and starts the deployment from the alias's version to it.
+ *            hash), fixes the contract it will be checked against (stored as
+ *            JSON), pins all three on $LATEST (MODEL_VERSION_ID,
+ *            MODEL_ARTIFACT_URI, MODEL_CONTRACT_KEY), publishes a version and
+ *            starts the deployment from the alias's version to it.
  *   check    reads the deployment: in progress, or done. Done, it records a
  *            Deployment in the endpoint's chain (succeeded, or rolled-back with
  *            an Incident saying why).
@@ -35,6 +40,8 @@ export interface ReleaseConfig {
   readonly deploymentGroup: string;
   /** Release only models an 'approval' GateReport passed. @default true */
   readonly requireApproval: boolean;
+  /** Where dataset contracts are, when the endpoint checks requests against them: a release fixes the one it applies. */
+  readonly contractsPrefix?: string;
 }
 
 export { NothingToRollBackError, ReleaseRefusedError, type ReleaseOutcome, type StartedRelease } from './records';
@@ -42,6 +49,8 @@ export { NothingToRollBackError, ReleaseRefusedError, type ReleaseOutcome, type 
 export interface ReleaseDeps {
   readonly ledger: ReleaseLedger;
   readonly models: ModelArtifactReader;
+  /** The artifacts bucket: contracts read, released contracts written (with `contractsPrefix`). */
+  readonly artifacts?: ContractSource & { putOnce(key: string, body: string, contentType: string): Promise<string> };
   readonly lambda: Pick<LambdaClient, 'send'>;
   readonly codedeploy: Pick<CodeDeployClient, 'send'>;
   sleep(ms: number): Promise<void>;
@@ -59,6 +68,26 @@ async function releasable(deps: ReleaseDeps, config: ReleaseConfig, id: string):
     throw err;
   }
   return model;
+}
+
+/**
+ * Fixes the contract a release applies: the dataset's contract now, stored write-once as JSON
+ * under `releases/<endpoint>/contracts/` (content-addressed). Returns its key, or undefined when
+ * the endpoint checks no contract. A contract that does not parse refuses the release.
+ */
+async function releaseContract(deps: ReleaseDeps, config: ReleaseConfig, model: LedgerRecord<'ModelVersion'>): Promise<string | undefined> {
+  if (config.contractsPrefix === undefined || !deps.artifacts) return undefined;
+  const dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset ?? null;
+  let contract;
+  try {
+    contract = dataset === null ? undefined : await loadContract(deps.artifacts, config.contractsPrefix, dataset);
+  } catch (err) {
+    if (err instanceof InvalidContractError) throw new ReleaseRefusedError(`model ${model.id}: the contract of dataset '${dataset}' is invalid: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const { key, body } = releasedContractObject(config.endpoint, { dataset, contract: contract ?? null });
+  await deps.artifacts.putOnce(key, body, 'application/json');
+  return key;
 }
 
 async function waitForUpdate(deps: ReleaseDeps, functionName: string): Promise<void> {
@@ -82,11 +111,15 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
   if (serving?.data.modelVersionId === id) return { ...base, done: true, targetVersion: currentVersion, deploymentId: null, unchanged: true };
 
   // Pin the model on $LATEST, then publish: the new version serves exactly this model. Its artifact's location
-  // is pinned too, so a cold start downloads it while reading the ledger (which still decides: location and hash).
+  // is pinned too, so a cold start downloads it while reading the ledger (which still decides: location and hash),
+  // and the contract its requests are checked against, fixed now.
+  const contractKey = await releaseContract(deps, config, model);
   const latest = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: config.functionName }));
   const variables: Record<string, string> = { ...(latest.Environment?.Variables ?? {}), MODEL_VERSION_ID: id, MODEL_ARTIFACT_URI: model.data.artifact.uri };
   if (model.data.artifact.versionId) variables.MODEL_ARTIFACT_VERSION_ID = model.data.artifact.versionId;
   else delete variables.MODEL_ARTIFACT_VERSION_ID; // the previous model's
+  if (contractKey) variables.MODEL_CONTRACT_KEY = contractKey;
+  else delete variables.MODEL_CONTRACT_KEY;
   await deps.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: config.functionName, Environment: { Variables: variables }, RevisionId: latest.RevisionId }));
   await waitForUpdate(deps, config.functionName);
   const published = await deps.lambda.send(new PublishVersionCommand({ FunctionName: config.functionName, Description: `cdk-mlops ${config.endpoint}: model ${id}`.slice(0, 256) }));

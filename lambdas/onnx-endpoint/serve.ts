@@ -4,7 +4,7 @@ import { CdkMlopsError, ModelError } from '../core/errors';
 import { InferenceRequestError, requestParser, sampled, summarizeScores, type FieldError, type InferenceLimits, type RequestParser, type ScoreSummary } from '../core/inference';
 import type { LedgerRecord } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
-import { loadContract, type ContractSource } from '../shared/contracts';
+import { loadContract, parseReleasedContract, type ContractSource } from '../shared/contracts';
 import { ModelIntegrityError, type ArtifactLocation, type ModelArtifactReader, type StartedDownload } from '../shared/model-artifacts';
 import type { ModelScorer } from '../shared/model-scoring';
 import { trainingDataOf } from '../shared/serving-lineage';
@@ -29,6 +29,12 @@ export interface EndpointSettings {
    * with the ledger read instead of after it. The ledger's record still decides (location and hash).
    */
   readonly modelArtifact?: ArtifactLocation;
+  /**
+   * The key of the contract the release fixed (`releases/<endpoint>/contracts/<sha256>.json`),
+   * pinned by the deployer: read in one request, without the ledger walk and the YAML parser.
+   * Unreadable, the contract is found as without it (ledger, then `contracts/<dataset>.yaml`).
+   */
+  readonly contractKey?: string;
   readonly limits: InferenceLimits;
   /** Share of requests captured, 0 to 1. */
   readonly captureSampleRate: number;
@@ -68,6 +74,7 @@ export interface LoadedModel {
 export async function loadServingModel(settings: EndpointSettings, deps: EndpointDeps): Promise<LoadedModel> {
   let id = settings.modelVersionId;
   const started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
+  const released = id && settings.contractsPrefix !== undefined && settings.contractKey ? startRead(deps.artifacts.getText(settings.contractKey)) : undefined;
   if (!id) {
     const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
     if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
@@ -80,7 +87,7 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   const signature = checkModelSignature(model.data.signature);
   // The contract and the model's bytes at once; the session is created only when both are in, so a failure
   // leaves no onnxruntime session behind (the next request loads again). The contract's error wins, then the bytes'.
-  const [contractRead, bytesRead] = await Promise.allSettled([contractOf(settings, deps, model), deps.models.read(model, started)]); // the read throws ModelIntegrityError on a hash mismatch
+  const [contractRead, bytesRead] = await Promise.allSettled([contractOf(settings, deps, model, released), deps.models.read(model, started)]); // the read throws ModelIntegrityError on a hash mismatch
   if (contractRead.status === 'rejected') throw contractRead.reason;
   if (bytesRead.status === 'rejected') throw bytesRead.reason;
   const { contract, dataset } = contractRead.value;
@@ -99,9 +106,30 @@ function startDownload(deps: EndpointDeps, location: ArtifactLocation): StartedD
   }
 }
 
-/** The contract of the dataset the model was trained on, when the endpoint checks one and the dataset has one. */
-async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>): Promise<{ contract?: DatasetContract; dataset?: string }> {
+/** A read begun early, its failure kept for whoever awaits it (and not an unhandled rejection if nobody does). */
+function startRead<T>(read: Promise<T>): Promise<T> {
+  read.catch(() => undefined);
+  return read;
+}
+
+/**
+ * The contract of the dataset the model was trained on, when the endpoint checks one and the
+ * dataset has one: the one the release fixed, else found through the ledger.
+ */
+async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>, released?: Promise<string | undefined>): Promise<{ contract?: DatasetContract; dataset?: string }> {
   if (settings.contractsPrefix === undefined) return {};
+  if (released) {
+    try {
+      const text = await released;
+      if (text !== undefined) {
+        const fixed = parseReleasedContract(text, deps.artifacts.uri(settings.contractKey!));
+        return fixed.contract && fixed.dataset ? { contract: fixed.contract, dataset: fixed.dataset } : {};
+      }
+      console.warn(`released contract ${deps.artifacts.uri(settings.contractKey!)} is missing; reading the dataset's contract`);
+    } catch (err) {
+      console.warn(`released contract ${deps.artifacts.uri(settings.contractKey!)} is unreadable (${(err as Error).message}); reading the dataset's contract`);
+    }
+  }
   const dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;
   return dataset ? { contract: await loadContract(deps.artifacts, settings.contractsPrefix, dataset), dataset } : {};
 }
@@ -225,6 +253,7 @@ export function endpointSettings(env: NodeJS.ProcessEnv): EndpointSettings {
   return {
     endpoint,
     ...(env.MODEL_VERSION_ID ? { modelVersionId: env.MODEL_VERSION_ID } : {}),
+    ...(env.MODEL_VERSION_ID && env.MODEL_CONTRACT_KEY ? { contractKey: env.MODEL_CONTRACT_KEY } : {}),
     ...(env.MODEL_VERSION_ID && env.MODEL_ARTIFACT_URI ? { modelArtifact: { uri: env.MODEL_ARTIFACT_URI, ...(env.MODEL_ARTIFACT_VERSION_ID ? { versionId: env.MODEL_ARTIFACT_VERSION_ID } : {}) } } : {}),
     limits: { maxRows: number('MAX_ROWS', 10_000, 1, 1_000_000), maxBodyBytes: number('MAX_BODY_BYTES', 6 * 1024 * 1024, 1, 6 * 1024 * 1024) },
     captureSampleRate: number('CAPTURE_SAMPLE_RATE', 0.05, 0, 1),

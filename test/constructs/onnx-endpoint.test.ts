@@ -94,6 +94,18 @@ describe('OnnxEndpoint', () => {
     expect(text(deployments.statement.Resource)).toMatch(/deploymentgroup:/);
     expect(statements.some((s) => text(s.statement.Resource).includes('captures/wages/*') && actions(s).includes('s3:PutObject'))).toBe(true);
     expect(statements.some((s) => text(s.statement.Resource).includes('models/*') && actions(s).some((a) => a.startsWith('s3:GetObject')))).toBe(true);
+    // released contracts: the deployer reads contracts and writes the one a release fixes; the function reads it
+    const on = (who: RegExp, key: string, action: string) => statements.some((s) => who.test(s.policy) && text(s.statement.Resource).includes(key) && actions(s).includes(action));
+    expect(on(/Deployer/, 'contracts/*', 's3:GetObject')).toBe(true);
+    expect(on(/Deployer/, 'releases/wages/contracts/*', 's3:PutObject')).toBe(true);
+    expect(on(/^WagesFunction/, 'releases/wages/contracts/*', 's3:GetObject')).toBe(true);
+    expect(on(/^WagesFunction/, 'releases/', 's3:PutObject')).toBe(false);
+    const deployerEnv = (tpl: ReturnType<typeof t.findResources>) => (Object.values(tpl).find((f: any) => String(f.Properties.Description).includes('releases models')) as any).Properties.Environment.Variables;
+    expect(deployerEnv(t.findResources('AWS::Lambda::Function'))).toMatchObject({ CONTRACTS_PREFIX: 'contracts/', ARTIFACTS_BUCKET: expect.anything() });
+    // no contract checks: nothing of it
+    const unchecked = endpoint({ checkContract: false }).template();
+    expect(deployerEnv(unchecked.findResources('AWS::Lambda::Function'))).not.toHaveProperty('CONTRACTS_PREFIX');
+    expect(iamStatements(unchecked).some((s) => text(s.statement.Resource).includes('releases/'))).toBe(false);
   });
 
   it('releases through a state machine: start, wait, check until done, then Released or Rolled back', () => {

@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import type { LocalDeployment } from '../../bin/local/codedeploy';
@@ -100,6 +100,11 @@ describe('OnnxEndpoint releases, locally from cdk.out', () => {
     const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ education: 40, experience: 1, gender: 'male' }] }) });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ errors: [{ field: 'rows[0].education', message: "40 is above the contract's max 30" }] });
+    // version 2 pins the model, its artifact and the contract the release fixed (read by its cold start in one request)
+    const pins = serving.lambda.getConfiguration(ids.endpoint, '2').Environment.Variables;
+    expect(pins).toMatchObject({ MODEL_VERSION_ID: v1.model.id, MODEL_ARTIFACT_URI: v1.model.data.artifact.uri, MODEL_CONTRACT_KEY: expect.stringMatching(/^releases\/cps-wages\/contracts\/[0-9a-f]{64}\.json$/) });
+    const fixed = await (await env.s3.send(new GetObjectCommand({ Bucket: env.artifactsBucket, Key: pins.MODEL_CONTRACT_KEY }))).Body!.transformToString();
+    expect(JSON.parse(fixed)).toEqual({ dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', min: 0, max: 30 } } } });
     const [deployment] = await history();
     expect(deployment).toMatchObject({ kind: 'Deployment', parents: [v1.model.id], data: { modelVersionId: v1.model.id, status: 'succeeded', reason: 'initial', functionVersion: '2', strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce' } });
   }, 120_000);

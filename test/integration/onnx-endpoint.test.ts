@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpsRows } from '../../bin/local/sample-data';
 import { endpointSubject } from '../../lambdas/core/deployment';
 import { deterministicId } from '../../lambdas/core/lineage';
+import { releasedContractObject } from '../../lambdas/shared/contracts';
 import { DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
 import { LedgerReader } from '../../lambdas/shared/ledger-reader';
 import { S3ModelArtifacts, type ObjectBytesReader } from '../../lambdas/shared/model-artifacts';
@@ -173,6 +174,23 @@ describe('OnnxEndpoint handler logic', () => {
     expect(JSON.parse(misPinned.response.body)).toEqual(JSON.parse(pinned.response.body));
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_VERSION_ID: 'mv', MODEL_ARTIFACT_URI: uri, MODEL_ARTIFACT_VERSION_ID: 'v9' }).modelArtifact).toEqual({ uri, versionId: 'v9' });
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_ARTIFACT_URI: uri })).not.toHaveProperty('modelArtifact'); // only beside a pinned model
+  });
+
+  it('checks requests against the contract the release fixed (one JSON read, no ledger walk); without it, the dataset\'s contract', async () => {
+    // Prepare: the release fixed a stricter contract than the dataset's current one (education ≤ 20, not 30)
+    const { key, body } = releasedContractObject('wages', { dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', nullable: false, min: 0, max: 20 } } } });
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: body }));
+    const row = { rows: [{ education: 25, experience: 3, gender: 'female' }] };
+    // Act
+    const fixed = await endpoint({ contractKey: key }).handle(post(row));
+    const missing = await endpoint({ contractKey: 'releases/wages/contracts/none.json' }).handle(post(row));
+    // Assess
+    expect(fixed.response.statusCode).toBe(400);
+    expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
+    expect(missing.response.statusCode).toBe(200); // the dataset's contract (max 30) applies
+    expect(JSON.parse((await endpoint({ contractKey: key }).handle({ method: 'GET', requestId: 'g' })).response.body)).toMatchObject({ contract: 'cps-wages' });
+    expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_VERSION_ID: 'mv', MODEL_CONTRACT_KEY: key }).contractKey).toBe(key);
+    expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_CONTRACT_KEY: key })).not.toHaveProperty('contractKey'); // only beside a pinned model
   });
 
   it('reads the ledger as LedgerStore does, and S3 objects as the SDK wrote them (signed HTTP on the emulators)', async () => {

@@ -1,5 +1,6 @@
 import { CreateDeploymentCommand, CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, GetFunctionConfigurationCommand, LambdaClient, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { createHash } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
@@ -175,5 +176,33 @@ describe('rollback on a health alarm (endpoint deployer)', () => {
       { ENDPOINT_NAME: 'wages', MODEL_VERSION_ID: 'mv-3', MODEL_ARTIFACT_URI: 's3://a/m3.onnx', MODEL_ARTIFACT_VERSION_ID: 'ver-3' },
       { ENDPOINT_NAME: 'wages', MODEL_VERSION_ID: 'mv-4', MODEL_ARTIFACT_URI: 's3://a/m4.onnx' },
     ]);
+  });
+
+  it('a release with contract checks fixes the contract of the model\'s training data, as JSON, and pins its key; an invalid contract refuses it', async () => {
+    // Prepare: the dataset 'cps' (mv-2's training data) has a YAML contract
+    const objects = new Map<string, string>([['contracts/cps.yaml', 'version: 1\ncolumns:\n  education: { type: integer, min: 0, max: 30 }\n']]);
+    const artifacts = { uri: (k: string) => `s3://artifacts/${k}`, getText: async (k: string) => objects.get(k), putOnce: async (k: string, body: string) => (objects.has(k) ? undefined : objects.set(k, body), `s3://artifacts/${k}`) };
+    const codedeploy = mockClient(CodeDeployClient);
+    codedeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-1' });
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3' });
+    lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { ENDPOINT_NAME: 'wages', MODEL_CONTRACT_KEY: 'releases/wages/contracts/old.json' } }, RevisionId: 'r1', LastUpdateStatus: 'Successful' });
+    lambda.on(UpdateFunctionConfigurationCommand).resolves({});
+    lambda.on(PublishVersionCommand).resolves({ Version: '4' });
+    const releaseDeps = { ...deps, codedeploy, artifacts };
+    const config = { ...CONFIG, requireApproval: false, contractsPrefix: 'contracts/' };
+    // Act
+    await release({ modelVersionId: 'mv-1' }, releaseDeps, config);
+    // Assess: the key is the body's SHA-256; the body says which dataset and what its contract was
+    const variables = lambda.commandCalls(UpdateFunctionConfigurationCommand)[0]!.args[0].input.Environment!.Variables!;
+    expect(variables.MODEL_CONTRACT_KEY).toMatch(/^releases\/wages\/contracts\/[0-9a-f]{64}\.json$/);
+    const body = objects.get(variables.MODEL_CONTRACT_KEY!)!;
+    expect(variables.MODEL_CONTRACT_KEY).toBe(`releases/wages/contracts/${createHash('sha256').update(body).digest('hex')}.json`);
+    expect(JSON.parse(body)).toEqual({ dataset: 'cps', contract: { version: 1, columns: { education: { type: 'integer', min: 0, max: 30 } } } });
+    // without contract checks, no key (a stale one is dropped)
+    await release({ modelVersionId: 'mv-1' }, releaseDeps, { ...CONFIG, requireApproval: false });
+    expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)[1]!.args[0].input.Environment!.Variables).not.toHaveProperty('MODEL_CONTRACT_KEY');
+    // a contract that does not parse: the release is refused, naming it
+    objects.set('contracts/cps.yaml', 'version: 1\ncolumns:\n  education: { type: decimal }\n');
+    await expect(release({ modelVersionId: 'mv-1' }, releaseDeps, config)).rejects.toThrow(/^model mv-1: the contract of dataset 'cps' is invalid: s3:\/\/artifacts\/contracts\/cps.yaml: columns.education.type/);
   });
 });
