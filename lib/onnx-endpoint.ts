@@ -183,6 +183,8 @@ export class OnnxEndpoint extends Construct {
       timeout,
       logRetention: props.logRetention,
       onnxRuntime: true,
+      // The YAML parser (116 KB) only reads contracts of versions no release pinned one for: a file of its own.
+      separateModules: ['yaml'],
       environment: {
         ENDPOINT_NAME: this.endpointName,
         ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName,

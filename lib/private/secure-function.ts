@@ -45,6 +45,14 @@ export interface SecureFunctionProps {
    * @default true
    */
   readonly sourceMaps?: boolean;
+  /**
+   * npm packages bundled each into a file of its own beside the bundle
+   * (`node_modules/<name>/index.js`, minified), not into it: code that the
+   * function loads lazily (a dynamic `import()`) and rarely needs costs its
+   * cold start nothing to compile. Each must be reached only through lazy imports.
+   * @default - none
+   */
+  readonly separateModules?: string[];
 }
 
 /**
@@ -101,7 +109,7 @@ export class SecureFunction extends Construct {
         // The runtime ships SDK v3, but a pinned, tested copy is bundled so the
         // code that runs is the code the tests ran.
         externalModules: [],
-        ...(props.onnxRuntime ? onnxRuntimeBundling(architecture) : {}),
+        ...bundlingHooks(props.onnxRuntime ? onnxRuntimeBundling(architecture) : {}, props.separateModules ?? []),
       },
     });
     Validations.of(this.role).acknowledge({
@@ -110,3 +118,30 @@ export class SecureFunction extends Construct {
     });
   }
 }
+
+/** Merges onnxruntime's externals and copy commands with the separate modules' own bundles. */
+function bundlingHooks(base: Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>>, separate: readonly string[]): Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>> {
+  if (separate.length === 0) return base;
+  const esbuild = path.join(path.dirname(require.resolve('esbuild/package.json')), 'bin', 'esbuild');
+  const q = (p: string): string => `"${p.replace(/(["\\$`])/g, '\\$1')}"`;
+  const before = base.commandHooks;
+  return {
+    externalModules: [...(base.externalModules ?? []), ...separate],
+    commandHooks: {
+      beforeBundling: (i: string, o: string) => before?.beforeBundling(i, o) ?? [],
+      beforeInstall: (i: string, o: string) => before?.beforeInstall(i, o) ?? [],
+      afterBundling: (i: string, o: string) => [
+        ...(before?.afterBundling(i, o) ?? []),
+        ...separate.flatMap((name) => {
+          const dir = path.join(o, 'node_modules', name);
+          return [
+            `mkdir -p ${q(dir)}`,
+            `${q(esbuild)} ${q(require.resolve(name))} --bundle --platform=node --target=node22 --format=cjs --minify --main-fields=module,main --log-level=warning --outfile=${q(path.join(dir, 'index.js'))}`,
+            `echo '{"name":"${name}","main":"index.js"}' > ${q(path.join(dir, 'package.json'))}`,
+          ];
+        }),
+      ],
+    },
+  };
+}
+

@@ -8,7 +8,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AwsHttp, AwsHttpError, awsHttpConfig, type AwsHttpConfig, type AwsRequest, type AwsResponse, type SignedRequest } from '../../lambdas/shared/aws-http';
-import { DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
+import { crc32 as jsCrc32, DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
 import { LedgerReader } from '../../lambdas/shared/ledger-reader';
 import { LEDGER_KEYS } from '../../lambdas/shared/ledger-schema';
 import { S3Http } from '../../lambdas/shared/s3-http';
@@ -248,6 +248,15 @@ describe('retries, timeouts and errors (a local HTTP server)', () => {
     expect(timeout).toMatchObject({ name: 'TimeoutError' });
     expect((timeout as Error).message).toMatch(/no network activity for 50 ms .*after 2 attempts/);
     expect(hangs.requests()).toBe(2);
+  });
+
+  it('computes the CRC-32 DynamoDB sends as zlib does (known value, random bodies)', () => {
+    expect(jsCrc32(Buffer.from('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
+    expect(jsCrc32(new Uint8Array(0))).toBe(0);
+    for (let n = 0; n < 50; n++) {
+      const bytes = Buffer.from(Array.from({ length: n * 37 }, (_, i) => (i * 131 + n * 7) & 0xff));
+      expect(jsCrc32(bytes)).toBe(crc32(bytes));
+    }
   });
 
   it('retries a DynamoDB body that does not match its CRC32, then refuses it', async () => {
