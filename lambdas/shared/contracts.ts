@@ -40,8 +40,13 @@ export function releasedContractObject(endpoint: string, released: ReleasedContr
   return { key: `releases/${endpoint}/contracts/${sha256Hex(body)}.json`, body };
 }
 
-/** Reads a released contract's JSON; anything else is an InvalidContractError naming the file and field. */
+/**
+ * Reads a released contract's JSON, checked against the SHA-256 its key names (an object
+ * replaced after the release does not match); anything else is an InvalidContractError naming the file.
+ */
 export function parseReleasedContract(text: string, file: string): ReleasedContract {
+  const named = /([0-9a-f]{64})\.json$/.exec(file)?.[1];
+  if (named !== sha256Hex(text)) throw new InvalidContractError(`${file}: its SHA-256 is ${sha256Hex(text)}, not the one its key names`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

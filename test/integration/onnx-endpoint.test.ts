@@ -184,10 +184,15 @@ describe('OnnxEndpoint handler logic', () => {
     // Act
     const fixed = await endpoint({ contractKey: key }).handle(post(row));
     const missing = await endpoint({ contractKey: 'releases/wages/contracts/none.json' }).handle(post(row));
+    // replaced after the release: its bytes no longer match the hash its key names, so it is not used
+    const replacedKey = `releases/wages/contracts/${'0'.repeat(64)}.json`;
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: replacedKey, Body: body }));
+    const replaced = await endpoint({ contractKey: replacedKey }).handle(post(row));
     // Assess
     expect(fixed.response.statusCode).toBe(400);
     expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
     expect(missing.response.statusCode).toBe(200); // the dataset's contract (max 30) applies
+    expect(replaced.response.statusCode).toBe(200);
     expect(JSON.parse((await endpoint({ contractKey: key }).handle({ method: 'GET', requestId: 'g' })).response.body)).toMatchObject({ contract: 'cps-wages' });
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_VERSION_ID: 'mv', MODEL_CONTRACT_KEY: key }).contractKey).toBe(key);
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_CONTRACT_KEY: key })).not.toHaveProperty('contractKey'); // only beside a pinned model
