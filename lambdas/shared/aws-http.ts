@@ -2,6 +2,7 @@ import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { endpointOverride } from './env';
 
 /*
  * Signed HTTPS requests to AWS without the SDK's clients, for the one path
@@ -63,8 +64,8 @@ export function awsHttpConfig(env: NodeJS.ProcessEnv = process.env): AwsHttpConf
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
   if (!accessKeyId || !secretAccessKey) throw new Error('environment AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the execution role)');
   const endpoints: Record<string, string> = {};
-  for (const service of ['s3', 'dynamodb']) {
-    const url = env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? env.AWS_ENDPOINT_URL;
+  for (const service of ['s3', 'dynamodb'] as const) {
+    const url = endpointOverride(service, env);
     if (url) endpoints[service] = url.replace(/\/+$/, '');
   }
   return { region, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }, endpoints, useFips: env.AWS_USE_FIPS_ENDPOINT === 'true' };

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { endpointOverride } from './env';
 
 /*
  * SDK clients for Lambda code, the CLI and the local runner. In AWS they use the
@@ -27,7 +28,7 @@ function baseConfig(env: NodeJS.ProcessEnv): BaseConfig {
 }
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const endpoint = endpointOverride('s3', env);
   // Against an emulator only: send checksums only where an operation requires
   // them. By default the SDK uploads streams with aws-chunked encoding (for its
   // CRC32 trailer), and s3rver stores that framing as if it were the object.
@@ -37,7 +38,7 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
 }
 
 export function dynamoDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
+  const endpoint = endpointOverride('dynamodb', env);
   return DynamoDBDocumentClient.from(new DynamoDBClient({ ...baseConfig(env), ...(endpoint ? { endpoint } : {}) }), {
     marshallOptions: { removeUndefinedValues: true },
   });

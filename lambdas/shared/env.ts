@@ -13,3 +13,8 @@ export function wholeNumberEnv(name: string, min: number, env: NodeJS.ProcessEnv
   if (!Number.isInteger(n) || n < min) throw new Error(`environment ${name}: expected a whole number >= ${min} (got ${env[name]})`);
   return n;
 }
+
+/** A service's endpoint override as the SDK reads it (AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL): the local emulators. */
+export function endpointOverride(service: 's3' | 'dynamodb', env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? env.AWS_ENDPOINT_URL;
+}
