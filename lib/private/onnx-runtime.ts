@@ -21,7 +21,8 @@ export function nodeArch(architecture: lambda.Architecture): 'arm64' | 'x64' {
   throw new Error(`onnxruntime-node: no Lambda binaries for architecture '${architecture.name}'`);
 }
 
-function q(p: string): string {
+/** A path quoted for the bundling hooks' shell commands. */
+export function q(p: string): string {
   return `"${p.replace(/(["\\$`])/g, '\\$1')}"`;
 }
 

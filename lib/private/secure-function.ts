@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
-import { onnxRuntimeBundling } from './onnx-runtime';
+import { onnxRuntimeBundling, q } from './onnx-runtime';
 
 /** Context key choosing every kit Lambda's architecture ('arm64' or 'x86_64'); the local runner sets the host's. */
 export const LAMBDA_ARCHITECTURE_CONTEXT = 'cdk-mlops:lambdaArchitecture';
@@ -123,7 +123,6 @@ export class SecureFunction extends Construct {
 function bundlingHooks(base: Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>>, separate: readonly string[]): Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>> {
   if (separate.length === 0) return base;
   const esbuild = path.join(path.dirname(require.resolve('esbuild/package.json')), 'bin', 'esbuild');
-  const q = (p: string): string => `"${p.replace(/(["\\$`])/g, '\\$1')}"`;
   const before = base.commandHooks;
   return {
     externalModules: [...(base.externalModules ?? []), ...separate],
