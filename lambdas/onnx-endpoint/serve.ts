@@ -74,7 +74,7 @@ export interface LoadedModel {
 export async function loadServingModel(settings: EndpointSettings, deps: EndpointDeps): Promise<LoadedModel> {
   let id = settings.modelVersionId;
   const started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
-  const released = id && settings.contractsPrefix !== undefined && settings.contractKey ? startRead(deps.artifacts.getText(settings.contractKey)) : undefined;
+  const released = id && settings.contractsPrefix !== undefined && settings.contractKey ? { file: deps.artifacts.uri(settings.contractKey), text: startRead(deps.artifacts.getText(settings.contractKey)) } : undefined;
   if (!id) {
     const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
     if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
@@ -116,18 +116,18 @@ function startRead<T>(read: Promise<T>): Promise<T> {
  * The contract of the dataset the model was trained on, when the endpoint checks one and the
  * dataset has one: the one the release fixed, else found through the ledger.
  */
-async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>, released?: Promise<string | undefined>): Promise<{ contract?: DatasetContract; dataset?: string }> {
+async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>, released?: { file: string; text: Promise<string | undefined> }): Promise<{ contract?: DatasetContract; dataset?: string }> {
   if (settings.contractsPrefix === undefined) return {};
   if (released) {
     try {
-      const text = await released;
+      const text = await released.text;
       if (text !== undefined) {
-        const fixed = parseReleasedContract(text, deps.artifacts.uri(settings.contractKey!));
+        const fixed = parseReleasedContract(text, released.file);
         return fixed.contract && fixed.dataset ? { contract: fixed.contract, dataset: fixed.dataset } : {};
       }
-      console.warn(`released contract ${deps.artifacts.uri(settings.contractKey!)} is missing; reading the dataset's contract`);
+      console.warn(`released contract ${released.file} is missing; reading the dataset's contract`);
     } catch (err) {
-      console.warn(`released contract ${deps.artifacts.uri(settings.contractKey!)} is unreadable (${(err as Error).message}); reading the dataset's contract`);
+      console.warn(`released contract ${released.file} is unreadable (${(err as Error).message}); reading the dataset's contract`);
     }
   }
   const dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;

@@ -45,8 +45,8 @@ export function releasedContractObject(endpoint: string, released: ReleasedContr
  * replaced after the release does not match); anything else is an InvalidContractError naming the file.
  */
 export function parseReleasedContract(text: string, file: string): ReleasedContract {
-  const named = /([0-9a-f]{64})\.json$/.exec(file)?.[1];
-  if (named !== sha256Hex(text)) throw new InvalidContractError(`${file}: its SHA-256 is ${sha256Hex(text)}, not the one its key names`);
+  const [named, actual] = [/([0-9a-f]{64})\.json$/.exec(file)?.[1], sha256Hex(text)];
+  if (named !== actual) throw new InvalidContractError(`${file}: its SHA-256 is ${actual}, not the one its key names`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
