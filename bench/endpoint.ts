@@ -11,7 +11,9 @@
  *     bundled handler (require, model from S3 checked against the ledger on
  *     s3rver/dynalite, first request), without a contract, with the one its
  *     release fixed, and with the dataset's found at load,
- *     vs bare onnxruntime (require, load the model file, first run);
+ *     vs bare onnxruntime, the npm package as installed (require, load the model
+ *     file, first run); and, for reference, bare from the asset's copy of the
+ *     package (its JavaScript bundled into one file, as the handler loads it);
  *   - what any request format costs at least in a Lambda event (a binary body's
  *     base64 decode, the scores' JSON), against the bare run;
  *   - the asset's size, for arm64 (what deploys) and this machine's architecture.
@@ -212,7 +214,8 @@ async function main(): Promise<void> {
       AWS_LAMBDA_FUNCTION_NAME: 'bench',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       BUNDLE: path.join(host.asset, 'index.js'),
-      ORT: path.join(host.asset, 'node_modules', 'onnxruntime-node'),
+      // bare onnxruntime is the npm package as installed; the handler loads the asset's copy (its JavaScript in one file)
+      ORT: require.resolve('onnxruntime-node'),
       MODEL: modelFile,
       ITERATIONS: String(ITERATIONS),
       AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
     type Phases = { required: number; predicted: number; predictedAt: number; spawnedAt: number };
     const variants = [
       ['bare onnxruntime (require, read the file, create, run)', COLD_BARE, {}],
+      ["bare onnxruntime loaded from the asset's copy (the package's JavaScript bundled into one file), for reference", COLD_BARE, { ORT: path.join(host.asset, 'node_modules', 'onnxruntime-node') }],
       ['handler (no contract: the bench function has `checkContract: false`)', COLD_HANDLER, {}],
       ['handler with the contract its release fixed (what a release pins: one JSON read)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/', MODEL_CONTRACT_KEY: released.key }],
       ['handler with the dataset contract found at load (no pin: ledger run and data, contracts/bench.yaml, YAML parser)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/' }],

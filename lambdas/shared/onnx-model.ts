@@ -21,11 +21,12 @@ let runtime: Promise<OnnxRuntime> | undefined;
  */
 export function onnxRuntime(): Promise<OnnxRuntime> {
   return (runtime ??= (async () => {
-    const ort = await import('onnxruntime-node');
+    const ort = (await import('onnxruntime-node')) as OnnxRuntime & { initOrt?: unknown };
     // The package creates its environment on the first session (dist/binding.js `initOrt`, idempotent). Not public
-    // API: the version is pinned and tested, and a package without it only loses the head start.
-    const binding = (await import('onnxruntime-node/dist/binding.js')) as { initOrt?: unknown };
-    if (typeof binding.initOrt === 'function') (binding.initOrt as () => void)();
+    // API: the version is pinned and tested, and a package without it only loses the head start. A Lambda asset's
+    // copy of the package exports it (onnxruntime-package.ts); installed, it is in dist/binding.js.
+    const initOrt = 'initOrt' in ort ? ort.initOrt : ((await import('onnxruntime-node/dist/binding.js').catch(() => ({}))) as { initOrt?: unknown }).initOrt;
+    if (typeof initOrt === 'function') (initOrt as () => void)();
     return ort;
   })());
 }

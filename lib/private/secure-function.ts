@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
-import { onnxRuntimeBundling, q } from './onnx-runtime';
+import { esbuildBinary, onnxRuntimeBundling, q } from './onnx-runtime';
 
 /** Context key choosing every kit Lambda's architecture ('arm64' or 'x86_64'); the local runner sets the host's. */
 export const LAMBDA_ARCHITECTURE_CONTEXT = 'cdk-mlops:lambdaArchitecture';
@@ -122,7 +122,7 @@ export class SecureFunction extends Construct {
 /** Merges onnxruntime's externals and copy commands with the separate modules' own bundles. */
 function bundlingHooks(base: Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>>, separate: readonly string[]): Partial<Pick<nodejs.BundlingOptions, 'externalModules' | 'commandHooks'>> {
   if (separate.length === 0) return base;
-  const esbuild = path.join(path.dirname(require.resolve('esbuild/package.json')), 'bin', 'esbuild');
+  const esbuild = esbuildBinary();
   const before = base.commandHooks;
   return {
     externalModules: [...(base.externalModules ?? []), ...separate],
