@@ -6,8 +6,9 @@ import { crc32 } from 'node:zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsHttp, AwsHttpError, awsHttpConfig, type AwsHttpConfig, type AwsRequest, type AwsResponse, type SignedRequest } from '../../lambdas/shared/aws-http';
+import { AwsHttp, AwsHttpError, awsHttpConfig, sigV4Headers, SigningKeys, type AwsHttpConfig, type AwsRequest, type AwsResponse, type SignedRequest } from '../../lambdas/shared/aws-http';
 import { crc32 as jsCrc32, DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
 import { LedgerReader } from '../../lambdas/shared/ledger-reader';
 import { LEDGER_KEYS } from '../../lambdas/shared/ledger-schema';
@@ -15,7 +16,8 @@ import { S3Http } from '../../lambdas/shared/s3-http';
 
 /*
  * The SDK-free S3 and DynamoDB requests of the inference path (shared/aws-http.ts):
- *   - signatures against AWS's published SigV4 examples (known answers);
+ *   - signatures against AWS's published SigV4 examples (known answers), and
+ *     against the SDK's own signer (@smithy/signature-v4) on 84 requests;
  *   - the requests themselves against what the SDK sends for the same call
  *     (host, path, query, operation, body), captured from the SDK's clients;
  *   - retries, timeouts, error names and CRC checks against a local HTTP server.
@@ -36,7 +38,7 @@ class Capturing extends AwsHttp {
     super(service, cfg);
   }
   override async send(request: AwsRequest, options: { host?: string } = {}): Promise<AwsResponse> {
-    this.sent.push(await this.sign(request, options.host));
+    this.sent.push(this.sign(request, options.host));
     return this.reply(request);
   }
 }
@@ -77,7 +79,7 @@ describe('SigV4 signing (AWS\'s published examples)', () => {
     // Prepare
     const signer = new AwsHttp('service', config({ endpoints: { service: 'https://example.amazonaws.com' } }), { now: () => new Date('2015-08-30T12:36:00Z') });
     // Act
-    const signed = await signer.sign({ method: 'GET', path: '/', query: { Param2: 'value2', Param1: 'value1' } });
+    const signed = signer.sign({ method: 'GET', path: '/', query: { Param2: 'value2', Param1: 'value1' } });
     // Assess
     expect(signed.headers.authorization).toBe('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500');
   });
@@ -87,7 +89,7 @@ describe('SigV4 signing (AWS\'s published examples)', () => {
     const s3 = new AwsHttp('s3', config({ credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }), { now: () => new Date('2013-05-24T00:00:00Z') });
     const empty = createHash('sha256').update('').digest('hex');
     // Act
-    const signed = await s3.sign({ method: 'GET', path: '/test.txt', headers: { range: 'bytes=0-9', 'x-amz-content-sha256': empty } }, 'examplebucket.s3.amazonaws.com');
+    const signed = s3.sign({ method: 'GET', path: '/test.txt', headers: { range: 'bytes=0-9', 'x-amz-content-sha256': empty } }, 'examplebucket.s3.amazonaws.com');
     // Assess
     expect(signed.headers.authorization).toBe('AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
     expect(signed.url.href).toBe('https://examplebucket.s3.amazonaws.com/test.txt');
@@ -95,10 +97,86 @@ describe('SigV4 signing (AWS\'s published examples)', () => {
 
   it('signs the session token and hashes S3 payloads itself', async () => {
     const s3 = new AwsHttp('s3', config({ credentials: { ...CREDENTIALS, sessionToken: 'TOKEN' } }));
-    const signed = await s3.sign({ method: 'PUT', path: '/k', body: 'abc' });
+    const signed = s3.sign({ method: 'PUT', path: '/k', body: 'abc' });
     expect(signed.headers['x-amz-security-token']).toBe('TOKEN');
     expect(signed.headers['x-amz-content-sha256']).toBe(createHash('sha256').update('abc').digest('hex'));
     expect(signed.headers.authorization).toMatch(/SignedHeaders=content-length;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,/);
+  });
+});
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytes = (data: SourceData): string | Uint8Array => (typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+
+/** Node's hashes in the shape the SDK's signer takes (a hash, or an HMAC when given a secret). */
+class NodeSha256 {
+  private readonly hash;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.hash.digest());
+  }
+}
+
+describe('SigV4 signing, compared with the SDK\'s signer (@smithy/signature-v4)', () => {
+  // Paths as they go on the wire (S3 keys are encoded once by the caller); the other services' are normalized and encoded again.
+  const paths = ['/', '/a/b', '/a%20b/c%2Bd', "/k*'()!/%C3%BC", '/a/./b/../c/', '//double//slash/', '/~user/-_.'];
+  const queries: Record<string, string>[] = [{}, { Param2: 'value2', Param1: 'value1', alpha: 'byte order: P < a' }, { 'x y': 'z w', ü: 'é+&=', a: '' }, { versionId: 'v 1+/2', 'list-type': '2', prefix: "a/b c*'" }];
+  const headerSets: Record<string, string>[] = [
+    {},
+    { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.GetItem' },
+    { 'My-Header1': '  a   b  \t c ', 'user-agent': 'not signed', 'X-Amzn-Trace-Id': 'not signed', 'Proxy-Authorization': 'not signed', 'sec-fetch-mode': 'not signed', range: 'bytes=0-9' },
+    { 'if-none-match': '*', 'x-amz-checksum-sha256': 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' },
+  ];
+  const bodies = [undefined, '', '{"a":"ü"}', new Uint8Array([0, 1, 2, 255])];
+  const cases = ['s3', 'dynamodb', 'execute-api'].flatMap((service, si) =>
+    paths.flatMap((path, pi) =>
+      queries.map((query, qi) => ({
+        service,
+        path,
+        query,
+        headers: headerSets[(pi + qi + si) % headerSets.length]!,
+        body: bodies[(pi * 3 + qi + si) % bodies.length],
+        credentials: (pi + qi) % 2 === 0 ? CREDENTIALS : { ...CREDENTIALS, sessionToken: 'FQoG/session+token==' },
+        date: new Date(Date.UTC(2026, 11, 1, pi, qi * 7, si * 13)),
+      })),
+    ),
+  );
+
+  it('signs every request as the SDK does: same headers, same signature (84 requests × s3, dynamodb, execute-api)', async () => {
+    expect(cases).toHaveLength(84);
+    const keys = new SigningKeys();
+    for (const c of cases) {
+      // Prepare
+      const host = `${c.service}.us-west-2.amazonaws.com`;
+      const headers = { host, ...(c.body !== undefined ? { 'content-length': String(Buffer.byteLength(c.body)) } : {}), ...c.headers };
+      const sdkSigner = new SignatureV4({ service: c.service, region: 'us-west-2', credentials: c.credentials, sha256: NodeSha256, uriEscapePath: c.service !== 's3', applyChecksum: c.service === 's3' });
+      // Act
+      const ours = sigV4Headers({ method: 'POST', path: c.path, query: c.query, headers, ...(c.body !== undefined ? { body: c.body } : {}) }, { service: c.service, region: 'us-west-2', credentials: c.credentials, date: c.date }, keys);
+      const sdk = await sdkSigner.sign({ method: 'POST', protocol: 'https:', hostname: host, path: c.path, query: { ...c.query }, headers: { ...headers }, ...(c.body !== undefined ? { body: c.body } : {}) }, { signingDate: c.date });
+      // Assess
+      const lower = Object.fromEntries(Object.entries(sdk.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      expect(ours, `${c.service} ${c.path} ${JSON.stringify(c.query)}`).toEqual(lower);
+    }
+  });
+
+  it('keeps a signing key for its day, region, service and secret only', () => {
+    // Prepare
+    const keys = new SigningKeys();
+    const expected = (day: string, secret: string) => ['us-east-1', 's3', 'aws4_request'].reduce<Buffer>((k, part) => createHmac('sha256', k).update(part).digest(), createHmac('sha256', `AWS4${secret}`).update(day).digest());
+    // Act
+    const first = keys.key('20261201', 'us-east-1', 's3', 'secret');
+    const again = keys.key('20261201', 'us-east-1', 's3', 'secret');
+    const nextDay = keys.key('20261202', 'us-east-1', 's3', 'secret');
+    const rotated = keys.key('20261202', 'us-east-1', 's3', 'rotated');
+    // Assess
+    expect(first).toEqual(expected('20261201', 'secret'));
+    expect(again).toBe(first);
+    expect(nextDay).toEqual(expected('20261202', 'secret'));
+    expect(rotated).toEqual(expected('20261202', 'rotated'));
   });
 });
 
