@@ -18,7 +18,9 @@
  *     base64 decode, the scores' JSON), against the bare run;
  *   - the asset's size, for arm64 (what deploys) and this machine's architecture.
  *
- * The model is a 16-feature logistic regression (MatMul, Add, Sigmoid).
+ * The model is a 16-feature logistic regression (MatMul, Add, Sigmoid); the hot
+ * path is measured again on a heavier model with the same features, an MLP
+ * 16 → 256 → 256 → 1, where the run rather than the request is the cost.
  *
  *   npm run bench:endpoint
  *   BENCH_COLD_RUNS=9 BENCH_ITERATIONS=5000 npm run bench:endpoint
@@ -32,7 +34,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { startEmulators } from '../bin/local/emulators';
 import { LocalStack } from '../bin/local/local-stack';
-import { linearModelOnnx } from '../bin/local/onnx-builder';
+import { linearModelOnnx, mlpModelOnnx } from '../bin/local/onnx-builder';
 import { hostLambdaArchitecture } from '../bin/local/synth';
 import { DataLake, LineageLedger, OnnxEndpoint } from '../lib';
 import { parseContract } from '../lambdas/core/contract-file';
@@ -45,6 +47,9 @@ const OUT = path.join(__dirname, 'out', 'endpoint');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const FEATURES = 16;
+/** The heavier model's hidden layers. */
+const MLP_HIDDEN = [256, 256];
+const mlpMacs = [FEATURES, ...MLP_HIDDEN, 1].reduce((sum, units, l, widths) => (l === 0 ? 0 : sum + widths[l - 1]! * units), 0);
 
 function du(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? du(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).size), 0);
@@ -205,6 +210,20 @@ async function main(): Promise<void> {
     const released = releasedContractObject('bench', { dataset: 'bench', contract: parseContract(contract) });
     await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: released.key, Body: released.body }));
     const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    // A heavier model for the hot path: an MLP with deterministic weights (scaled by 1/√fan-in), same features and signature.
+    const widths = [FEATURES, ...MLP_HIDDEN, 1];
+    const mlpOnnx = mlpModelOnnx({
+      inputs: FEATURES,
+      docString: 'bench mlp',
+      layers: widths.slice(1).map((units, l) => ({
+        weights: Array.from({ length: widths[l]! * units }, (_, i) => ((((i + 1) * 7919 + l * 104729) % 2003) / 2003 - 0.5) / Math.sqrt(widths[l]!)),
+        bias: Array.from({ length: units }, (_, i) => ((i % 7) - 3) / 100),
+      })),
+    });
+    const mlpFile = path.join(OUT, 'mlp.onnx');
+    writeFileSync(mlpFile, mlpOnnx);
+    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: 'models/bench/mlp.onnx', Body: mlpOnnx }));
+    const mlp = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/models/bench/mlp.onnx`, sha256: sha256Hex(mlpOnnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
     const env = {
       ...variables,
       ...emulators.env,
@@ -239,21 +258,27 @@ async function main(): Promise<void> {
         cold[v]!.phases.push({ ...(out.output as Phases), spawnedAt: out.spawnedAt });
       }
     }
+    type Hot = Record<string, { handler: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[]; decodeBinary: number[]; encodeScores: number[] }>;
     const result = path.join(OUT, 'hot.json');
-    const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Record<string, { handler: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[]; decodeBinary: number[]; encodeScores: number[] }>;
-
-    console.log('\n| measure | handler | bare InferenceSession.run | bare serving (parse, run, stringify) | JSON.parse of the body alone | handler ÷ bare run | handler − bare run | handler ÷ (parse + run) |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const batch of ['1', '1000']) {
-      const t = hot[batch]!;
-      const [h, r, b, j] = [median(t.handler), median(t.bareRun), median(t.bareServing), median(t.parseOnly)];
-      console.log(`| batch ${batch}, median µs (p99) | ${h.toFixed(0)} (${p99(t.handler).toFixed(0)}) | ${r.toFixed(0)} (${p99(t.bareRun).toFixed(0)}) | ${b.toFixed(0)} (${p99(t.bareServing).toFixed(0)}) | ${j.toFixed(0)} | ${(h / r).toFixed(2)}× (${(h / b).toFixed(2)}× bare serving) | ${(h - r).toFixed(0)} µs | ${(h / (j + r)).toFixed(2)}× |`);
-    }
+    const printHot = (title: string, hot: Hot): void => {
+      console.log(`\n${title}\n\n| measure | handler | bare InferenceSession.run | bare serving (parse, run, stringify) | JSON.parse of the body alone | handler ÷ bare run | handler − bare run | handler ÷ (parse + run) |`);
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+      for (const batch of ['1', '1000']) {
+        const t = hot[batch]!;
+        const [h, r, b, j] = [median(t.handler), median(t.bareRun), median(t.bareServing), median(t.parseOnly)];
+        console.log(`| batch ${batch}, median µs (p99) | ${h.toFixed(0)} (${p99(t.handler).toFixed(0)}) | ${r.toFixed(0)} (${p99(t.bareRun).toFixed(0)}) | ${b.toFixed(0)} (${p99(t.bareServing).toFixed(0)}) | ${j.toFixed(0)} | ${(h / r).toFixed(2)}× (${(h / b).toFixed(2)}× bare serving) | ${(h - r).toFixed(0)} µs | ${(h / (j + r)).toFixed(2)}× |`);
+      }
+    };
+    const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Hot;
+    printHot('The logistic regression (16 features):', hot);
     console.log('\n| the least any Lambda request format costs, median µs | batch 1 | batch 1000 |\n|---|---:|---:|');
     const floor = (name: 'decodeBinary' | 'encodeScores' | 'bareRun'): string => ['1', '1000'].map((b) => median(hot[b]![name]).toFixed(0)).join(' | ');
     console.log(`| bare InferenceSession.run (for scale) | ${floor('bareRun')} |`);
     console.log(`| a binary body: base64 float32 rows decoded, checked finite | ${floor('decodeBinary')} |`);
     console.log(`| the answer: JSON.stringify of the scores | ${floor('encodeScores')} |`);
+    // The same requests to a heavier model: where the run, not the request, is the cost.
+    const mlpHot = (await node(HOT, { ...env, MODEL_VERSION_ID: mlp.record.id, MODEL_ARTIFACT_URI: mlp.record.data.artifact.uri, MODEL: mlpFile, RESULT: result }, result)).output as Hot;
+    printHot(`A heavier model, the same requests: an MLP ${FEATURES} → ${MLP_HIDDEN.join(' → ')} → 1 (ReLU; ${mlpMacs.toLocaleString('en-US')} multiply-adds a row):`, mlpHot);
     // Cold start: spawn → exit of a fresh process, and inside it (performance.now(), from the process's start).
     const phase = (xs: Phases[], f: (p: Phases) => number): string => median(xs.map(f)).toFixed(0);
     const toPrediction = (p: Phases): number => p.predictedAt - p.spawnedAt;

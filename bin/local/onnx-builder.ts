@@ -115,3 +115,57 @@ export function linearModelOnnx(spec: LinearModelSpec): Uint8Array {
   });
   return ModelProto.encode(model).finish();
 }
+
+/** One dense layer: `weights` row-major [inputs × units], `bias` one per unit. */
+export interface DenseLayer {
+  readonly weights: ArrayLike<number>;
+  readonly bias: ArrayLike<number>;
+}
+
+export interface MlpModelSpec {
+  /** Features per row. */
+  readonly inputs: number;
+  /** The layers in order: ReLU after every one but the last; the last has one unit, then the logistic function. */
+  readonly layers: readonly DenseLayer[];
+  /** @default 'features' */
+  readonly inputName?: string;
+  /** @default 'score' */
+  readonly outputName?: string;
+  readonly docString?: string;
+}
+
+/**
+ * A multilayer perceptron as ONNX: score = sigmoid(W_k·…relu(W_1·x + b_1)… + b_k),
+ * features [batch, inputs], score [batch, 1]. MatMul, Add, Relu, Sigmoid (opset 13).
+ * For heavier models than the linear one (the endpoint bench's).
+ */
+export function mlpModelOnnx(spec: MlpModelSpec): Uint8Array {
+  const input = spec.inputName ?? 'features';
+  const output = spec.outputName ?? 'score';
+  if (spec.layers.length === 0) throw new Error('mlpModelOnnx: at least one layer');
+  const nodes: object[] = [];
+  const initializer: object[] = [];
+  let width = spec.inputs;
+  let previous = input;
+  spec.layers.forEach((layer, i) => {
+    const units = layer.bias.length;
+    if (units === 0 || layer.weights.length !== width * units) throw new Error(`mlpModelOnnx: layer ${i} has ${layer.weights.length} weights; expected ${width} inputs × ${units} units`);
+    if (!Array.from(layer.weights).every(Number.isFinite) || !Array.from(layer.bias).every(Number.isFinite)) throw new Error(`mlpModelOnnx: layer ${i} has a weight or bias that is not a finite number`);
+    const last = i === spec.layers.length - 1;
+    if (last && units !== 1) throw new Error(`mlpModelOnnx: the last layer must have one unit (it has ${units})`);
+    initializer.push({ name: `w${i}`, dataType: FLOAT, dims: [width, units], floatData: Array.from(layer.weights) }, { name: `b${i}`, dataType: FLOAT, dims: [units], floatData: Array.from(layer.bias) });
+    nodes.push({ opType: 'MatMul', input: [previous, `w${i}`], output: [`m${i}`], name: `matmul${i}` }, { opType: 'Add', input: [`m${i}`, `b${i}`], output: [`z${i}`], name: `add${i}` });
+    nodes.push(last ? { opType: 'Sigmoid', input: [`z${i}`], output: [output], name: 'sigmoid' } : { opType: 'Relu', input: [`z${i}`], output: [`h${i}`], name: `relu${i}` });
+    previous = `h${i}`;
+    width = units;
+  });
+  const model = ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'cdk-mlops',
+    producerVersion: '0.1.0',
+    docString: spec.docString ?? '',
+    graph: { name: 'mlp', node: nodes, initializer, input: [floatInput(input, ['batch', spec.inputs])], output: [floatInput(output, ['batch', 1])] },
+  });
+  return ModelProto.encode(model).finish();
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linearModelOnnx } from '../../bin/local/onnx-builder';
+import { linearModelOnnx, mlpModelOnnx } from '../../bin/local/onnx-builder';
 import { DatasetParseError, ModelError } from '../../lambdas/core/errors';
 import { checkModelSignature, FeatureEncoder, InvalidModelSignatureError, scoresFromOutput, type ModelSignature } from '../../lambdas/core/model-signature';
 import { OnnxModel } from '../../lambdas/shared/onnx-model';
@@ -93,5 +93,34 @@ describe('ONNX models written by linearModelOnnx, run by onnxruntime-node', () =
     await expect(OnnxModel.load(bytes, { input: 'x', output: 'score', features: ['a'] })).rejects.toThrow("the model does not match its signature: no input 'x' (the graph has features)");
     await expect(OnnxModel.load(bytes, { input: 'features', output: 'p', features: ['a'] })).rejects.toThrow("no output 'p' (the graph has score)");
     await expect(OnnxModel.load(new TextEncoder().encode('not a model'), { input: 'features', output: 'score', features: ['a'] })).rejects.toThrow(/^onnxruntime cannot load the model: /);
+  });
+});
+
+describe('ONNX models written by mlpModelOnnx, run by onnxruntime-node', () => {
+  it('scores sigmoid(w2·relu(W1·x + b1) + b2) for every row (computed here, ReLU cutting some units)', async () => {
+    // Prepare: 3 features → 2 units → 1; row-major [inputs × units]
+    const w1 = [1, -1, 0.5, 2, -2, 0.25];
+    const b1 = [0.1, -0.3];
+    const w2 = [1.5, -0.5];
+    const b2 = [0.2];
+    const forward = (x: number[], relu = true): number => {
+      const h = [0, 1].map((u) => x[0]! * w1[u]! + x[1]! * w1[2 + u]! + x[2]! * w1[4 + u]! + b1[u]!).map((z) => (relu ? Math.max(0, z) : z));
+      return 1 / (1 + Math.exp(-(h[0]! * w2[0]! + h[1]! * w2[1]! + b2[0]!)));
+    };
+    const rows = [[1, 2, 3], [0, 0, 0], [-1, 0.5, 2], [4, -1, 0]];
+    const model = await OnnxModel.load(mlpModelOnnx({ inputs: 3, layers: [{ weights: w1, bias: b1 }, { weights: w2, bias: b2 }] }), { input: 'features', output: 'score', features: ['a', 'b', 'c'] });
+    // Act
+    const scores = await model.score(Float32Array.from(rows.flat()), rows.length, 3);
+    // Assess
+    rows.forEach((row, i) => expect(scores[i]).toBeCloseTo(forward(row), 6));
+    expect(forward(rows[0]!, false)).not.toBeCloseTo(forward(rows[0]!), 3); // the first row's first unit is cut by ReLU (1 + 1 − 6 + 0.1 < 0)
+    await model.release();
+  });
+
+  it('refuses layers that do not fit together, naming the layer', () => {
+    expect(() => mlpModelOnnx({ inputs: 3, layers: [{ weights: [1, 2], bias: [0] }] })).toThrow('mlpModelOnnx: layer 0 has 2 weights; expected 3 inputs × 1 units');
+    expect(() => mlpModelOnnx({ inputs: 1, layers: [{ weights: [1, 2], bias: [0, 0] }] })).toThrow('the last layer must have one unit (it has 2)');
+    expect(() => mlpModelOnnx({ inputs: 1, layers: [{ weights: [Number.NaN], bias: [0] }] })).toThrow('layer 0 has a weight or bias that is not a finite number');
+    expect(() => mlpModelOnnx({ inputs: 1, layers: [] })).toThrow('at least one layer');
   });
 });
