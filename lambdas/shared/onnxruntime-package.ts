@@ -3,7 +3,7 @@
  * file is the entry of one esbuild bundle of the package's JavaScript and
  * onnxruntime-common, written over the package's `dist/index.js`; only the native
  * binaries stay files. Resolving and loading the package's two dozen CommonJS
- * files was about 10 ms of every cold start.
+ * files was 10–16 ms of every cold start (bench/README.md).
  *
  * Its API is the package's, plus `initOrt` (dist/binding.js, internal): it creates
  * the native environment, which the first session would otherwise create
