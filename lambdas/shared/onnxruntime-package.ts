@@ -7,7 +7,7 @@
  *
  * Its API is the package's, plus `initOrt` (dist/binding.js, internal): it creates
  * the native environment, which the first session would otherwise create
- * (onnx-model.ts calls it early). The package installed (tests, `npm start`)
+ * (onnx-model.ts calls it early). The package as installed (what tests of the sources load)
  * has no such export: onnx-model.ts then imports it from dist/binding.js.
  */
 export * from 'onnxruntime-node';
