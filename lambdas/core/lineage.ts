@@ -103,6 +103,12 @@ export interface DeploymentData {
   readonly functionVersion?: string;
   /** The release's CodeDeploy deployment, or the SageMaker endpoint config. */
   readonly deploymentId?: string;
+  /**
+   * The contract the release fixed (`releases/<endpoint>/contracts/<sha256>.json`; ONNX endpoints
+   * checking contracts): a function version that pins none (one `cdk deploy` published) checks
+   * requests against the contract of the release it serves, not the dataset's current one.
+   */
+  readonly contractKey?: string;
   /** Why the release was rolled back or failed. */
   readonly detail?: string;
 }

@@ -39,6 +39,8 @@ export interface StartedRelease {
   readonly unchanged?: boolean;
   /** What makes the release's records unique. @default - the deployment id, else the target */
   readonly key?: string;
+  /** The contract the release fixed (ONNX endpoints checking contracts), recorded in its Deployment. */
+  readonly contractKey?: string;
 }
 
 export interface ReleaseOutcome {
@@ -85,7 +87,7 @@ export async function recordOutcome(
   outcome: { status: string; succeeded: boolean; rolledBack: boolean; strategy: string; why?: string; functionVersion?: string; errorCode?: string | null },
 ): Promise<ReleaseOutcome> {
   const subject = endpointSubject(endpoint);
-  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy };
+  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy, ...(r.contractKey ? { contractKey: r.contractKey } : {}) };
   const key = r.key ?? r.deploymentId ?? r.targetVersion;
   const id = deterministicId('dp', endpoint, key);
   if (outcome.succeeded) {

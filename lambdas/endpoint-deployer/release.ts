@@ -138,7 +138,7 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
       revision: { revisionType: 'AppSpecContent', appSpecContent: { content: JSON.stringify(appSpec) } },
     }),
   );
-  return { ...base, done: false, targetVersion, deploymentId: created.deploymentId! };
+  return { ...base, done: false, targetVersion, deploymentId: created.deploymentId!, ...(contractKey ? { contractKey } : {}) };
 }
 
 export async function check(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<ReleaseOutcome> {
@@ -175,7 +175,8 @@ export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps
     id: deterministicId('dp', config.endpoint, 'rollback', serving.id),
     subject: endpointSubject(config.endpoint),
     parents: [previous.data.modelVersionId, incidentId],
-    data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000) },
+    // the version returned to checks the contract its own release fixed: the Deployment says so for unpinned readers
+    data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000), ...(previous.data.contractKey ? { contractKey: previous.data.contractKey } : {}) },
   });
   return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId };
 }

@@ -74,11 +74,14 @@ export interface LoadedModel {
 export async function loadServingModel(settings: EndpointSettings, deps: EndpointDeps): Promise<LoadedModel> {
   let id = settings.modelVersionId;
   const started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
-  const released = id && settings.contractsPrefix !== undefined && settings.contractKey ? { file: deps.artifacts.uri(settings.contractKey), text: startRead(deps.artifacts.getText(settings.contractKey)) } : undefined;
+  const readReleased = (key: string | undefined) => (settings.contractsPrefix !== undefined && key ? { file: deps.artifacts.uri(key), text: startRead(deps.artifacts.getText(key)) } : undefined);
+  let released = id ? readReleased(settings.contractKey) : undefined;
   if (!id) {
+    // A version no release pinned: the model, and the contract its release fixed, of the ledger's serving Deployment.
     const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
     if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
     id = serving.data.modelVersionId;
+    released = readReleased(serving.data.contractKey);
   }
   const record = await deps.ledger.get(id);
   if (!record || record.kind !== 'ModelVersion') throw new ModelError(`model version '${id}' is not a ModelVersion in the ledger`);

@@ -198,6 +198,24 @@ describe('OnnxEndpoint handler logic', () => {
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_CONTRACT_KEY: key })).not.toHaveProperty('contractKey'); // only beside a pinned model
   });
 
+  it("a version no release pinned checks requests against the contract the serving Deployment's release fixed", async () => {
+    // Prepare: endpoint 'unpinned' (a version `cdk deploy` published: no pins) serves a release that fixed education ≤ 20;
+    // the dataset's contract says ≤ 30. Endpoint 'before' serves a release recorded without a fixed contract.
+    const { key, body } = releasedContractObject('unpinned', { dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', nullable: false, min: 0, max: 20 } } } });
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: body }));
+    const deployment = (endpointName: string, contractKey?: string) => env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', endpointName, '1'), subject: endpointSubject(endpointName), parents: [model.model.id], data: { endpoint: endpointName, modelVersionId: model.model.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', ...(contractKey ? { contractKey } : {}) } });
+    await deployment('unpinned', key);
+    await deployment('before');
+    const row = { rows: [{ education: 25, experience: 3, gender: 'female' }] };
+    // Act
+    const fixed = await endpoint({ modelVersionId: undefined, endpoint: 'unpinned' }).handle(post(row));
+    const before = await endpoint({ modelVersionId: undefined, endpoint: 'before' }).handle(post(row));
+    // Assess
+    expect(fixed.response.statusCode).toBe(400);
+    expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
+    expect(before.response.statusCode).toBe(200); // no fixed contract recorded: the dataset's (max 30)
+  });
+
   it('reads the ledger as LedgerStore does, and S3 objects as the SDK wrote them (signed HTTP on the emulators)', async () => {
     // Prepare
     const reader = new LedgerReader(DynamoDbHttp.fromEnvironment(env.emulators.env), env.tableName);
