@@ -26,6 +26,10 @@ export function onnxRuntime(): Promise<OnnxRuntime> {
     // API: the version is pinned and tested, and a package without it only loses the head start. A Lambda asset's
     // copy of the package exports it (onnxruntime-package.ts); installed, it is in dist/binding.js.
     const initOrt = 'initOrt' in ort ? ort.initOrt : ((await import('onnxruntime-node/dist/binding.js').catch(() => ({}))) as { initOrt?: unknown }).initOrt;
+    // Loading the library and creating the environment each hold the thread for tens of milliseconds: between the
+    // two, answers that came in meanwhile are read and the next requests sent (a version no release pinned reads
+    // the ledger step by step).
+    await new Promise((resolve) => setImmediate(resolve));
     if (typeof initOrt === 'function') (initOrt as () => void)();
     return ort;
   })());
