@@ -10,7 +10,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
  * installed package: its JavaScript and onnxruntime-common as one esbuild bundle
  * at the package's `dist/index.js` (entry: lambdas/shared/onnxruntime-package.ts;
  * loading two dozen files cost 10–16 ms of every cold start), and the linux
- * binaries of the function's architecture (about 26 MB for arm64, 46 MB for
+ * binaries of the function's architecture (24.5 MB for arm64, 44.3 MB for
  * x86_64), which that bundle requires by their relative paths. No npm install,
  * no network.
  */
