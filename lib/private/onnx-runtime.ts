@@ -10,9 +10,9 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
  * installed package: its JavaScript and onnxruntime-common as one esbuild bundle
  * at the package's `dist/index.js` (entry: lambdas/shared/onnxruntime-package.ts;
  * loading two dozen files cost 10–16 ms of every cold start), and the linux
- * binaries of the function's architecture (24.5 MB for arm64, 44.3 MB for
- * x86_64), which that bundle requires by their relative paths. No npm install,
- * no network.
+ * binaries of the function's architecture, which that bundle requires by their
+ * relative paths (the endpoint's whole asset: 24.5 MB for arm64, 44.3 MB for
+ * x86_64). No npm install, no network.
  */
 
 const NAPI_DIR = path.join('bin', 'napi-v6', 'linux');
