@@ -212,8 +212,8 @@ async function main(): Promise<void> {
     const released = releasedContractObject('bench', { dataset: 'bench', contract: parseContract(contract) });
     await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: released.key, Body: released.body }));
     const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
-    // ... served by endpoint 'bench' through a release that fixed the contract (what an unpinned version reads)
-    await ledger.append({ kind: 'Deployment', subject: endpointSubject('bench'), parents: [model.record.id], data: { endpoint: 'bench', modelVersionId: model.record.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', contractKey: released.key } });
+    // ... served by endpoint 'bench' through a release that fixed the contract (its Deployment names what an unpinned version reads)
+    await ledger.append({ kind: 'Deployment', subject: endpointSubject('bench'), parents: [model.record.id], data: { endpoint: 'bench', modelVersionId: model.record.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', contractKey: released.key, modelArtifact: { uri: model.record.data.artifact.uri } } });
     // A heavier model for the hot path: an MLP with deterministic weights (scaled by 1/√fan-in), same features and signature.
     const widths = [FEATURES, ...MLP_HIDDEN, 1];
     const mlpOnnx = mlpModelOnnx({
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       ["bare onnxruntime loaded from the asset's copy (the package's JavaScript bundled into one file), for reference", COLD_BARE, { ORT: path.join(host.asset, 'node_modules', 'onnxruntime-node') }],
       ['handler (no contract: the bench function has `checkContract: false`)', COLD_HANDLER, {}],
       ['handler with the contract its release fixed (what a release pins: one JSON read)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/', MODEL_CONTRACT_KEY: released.key }],
-      ["handler on a version no release pinned (what `cdk deploy` publishes): the serving Deployment from the ledger, then the model's record and the contract its release fixed, then the bytes", COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/', MODEL_VERSION_ID: '', MODEL_ARTIFACT_URI: '' }],
+      ["handler on a version no release pinned (what `cdk deploy` publishes): the serving Deployment from the ledger, then the model's record, its bytes and the contract its release fixed at once", COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/', MODEL_VERSION_ID: '', MODEL_ARTIFACT_URI: '' }],
       ['handler with the dataset contract found at load (a release that fixed none: ledger run and data, contracts/bench.yaml, YAML parser)', COLD_HANDLER, { CONTRACTS_PREFIX: 'contracts/' }],
     ] as const;
     const cold = variants.map(() => ({ ms: [] as number[], phases: [] as Phases[] }));

@@ -109,6 +109,12 @@ export interface DeploymentData {
    * requests against the contract of the release it serves, not the dataset's current one.
    */
   readonly contractKey?: string;
+  /**
+   * Where the model's artifact is (its ModelVersion's, copied at release; ONNX endpoints): a
+   * function version that pins none downloads it while it reads the model's record, which
+   * still decides (location and hash).
+   */
+  readonly modelArtifact?: { readonly uri: string; readonly versionId?: string };
   /** Why the release was rolled back or failed. */
   readonly detail?: string;
 }

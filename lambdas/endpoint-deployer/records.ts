@@ -41,6 +41,8 @@ export interface StartedRelease {
   readonly key?: string;
   /** The contract the release fixed (ONNX endpoints checking contracts), recorded in its Deployment. */
   readonly contractKey?: string;
+  /** The model's artifact (ONNX endpoints), recorded in its Deployment. */
+  readonly modelArtifact?: { readonly uri: string; readonly versionId?: string };
 }
 
 export interface ReleaseOutcome {
@@ -87,7 +89,7 @@ export async function recordOutcome(
   outcome: { status: string; succeeded: boolean; rolledBack: boolean; strategy: string; why?: string; functionVersion?: string; errorCode?: string | null },
 ): Promise<ReleaseOutcome> {
   const subject = endpointSubject(endpoint);
-  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy, ...(r.contractKey ? { contractKey: r.contractKey } : {}) };
+  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy, ...(r.contractKey ? { contractKey: r.contractKey } : {}), ...(r.modelArtifact ? { modelArtifact: r.modelArtifact } : {}) };
   const key = r.key ?? r.deploymentId ?? r.targetVersion;
   const id = deterministicId('dp', endpoint, key);
   if (outcome.succeeded) {

@@ -138,7 +138,9 @@ export async function release(event: Record<string, unknown>, deps: ReleaseDeps,
       revision: { revisionType: 'AppSpecContent', appSpecContent: { content: JSON.stringify(appSpec) } },
     }),
   );
-  return { ...base, done: false, targetVersion, deploymentId: created.deploymentId!, ...(contractKey ? { contractKey } : {}) };
+  // what the version pins, for its Deployment: versions without pins (published by `cdk deploy`) read them there
+  const modelArtifact = { uri: model.data.artifact.uri, ...(model.data.artifact.versionId ? { versionId: model.data.artifact.versionId } : {}) };
+  return { ...base, done: false, targetVersion, deploymentId: created.deploymentId!, modelArtifact, ...(contractKey ? { contractKey } : {}) };
 }
 
 export async function check(event: Record<string, unknown>, deps: ReleaseDeps, config: ReleaseConfig): Promise<ReleaseOutcome> {
@@ -175,8 +177,8 @@ export async function rollback(event: Record<string, unknown>, deps: ReleaseDeps
     id: deterministicId('dp', config.endpoint, 'rollback', serving.id),
     subject: endpointSubject(config.endpoint),
     parents: [previous.data.modelVersionId, incidentId],
-    // the version returned to checks the contract its own release fixed: the Deployment says so for unpinned readers
-    data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000), ...(previous.data.contractKey ? { contractKey: previous.data.contractKey } : {}) },
+    // what the version returned to pins (its model's artifact, the contract its release fixed), for unpinned readers
+    data: { endpoint: config.endpoint, modelVersionId: previous.data.modelVersionId, previousModelVersionId: serving.data.modelVersionId, strategy: 'alias-revert', reason: 'rollback', status: 'succeeded', functionVersion: version, detail: why.slice(0, 2000), ...(previous.data.contractKey ? { contractKey: previous.data.contractKey } : {}), ...(previous.data.modelArtifact ? { modelArtifact: previous.data.modelArtifact } : {}) },
   });
   return { modelVersionId: previous.data.modelVersionId, functionVersion: version, deploymentRecordId: record.id, incidentId };
 }

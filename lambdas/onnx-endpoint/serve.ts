@@ -73,14 +73,16 @@ export interface LoadedModel {
 /** Loads the model a function version serves: ledger record, hash-checked bytes, onnxruntime session, contract. */
 export async function loadServingModel(settings: EndpointSettings, deps: EndpointDeps): Promise<LoadedModel> {
   let id = settings.modelVersionId;
-  const started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
+  let started = id && settings.modelArtifact ? startDownload(deps, settings.modelArtifact) : undefined;
   const readReleased = (key: string | undefined) => (settings.contractsPrefix !== undefined && key ? { file: deps.artifacts.uri(key), text: startRead(deps.artifacts.getText(key)) } : undefined);
   let released = id ? readReleased(settings.contractKey) : undefined;
   if (!id) {
-    // A version no release pinned: the model, and the contract its release fixed, of the ledger's serving Deployment.
+    // A version no release pinned: what the ledger's serving Deployment names (the model, where its artifact is,
+    // the contract its release fixed), read as the pins would be.
     const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
     if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
     id = serving.data.modelVersionId;
+    if (serving.data.modelArtifact) started = startDownload(deps, serving.data.modelArtifact);
     released = readReleased(serving.data.contractKey);
   }
   const record = await deps.ledger.get(id);

@@ -106,8 +106,8 @@ describe('OnnxEndpoint releases, locally from cdk.out', () => {
     const fixed = await (await env.s3.send(new GetObjectCommand({ Bucket: env.artifactsBucket, Key: pins.MODEL_CONTRACT_KEY }))).Body!.transformToString();
     expect(JSON.parse(fixed)).toEqual({ dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', min: 0, max: 30 } } } });
     const [deployment] = await history();
-    // the Deployment records that contract too: a version `cdk deploy` publishes (no pins) checks requests against it
-    expect(deployment).toMatchObject({ kind: 'Deployment', parents: [v1.model.id], data: { modelVersionId: v1.model.id, status: 'succeeded', reason: 'initial', functionVersion: '2', strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', contractKey: pins.MODEL_CONTRACT_KEY } });
+    // the Deployment records that contract and the artifact too: a version `cdk deploy` publishes (no pins) reads them there
+    expect(deployment).toMatchObject({ kind: 'Deployment', parents: [v1.model.id], data: { modelVersionId: v1.model.id, status: 'succeeded', reason: 'initial', functionVersion: '2', strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', contractKey: pins.MODEL_CONTRACT_KEY, modelArtifact: { uri: v1.model.data.artifact.uri } } });
   }, 120_000);
 
   it("v2's canary trips its forced health alarm: CodeDeploy rolls back to v1; the ledger has both Deployments and the Incident", async () => {
@@ -169,8 +169,9 @@ describe('OnnxEndpoint releases, locally from cdk.out', () => {
     const last = (await history()).slice(-3);
     expect(last.map((r) => r.kind)).toEqual(['Deployment', 'Incident', 'Deployment']);
     expect(last[1]).toMatchObject({ data: { type: 'rollback', reason: `rolled back cps-wages from model ${v4.model.id} to ${v1.model.id}: health alarm: error rate 12% after the release` } });
-    // the rollback's Deployment names the contract v1's release fixed (what version 2 pins)
-    expect(last[2]).toMatchObject({ data: { modelVersionId: v1.model.id, reason: 'rollback', strategy: 'alias-revert', status: 'succeeded', contractKey: serving.lambda.getConfiguration(ids.endpoint, '2').Environment.Variables.MODEL_CONTRACT_KEY } });
+    // the rollback's Deployment names what version 2 pins: v1's artifact and the contract its release fixed
+    const v1Pins = serving.lambda.getConfiguration(ids.endpoint, '2').Environment.Variables;
+    expect(last[2]).toMatchObject({ data: { modelVersionId: v1.model.id, reason: 'rollback', strategy: 'alias-revert', status: 'succeeded', contractKey: v1Pins.MODEL_CONTRACT_KEY, modelArtifact: { uri: v1Pins.MODEL_ARTIFACT_URI } } });
   }, 120_000);
 
   it('refuses to release a model that is not approved, or whose bytes were altered', async () => {

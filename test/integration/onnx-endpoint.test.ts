@@ -198,22 +198,35 @@ describe('OnnxEndpoint handler logic', () => {
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_CONTRACT_KEY: key })).not.toHaveProperty('contractKey'); // only beside a pinned model
   });
 
-  it("a version no release pinned checks requests against the contract the serving Deployment's release fixed", async () => {
+  it("a version no release pinned reads what the serving Deployment names: the contract its release fixed, the artifact's location", async () => {
     // Prepare: endpoint 'unpinned' (a version `cdk deploy` published: no pins) serves a release that fixed education ≤ 20;
-    // the dataset's contract says ≤ 30. Endpoint 'before' serves a release recorded without a fixed contract.
+    // the dataset's contract says ≤ 30. Endpoint 'before' serves a release recorded without either; 'misnamed' names
+    // another object as the artifact.
     const { key, body } = releasedContractObject('unpinned', { dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', nullable: false, min: 0, max: 20 } } } });
     await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: body }));
-    const deployment = (endpointName: string, contractKey?: string) => env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', endpointName, '1'), subject: endpointSubject(endpointName), parents: [model.model.id], data: { endpoint: endpointName, modelVersionId: model.model.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', ...(contractKey ? { contractKey } : {}) } });
-    await deployment('unpinned', key);
-    await deployment('before');
+    const uri = model.model.data.artifact.uri;
+    const elsewhere = `s3://${env.artifactsBucket}/models/elsewhere.onnx`;
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'models/elsewhere.onnx', Body: Buffer.from('not the model') }));
+    const deployment = (endpointName: string, named: { contractKey?: string; modelArtifact?: { uri: string } }) => env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', endpointName, '1'), subject: endpointSubject(endpointName), parents: [model.model.id], data: { endpoint: endpointName, modelVersionId: model.model.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', ...named } });
+    await deployment('unpinned', { contractKey: key, modelArtifact: { uri } });
+    await deployment('before', {});
+    await deployment('misnamed', { modelArtifact: { uri: elsewhere } });
     const row = { rows: [{ education: 25, experience: 3, gender: 'female' }] };
     // Act
+    downloads = [];
     const fixed = await endpoint({ modelVersionId: undefined, endpoint: 'unpinned' }).handle(post(row));
+    const fixedDownloads = downloads;
+    downloads = [];
     const before = await endpoint({ modelVersionId: undefined, endpoint: 'before' }).handle(post(row));
+    downloads = [];
+    const misnamed = await endpoint({ modelVersionId: undefined, endpoint: 'misnamed' }).handle(post(row));
     // Assess
     expect(fixed.response.statusCode).toBe(400);
     expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
+    expect(fixedDownloads).toEqual([uri]); // one download: the Deployment's location, which the record agreed with
     expect(before.response.statusCode).toBe(200); // no fixed contract recorded: the dataset's (max 30)
+    expect(misnamed.response.statusCode).toBe(200); // the record decides: its artifact is read too, and serves
+    expect(downloads).toEqual([elsewhere, uri]);
   });
 
   it('reads the ledger as LedgerStore does, and S3 objects as the SDK wrote them (signed HTTP on the emulators)', async () => {
