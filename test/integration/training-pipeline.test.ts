@@ -235,7 +235,8 @@ describe('TrainingPipeline, reference configuration (automatic approval)', () =>
     const options = (name: string) => ({
       name,
       services: localServices({ s3: env.s3, stack: env.stack }),
-      retryIntervals: { 'Wait for turn': 20 },
+      // 99 attempts (the state's MaxAttempts) 100 ms apart: ~10 s for the first execution to finish, ample on a loaded machine
+      retryIntervals: { 'Wait for turn': 100 },
       taskOverrides: {
         'Wait for turn': (input: unknown) =>
           env.stack.invoke(steps, input).catch((err: Error) => {
