@@ -81,6 +81,12 @@ function floatInput(name: string, dims: (number | string)[]): object {
   return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
 }
 
+/** A graph as an ONNX model file (IR version 8, opset 13, produced by cdk-mlops). */
+function encodeModel(docString: string | undefined, graph: object): Uint8Array {
+  const model = ModelProto.fromObject({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], producerName: 'cdk-mlops', producerVersion: '0.1.0', docString: docString ?? '', graph });
+  return ModelProto.encode(model).finish();
+}
+
 /**
  * A linear model as ONNX: score = sigmoid(features · weights + bias), features a
  * float tensor [batch, n], score [batch, 1]. MatMul, Add, Sigmoid (opset 13).
@@ -96,24 +102,16 @@ export function linearModelOnnx(spec: LinearModelSpec): Uint8Array {
     { opType: 'Add', input: ['linear', 'bias'], output: [sigmoid ? 'logit' : output], name: 'add' },
     ...(sigmoid ? [{ opType: 'Sigmoid', input: ['logit'], output: [output], name: 'sigmoid' }] : []),
   ];
-  const model = ModelProto.fromObject({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'cdk-mlops',
-    producerVersion: '0.1.0',
-    docString: spec.docString ?? '',
-    graph: {
-      name: 'linear',
-      node: nodes,
-      initializer: [
-        { name: 'weights', dataType: FLOAT, dims: [n, 1], floatData: [...spec.weights] },
-        { name: 'bias', dataType: FLOAT, dims: [1], floatData: [spec.bias] },
-      ],
-      input: [floatInput(input, ['batch', n])],
-      output: [floatInput(output, ['batch', 1])],
-    },
+  return encodeModel(spec.docString, {
+    name: 'linear',
+    node: nodes,
+    initializer: [
+      { name: 'weights', dataType: FLOAT, dims: [n, 1], floatData: [...spec.weights] },
+      { name: 'bias', dataType: FLOAT, dims: [1], floatData: [spec.bias] },
+    ],
+    input: [floatInput(input, ['batch', n])],
+    output: [floatInput(output, ['batch', 1])],
   });
-  return ModelProto.encode(model).finish();
 }
 
 /** One dense layer: `weights` row-major [inputs × units], `bias` one per unit. */
@@ -159,13 +157,5 @@ export function mlpModelOnnx(spec: MlpModelSpec): Uint8Array {
     previous = `h${i}`;
     width = units;
   });
-  const model = ModelProto.fromObject({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'cdk-mlops',
-    producerVersion: '0.1.0',
-    docString: spec.docString ?? '',
-    graph: { name: 'mlp', node: nodes, initializer, input: [floatInput(input, ['batch', spec.inputs])], output: [floatInput(output, ['batch', 1])] },
-  });
-  return ModelProto.encode(model).finish();
+  return encodeModel(spec.docString, { name: 'mlp', node: nodes, initializer, input: [floatInput(input, ['batch', spec.inputs])], output: [floatInput(output, ['batch', 1])] });
 }
