@@ -49,9 +49,9 @@ const OUT = path.join(__dirname, 'out', 'endpoint');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const FEATURES = 16;
-/** The heavier model's hidden layers. */
-const MLP_HIDDEN = [256, 256];
-const mlpMacs = [FEATURES, ...MLP_HIDDEN, 1].reduce((sum, units, l, widths) => (l === 0 ? 0 : sum + widths[l - 1]! * units), 0);
+/** The heavier model's layer widths: features, hidden layers, one score. */
+const MLP_WIDTHS = [FEATURES, 256, 256, 1];
+const mlpMacs = MLP_WIDTHS.slice(1).reduce((sum, units, l) => sum + MLP_WIDTHS[l]! * units, 0);
 
 function du(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? du(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).size), 0);
@@ -199,8 +199,6 @@ async function main(): Promise<void> {
     const fnId = Object.entries(stack.template.Resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.Description).includes('inference'))![0];
     const variables = stack.templateVariables(fnId);
     const s3 = s3Client(emulators.env);
-    const key = 'models/bench/model.onnx';
-    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: key, Body: onnx }));
     const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: variables.LEDGER_TABLE!, wormBucket: variables.LEDGER_WORM_BUCKET! });
     const signature = { input: 'features', output: 'score', features: Array.from({ length: FEATURES }, (_, j) => `f${j}`) };
     // The model's lineage (its training data's dataset has a contract: the cold start with contract checks reads it)
@@ -211,23 +209,26 @@ async function main(): Promise<void> {
     // ... and the contract a release fixes, as the deployer stores it (JSON, pinned as MODEL_CONTRACT_KEY)
     const released = releasedContractObject('bench', { dataset: 'bench', contract: parseContract(contract) });
     await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: released.key, Body: released.body }));
-    const model = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(onnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    /** A model file in S3 and its ModelVersion in the ledger, as a pipeline records one. */
+    const recordModel = async (key: string, bytes: Uint8Array) => {
+      await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: key, Body: bytes }));
+      return ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/${key}`, sha256: sha256Hex(bytes) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    };
+    const model = await recordModel('models/bench/model.onnx', onnx);
     // ... served by endpoint 'bench' through a release that fixed the contract (its Deployment names what an unpinned version reads)
     await ledger.append({ kind: 'Deployment', subject: endpointSubject('bench'), parents: [model.record.id], data: { endpoint: 'bench', modelVersionId: model.record.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', contractKey: released.key, modelArtifact: { uri: model.record.data.artifact.uri } } });
     // A heavier model for the hot path: an MLP with deterministic weights (scaled by 1/√fan-in), same features and signature.
-    const widths = [FEATURES, ...MLP_HIDDEN, 1];
     const mlpOnnx = mlpModelOnnx({
       inputs: FEATURES,
       docString: 'bench mlp',
-      layers: widths.slice(1).map((units, l) => ({
-        weights: Array.from({ length: widths[l]! * units }, (_, i) => ((((i + 1) * 7919 + l * 104729) % 2003) / 2003 - 0.5) / Math.sqrt(widths[l]!)),
+      layers: MLP_WIDTHS.slice(1).map((units, l) => ({
+        weights: Array.from({ length: MLP_WIDTHS[l]! * units }, (_, i) => ((((i + 1) * 7919 + l * 104729) % 2003) / 2003 - 0.5) / Math.sqrt(MLP_WIDTHS[l]!)),
         bias: Array.from({ length: units }, (_, i) => ((i % 7) - 3) / 100),
       })),
     });
     const mlpFile = path.join(OUT, 'mlp.onnx');
     writeFileSync(mlpFile, mlpOnnx);
-    await s3.send(new PutObjectCommand({ Bucket: variables.ARTIFACTS_BUCKET, Key: 'models/bench/mlp.onnx', Body: mlpOnnx }));
-    const mlp = await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/bench', parents: [run.record.id], data: { pipeline: 'bench', trainingRunId: run.record.id, artifact: { uri: `s3://${variables.ARTIFACTS_BUCKET}/models/bench/mlp.onnx`, sha256: sha256Hex(mlpOnnx) }, format: 'onnx', signature, metrics: { 'score:mean': 0.5 }, approval: { status: 'Approved' } } });
+    const mlp = await recordModel('models/bench/mlp.onnx', mlpOnnx);
     const env = {
       ...variables,
       ...emulators.env,
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
     console.log(`| the answer: JSON.stringify of the scores | ${floor('encodeScores')} |`);
     // The same requests to a heavier model: where the run, not the request, is the cost.
     const mlpHot = (await node(HOT, { ...env, MODEL_VERSION_ID: mlp.record.id, MODEL_ARTIFACT_URI: mlp.record.data.artifact.uri, MODEL: mlpFile, RESULT: result }, result)).output as Hot;
-    printHot(`A heavier model, the same requests: an MLP ${FEATURES} → ${MLP_HIDDEN.join(' → ')} → 1 (ReLU; ${mlpMacs.toLocaleString('en-US')} multiply-adds a row):`, mlpHot);
+    printHot(`A heavier model, the same requests: an MLP ${MLP_WIDTHS.join(' → ')} (ReLU; ${mlpMacs.toLocaleString('en-US')} multiply-adds a row):`, mlpHot);
     // Cold start: spawn → exit of a fresh process, and inside it (performance.now(), from the process's start).
     const phase = (xs: Phases[], f: (p: Phases) => number): string => median(xs.map(f)).toFixed(0);
     const toPrediction = (p: Phases): number => p.predictedAt - p.spawnedAt;
