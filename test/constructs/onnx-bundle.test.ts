@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -52,6 +52,11 @@ describe('BiasGate bundle with onnxruntime-node', () => {
     // onnxruntime-node's and onnxruntime-common's JavaScript: one bundled file where the package's entry was
     expect(all.filter((f) => f.endsWith('.js')).sort()).toEqual(['index.js', 'node_modules/onnxruntime-node/dist/index.js']);
     expect(all).toContain('node_modules/onnxruntime-node/package.json');
+    // (no arm64 host here to load it: the bundled file requires the arm64 binding by a path that exists in the asset)
+    const dist = path.join(asset, 'node_modules', 'onnxruntime-node', 'dist');
+    const binding = /require\("(\.\.\/bin\/napi-v6\/linux\/arm64\/onnxruntime_binding\.node)"\)/.exec(readFileSync(path.join(dist, 'index.js'), 'utf8'));
+    expect(binding?.[1]).toBeDefined();
+    expect(existsSync(path.resolve(dist, binding![1]!))).toBe(true);
     const mb = du(asset) / 2 ** 20;
     console.log(`BiasGate asset (arm64): ${mb.toFixed(1)} MB`);
     expect(mb).toBeLessThan(40);
