@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_TRAFFIC_DRIFT_THRESHOLDS, type TrafficDriftThresholds } from '../lambdas/core/traffic-drift';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
-import type { OnnxEndpoint } from './onnx-endpoint';
+import type { MonitoredEndpoint } from './endpoint-captures';
 import { PROFILES_PREFIX } from './private/defaults';
 import { SecureFunction } from './private/secure-function';
 import type { TrainingPipeline } from './training-pipeline';
@@ -18,8 +18,12 @@ import type { TrainingPipeline } from './training-pipeline';
 export const DRIFT_REPORTS_PREFIX = 'reports/drift/';
 
 export interface DriftMonitorProps {
-  /** The endpoint whose captured traffic is watched (its captures under `captures/<endpointName>/`). */
-  readonly endpoint: OnnxEndpoint;
+  /**
+   * The endpoint whose captured traffic is watched: an OnnxEndpoint, or a
+   * SageMakerEndpoint with data capture whose releases go through the kit
+   * (given a `ledger`), or any endpoint that describes its captures.
+   */
+  readonly endpoint: MonitoredEndpoint;
   readonly dataLake: DataLake;
   /** The serving model and its training data are found through it. */
   readonly ledger: LineageLedger;
@@ -119,9 +123,13 @@ export class DriftMonitor extends Construct {
     if (span > maxSpan) throw new Error(`DriftMonitor: 'interval' × 'evaluationPeriods' (${span} minutes) must be at most ${maxSpan / (24 * 60)} day${maxSpan > 24 * 60 ? 's' : ''}, CloudWatch's limit for ${minutes < 60 ? 'periods under an hour' : 'an alarm'}.`);
 
     this.endpointName = props.endpoint.endpointName;
+    const captures = props.endpoint.captures;
+    if (!captures) throw new Error(`DriftMonitor: endpoint '${this.endpointName}' captures no traffic; give it a capture share ('captureSampleRate' of an OnnxEndpoint, 'dataCapturePercent' of a SageMakerEndpoint with instances) above 0.`);
+    if (props.endpoint.recordsReleases === false) throw new Error(`DriftMonitor: the releases of endpoint '${this.endpointName}' are not recorded in the ledger, so no monitor can tell which model serves; give the endpoint the 'ledger' and release through it.`);
     this.pipelineName = props.pipelineName ?? props.retrain?.pipelineName ?? 'none';
     this.metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
-    const capturePrefix = `captures/${this.endpointName}/`;
+    const capturePrefix = captures.prefix;
+    if (!Token.isUnresolved(capturePrefix) && !capturePrefix.endsWith('/')) throw new Error(`DriftMonitor: the captures prefix of endpoint '${this.endpointName}' must end in '/' (got '${capturePrefix}').`);
     const fn = new SecureFunction(this, 'Function', {
       entry: 'drift-monitor',
       description: `cdk-mlops drift monitor of endpoint ${this.endpointName}: captured traffic vs the serving model's training data`,
@@ -135,6 +143,7 @@ export class DriftMonitor extends Construct {
         PIPELINE_NAME: this.pipelineName,
         ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName,
         CAPTURE_PREFIX: capturePrefix,
+        CAPTURE_FORMAT: captures.format,
         PROFILES_PREFIX,
         REPORTS_PREFIX: DRIFT_REPORTS_PREFIX,
         WINDOW_MINUTES: String(windowMinutes),
@@ -151,6 +160,7 @@ export class DriftMonitor extends Construct {
     props.ledger.bindEnvironment(fn.function);
     props.dataLake.grantListArtifacts(fn.role, capturePrefix);
     props.dataLake.grantReadArtifacts(fn.role, `${capturePrefix}*`);
+    captures.encryptionKey?.grantDecrypt(fn.role);
     // the training data's profile: read the gate's, or profile the data (and store it)
     props.dataLake.grantReadArtifacts(fn.role, `${PROFILES_PREFIX}*`);
     props.dataLake.grantWriteArtifacts(fn.role, `${PROFILES_PREFIX}*`);

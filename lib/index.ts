@@ -3,6 +3,7 @@ export * from './data-lake';
 export * from './dataset-ingest';
 export * from './dataset-validation';
 export * from './drift-monitor';
+export * from './endpoint-captures';
 export * from './lineage-ledger';
 export * from './mlops-settings';
 export * from './mlops-stack';

@@ -10,6 +10,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { INITIAL_DEPLOYMENT_CONFIG } from '../lambdas/core/deployment';
 import type { DataLake } from './data-lake';
+import type { EndpointCaptures } from './endpoint-captures';
 import type { LineageLedger } from './lineage-ledger';
 import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
@@ -137,6 +138,8 @@ export class OnnxEndpoint extends Construct {
   readonly rollbackDeadLetterQueue?: sqs.Queue;
   readonly metricsNamespace: string;
   readonly serviceName: string;
+  /** Where sampled requests and their predictions go (undefined with `captureSampleRate` 0): what a DriftMonitor reads. */
+  readonly captures?: EndpointCaptures;
 
   constructor(scope: Construct, id: string, props: OnnxEndpointProps) {
     super(scope, id);
@@ -175,6 +178,7 @@ export class OnnxEndpoint extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
     this.serviceName = `endpoint-${this.endpointName}`;
     const capturePrefix = `captures/${this.endpointName}/`;
+    if (Token.isUnresolved(captureSampleRate) || captureSampleRate > 0) this.captures = { prefix: capturePrefix, format: 'cdk-mlops' };
     const fn = new SecureFunction(this, 'Function', {
       entry: 'onnx-endpoint',
       description: `cdk-mlops endpoint ${this.endpointName}: ONNX model inference (onnxruntime-node)`,

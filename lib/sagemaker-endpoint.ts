@@ -11,6 +11,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { DataLake } from './data-lake';
+import type { EndpointCaptures } from './endpoint-captures';
 import type { LineageLedger } from './lineage-ledger';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { createReleaseStateMachine } from './private/release';
@@ -119,6 +120,13 @@ export class SageMakerEndpoint extends Construct {
   readonly deployer?: lambda.IFunction;
   /** `{ "modelVersionId": "mv-..." }` in: the model released with the endpoint's guardrails, recorded in the ledger. */
   readonly releaseStateMachine?: sfn.StateMachine;
+  /**
+   * Where SageMaker's data capture writes (`captures/<name>/<name>/<variant>/yyyy/mm/dd/hh/`),
+   * undefined when nothing is captured (serverless, or `dataCapturePercent` 0): what a DriftMonitor reads.
+   */
+  readonly captures?: EndpointCaptures;
+  /** True when releases go through the kit and are recorded in the ledger (`ledger` given): a DriftMonitor needs that. */
+  readonly recordsReleases: boolean;
 
   constructor(scope: Construct, id: string, props: SageMakerEndpointProps) {
     super(scope, id);
@@ -152,6 +160,9 @@ export class SageMakerEndpoint extends Construct {
 
     const key = props.encryptionKey ?? props.dataLake.encryptionKey;
     const capturePrefix = `captures/${this.endpointName}/`;
+    // SageMaker appends <endpoint>/<variant>/ to the destination
+    if (!serverless && capture > 0) this.captures = { prefix: `${capturePrefix}${this.endpointName}/${this.variantName}/`, format: 'sagemaker', ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}) };
+    this.recordsReleases = props.ledger !== undefined;
     this.role = new iam.Role(this, 'ExecutionRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `cdk-mlops endpoint ${this.endpointName}: SageMaker hosting` });
     props.dataLake.grantReadArtifacts(this.role, `${DEFAULT_MODELS_PREFIX}*`);
     props.dataLake.grantReadArtifacts(this.role, 'training/*');

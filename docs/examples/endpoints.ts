@@ -1,16 +1,18 @@
 // Example: both endpoint kinds in your own stack — a serverless ONNX endpoint with
 // provisioned concurrency and a linear rollout, and a SageMaker endpoint on Inferentia2
-// serving a Neo-compiled model, autoscaled; a caller role allowed to invoke both.
+// serving a Neo-compiled model, autoscaled and watched for drift through its data
+// capture; a caller role allowed to invoke both.
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { DataLake, HostingInstanceType, LineageLedger, OnnxEndpoint, SageMakerEndpoint } from '../../lib';
+import { DataLake, DriftMonitor, HostingInstanceType, LineageLedger, OnnxEndpoint, SageMakerEndpoint } from '../../lib';
 
 export class EndpointsExampleStack extends Stack {
   readonly onnx: OnnxEndpoint;
   readonly inferentia: SageMakerEndpoint;
+  readonly inferentiaDrift: DriftMonitor;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -42,6 +44,16 @@ export class EndpointsExampleStack extends Stack {
       autoscaling: { minCapacity: 1, maxCapacity: 4, targetInvocationsPerInstance: 200 },
       dataCapturePercent: 10,
       trafficShifting: { type: 'CANARY', size: 25, waitInterval: Duration.minutes(10) },
+    });
+
+    // SageMaker's own capture format (CSV or JSON requests), read from the serving Deployment
+    // on, against the serving model's training data; features as the model signature names them.
+    this.inferentiaDrift = new DriftMonitor(this, 'ChurnInf2Drift', {
+      endpoint: this.inferentia,
+      dataLake: lake,
+      ledger,
+      features: ['tenure', 'monthly_charges', 'contract'],
+      interval: Duration.hours(6),
     });
 
     const caller = new iam.Role(this, 'Caller', { assumedBy: new iam.AccountRootPrincipal(), description: 'an application calling both endpoints' });

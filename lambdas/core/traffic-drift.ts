@@ -61,7 +61,17 @@ export class TrafficProfile {
   add(row: Readonly<Record<string, unknown>>): void {
     this.profile.rows++;
     for (const f of this.features) this.profile.column(f).observeValue(row[f]);
-    const p = row.__prediction;
+    this.addPrediction(row.__prediction);
+  }
+
+  /** A row of text cells in the features' order (a CSV request), read as the profiler reads CSV. */
+  addText(cells: readonly string[], prediction?: number): void {
+    this.profile.rows++;
+    this.features.forEach((f, i) => this.profile.column(f).observeText(cells[i] ?? ''));
+    this.addPrediction(prediction);
+  }
+
+  private addPrediction(p: unknown): void {
     if (typeof p === 'number' && Number.isFinite(p)) {
       this.predictionSum += p;
       this.predictions++;

@@ -18,11 +18,17 @@ import { monitorDrift, type MonitorDeps, type MonitorResult, type MonitorSetting
  * With too few rows only CapturedRows is published (the alarms treat the
  * missing drift values as not breaching).
  * Environment: ENDPOINT_NAME, PIPELINE_NAME, ARTIFACTS_BUCKET, CAPTURE_PREFIX,
- * PROFILES_PREFIX, REPORTS_PREFIX, WINDOW_MINUTES, MIN_ROWS, MAX_ROWS,
+ * CAPTURE_FORMAT ('cdk-mlops', the default, or 'sagemaker'), PROFILES_PREFIX, REPORTS_PREFIX, WINDOW_MINUTES, MIN_ROWS, MAX_ROWS,
  * THRESHOLDS (JSON), METRICS_NAMESPACE, LEDGER_*.
  */
 
 const logger = new Logger();
+function captureFormat(value: string | undefined): MonitorSettings['captureFormat'] {
+  if (value === undefined || value === '' || value === 'cdk-mlops') return 'cdk-mlops';
+  if (value === 'sagemaker') return 'sagemaker';
+  throw new Error(`environment CAPTURE_FORMAT: expected 'cdk-mlops' or 'sagemaker' (got '${value}')`);
+}
+
 let wiring: { deps: MonitorDeps; settings: MonitorSettings; namespace: string } | undefined;
 
 function wire(): NonNullable<typeof wiring> {
@@ -35,6 +41,7 @@ function wire(): NonNullable<typeof wiring> {
       endpoint: requireEnv('ENDPOINT_NAME'),
       pipeline: requireEnv('PIPELINE_NAME'),
       capturePrefix: requireEnv('CAPTURE_PREFIX'),
+      captureFormat: captureFormat(process.env.CAPTURE_FORMAT),
       profilesPrefix: process.env.PROFILES_PREFIX ?? 'profiles/',
       reportsPrefix: process.env.REPORTS_PREFIX ?? 'reports/drift/',
       windowMs: positive('WINDOW_MINUTES') * 60_000,
@@ -73,5 +80,6 @@ export const handler = middy(async (): Promise<MonitorResult> => {
   for (const line of driftMetricLines(result, namespace)) process.stdout.write(line);
   if (result.status === 'no-model') logger.info('nothing to monitor', { reason: result.reason });
   else logger.info('drift', { status: result.status, modelVersionId: result.modelVersionId, rows: result.report.rows, drifted: result.report.drifted, reasons: result.report.reasons, reportUri: result.reportUri });
+  if (result.status !== 'no-model' && result.invocations?.unreadable) logger.warn('captured invocations the monitor cannot read', { unreadable: result.invocations.unreadable, firstProblem: result.invocations.firstProblem });
   return result;
 }).use(injectLambdaContext(logger));

@@ -2,6 +2,7 @@ import { endpointSubject, servingDeployment } from '../core/deployment';
 import { DatasetParseError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
 import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
+import { CaptureLineError, parseSageMakerCaptureLine } from '../core/sagemaker-capture';
 import { TrafficProfile, trafficDrift, type TrafficDriftReport, type TrafficDriftThresholds } from '../core/traffic-drift';
 import type { ObjectReader } from '../ingest/ingest';
 import { profileDatasetVersion } from '../shared/dataset-reader';
@@ -9,20 +10,28 @@ import { trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * DriftMonitor: on a schedule, the captured traffic of an endpoint's last
- * window (the JSON Lines the endpoint samples under
- * `captures/<endpoint>/yyyy/mm/dd/hh/`) against the training data of the model
- * that serves (found through the ledger: Deployment → ModelVersion →
- * TrainingRun → DatasetVersion, whose stored profile the validation gate
- * wrote). Only rows that model scored count: a canary's rows are another
- * model's. The report is stored (write-once, one per run) and returned; the
- * handler turns it into metrics the alarms read.
+ * window against the training data of the model that serves (found through the
+ * ledger: Deployment → ModelVersion → TrainingRun → DatasetVersion, whose stored
+ * profile the validation gate wrote). Only rows that model scored count:
+ * - an OnnxEndpoint's captures (`captures/<endpoint>/yyyy/mm/dd/hh/<time>-<request>.jsonl`,
+ *   format 'cdk-mlops') name the model version of each row: a canary's rows are
+ *   another model's;
+ * - a SageMaker endpoint's (`<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl`,
+ *   format 'sagemaker', see core/sagemaker-capture.ts) do not: only invocations
+ *   from the serving Deployment's record on count, which is written once the
+ *   endpoint is InService on the new model (the blue/green update, its old
+ *   fleet included, is over).
+ * The report is stored (write-once, one per run) and returned; the handler
+ * turns it into metrics the alarms read.
  */
 
 export interface MonitorSettings {
   readonly endpoint: string;
   readonly pipeline: string;
-  /** Key prefix of the endpoint's captures, ending in '/'. */
+  /** Key prefix of the endpoint's captures, ending in '/' (the hour folders are under it). */
   readonly capturePrefix: string;
+  /** Who wrote the captures: an OnnxEndpoint ('cdk-mlops') or SageMaker data capture. @default 'cdk-mlops' */
+  readonly captureFormat?: 'cdk-mlops' | 'sagemaker';
   readonly profilesPrefix: string;
   /** Where reports go: `<reportsPrefix><endpoint>/<time>.json`. */
   readonly reportsPrefix: string;
@@ -56,9 +65,23 @@ export type MonitorResult =
       readonly modelVersionId: string;
       readonly window: { readonly from: string; readonly to: string };
       readonly captureObjects: number;
+      /** SageMaker captures only: the invocations read, and those that could not be used. */
+      readonly invocations?: SageMakerCaptureCounts;
       readonly report: TrafficDriftReport;
       readonly reportUri: string;
     };
+
+export interface SageMakerCaptureCounts {
+  /** Captured invocations in the window since the serving model's Deployment. */
+  read: number;
+  /** Invocations outside the window, or from before the serving Deployment (another model's). */
+  skipped: number;
+  /** Lines that could not be read, and the first reason (file and line). */
+  unreadable: number;
+  firstProblem?: string;
+  /** Invocations whose response did not give one score per row: their rows count without scores. */
+  unpairedScores: number;
+}
 
 /** Capture objects read at once. */
 const READ_CONCURRENCY = 32;
@@ -75,6 +98,32 @@ function addCapturedRows(traffic: TrafficProfile, text: string, modelVersionId: 
     }
     if (row !== null && typeof row === 'object' && (row as Record<string, unknown>).__model_version === modelVersionId) traffic.add(row as Record<string, unknown>);
   }
+}
+
+/** The rows of one SageMaker capture file invoked in [from, to]. */
+function addSageMakerRows(traffic: TrafficProfile, text: string, key: string, features: readonly string[], from: number, to: number, counts: SageMakerCaptureCounts): void {
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let invocation;
+    try {
+      invocation = parseSageMakerCaptureLine(line, features);
+    } catch (err) {
+      if (!(err instanceof CaptureLineError)) throw err;
+      counts.unreadable++;
+      counts.firstProblem ??= `${key} line ${i + 1}: ${err.message}`;
+      return;
+    }
+    if (invocation.time < from || invocation.time > to) {
+      counts.skipped++;
+      return;
+    }
+    counts.read++;
+    if (invocation.unpairedScores) counts.unpairedScores++;
+    for (const row of invocation.rows) {
+      if ('cells' in row) traffic.addText(row.cells, row.prediction);
+      else traffic.add(row.prediction === undefined ? row.values : { ...row.values, __prediction: row.prediction });
+    }
+  });
 }
 
 /** The hour folders (`yyyy/mm/dd/hh/`) a window touches. */
@@ -126,24 +175,34 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
 
   const to = deps.now();
   const from = new Date(to.getTime() - settings.windowMs);
+  const sageMaker = settings.captureFormat === 'sagemaker';
+  // SageMaker captures name no model: only what was invoked since the serving Deployment counts
+  const start = sageMaker ? Math.max(from.getTime(), Date.parse(serving.createdAt)) : from.getTime();
+  const counts: SageMakerCaptureCounts = { read: 0, skipped: 0, unreadable: 0, unpairedScores: 0 };
   const traffic = new TrafficProfile(features);
   let captureObjects = 0;
   // newest hours first, so a capped run reads the most recent traffic
-  for (const hour of hourPrefixes(from, to).reverse()) {
+  for (const hour of hourPrefixes(new Date(start), to).reverse()) {
     const keys: string[] = [];
     for await (const key of deps.artifacts.list(`${settings.capturePrefix}${hour}`)) {
+      if (sageMaker) {
+        if (key.endsWith('.jsonl')) keys.push(key);
+        continue;
+      }
       const t = captureTime(key);
-      if (t >= from.getTime() && t <= to.getTime()) keys.push(key);
+      if (t >= start && t <= to.getTime()) keys.push(key);
     }
     keys.reverse();
     // a busy endpoint captures many small objects: read them READ_CONCURRENCY at a time, use them newest first
     for (let i = 0; i < keys.length && traffic.rows < settings.maxRows; i += READ_CONCURRENCY) {
-      const texts = await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map((k) => deps.artifacts.getText(k)));
-      for (const text of texts) {
+      const batch = keys.slice(i, i + READ_CONCURRENCY);
+      const texts = await Promise.all(batch.map((k) => deps.artifacts.getText(k)));
+      for (const [j, text] of texts.entries()) {
         if (traffic.rows >= settings.maxRows) break;
         if (text === undefined) continue;
         captureObjects++;
-        addCapturedRows(traffic, text, modelVersionId);
+        if (sageMaker) addSageMakerRows(traffic, text, batch[j]!, features, start, to.getTime(), counts);
+        else addCapturedRows(traffic, text, modelVersionId);
       }
     }
   }
@@ -157,8 +216,9 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
     baseline: { datasetVersionId: dsv.id, rows: baseline.rows },
     window: { from: from.toISOString(), to: stamp },
     captureObjects,
+    ...(sageMaker ? { invocations: counts } : {}),
     thresholds: settings.thresholds,
     ...report,
   });
-  return { status: report.judged ? 'judged' : 'too-few-rows', endpoint: settings.endpoint, pipeline: settings.pipeline, modelVersionId, window: { from: from.toISOString(), to: stamp }, captureObjects, report, reportUri };
+  return { status: report.judged ? 'judged' : 'too-few-rows', endpoint: settings.endpoint, pipeline: settings.pipeline, modelVersionId, window: { from: from.toISOString(), to: stamp }, captureObjects, ...(sageMaker ? { invocations: counts } : {}), report, reportUri };
 }

@@ -1,8 +1,9 @@
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { DataLake, DriftMonitor, LineageLedger, OnnxEndpoint, OpsDashboard, type DriftMonitorProps } from '../../lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { DataLake, DriftMonitor, LineageLedger, OnnxEndpoint, OpsDashboard, SageMakerEndpoint, type DriftMonitorProps, type SageMakerEndpointProps } from '../../lib';
 import { asArray, iamStatements, referenceTemplate, SKIP_BUNDLING, testStack } from '../helpers/stacks';
 
 /*
@@ -37,7 +38,7 @@ describe('DriftMonitor', () => {
   it('runs a Lambda on a schedule over the endpoint captures, with its window, thresholds and metric dimensions', () => {
     const t = monitor({ interval: Duration.minutes(30), window: Duration.hours(2), minRows: 200, thresholds: { psi: 0.25 } }).template();
     const fn = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => String(f.Properties.Description).startsWith('cdk-mlops drift monitor')) as any;
-    expect(fn.Properties.Environment.Variables).toMatchObject({ ENDPOINT_NAME: 'wages', PIPELINE_NAME: 'none', CAPTURE_PREFIX: 'captures/wages/', PROFILES_PREFIX: 'profiles/', REPORTS_PREFIX: 'reports/drift/', WINDOW_MINUTES: '120', MIN_ROWS: '200', MAX_ROWS: '100000', THRESHOLDS: JSON.stringify({ psi: 0.25, jsDistance: 0.1, predictionShift: 0.1 }), METRICS_NAMESPACE: 'cdk-mlops' });
+    expect(fn.Properties.Environment.Variables).toMatchObject({ ENDPOINT_NAME: 'wages', PIPELINE_NAME: 'none', CAPTURE_PREFIX: 'captures/wages/', CAPTURE_FORMAT: 'cdk-mlops', PROFILES_PREFIX: 'profiles/', REPORTS_PREFIX: 'reports/drift/', WINDOW_MINUTES: '120', MIN_ROWS: '200', MAX_ROWS: '100000', THRESHOLDS: JSON.stringify({ psi: 0.25, jsDistance: 0.1, predictionShift: 0.1 }), METRICS_NAMESPACE: 'cdk-mlops' });
     expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Timeout: 600 });
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined(); // reserving any fails a deploy on a new account
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)', State: 'ENABLED', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DriftFunction'), 'Arn'] } })] });
@@ -104,6 +105,73 @@ describe('DriftMonitor', () => {
     new OpsDashboard(stack, 'Ops', { endpoints: [endpoint], driftMonitors: [construct] });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     // a finding without an acknowledgement fails the synth
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('DriftMonitor on a SageMakerEndpoint', () => {
+  function sageMakerMonitor(props: Partial<SageMakerEndpointProps> = {}, stack: Stack = testStack()) {
+    const dataLake = new DataLake(stack, 'Lake');
+    const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    const endpoint = new SageMakerEndpoint(stack, 'Wages', { dataLake, ledger, imageUri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:v1', initialModelDataUrl: 's3://bucket/models/wages/model.tar.gz', ...props });
+    const construct = new DriftMonitor(stack, 'Drift', { endpoint, dataLake, ledger, features: ['education', 'gender'] });
+    return { stack, endpoint, construct, template: () => Template.fromStack(stack) };
+  }
+  const monitorFunction = (t: Template): any => Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => String(f.Properties.Description).startsWith('cdk-mlops drift monitor'));
+
+  it("reads SageMaker's data capture where SageMaker writes it: <destination>/<endpoint>/<variant>/", () => {
+    // GIVEN / WHEN
+    const { endpoint, construct, stack, template } = sageMakerMonitor();
+    const t = template();
+    // THEN
+    expect(endpoint.captures).toEqual({ prefix: 'captures/wages/wages/AllTraffic/', format: 'sagemaker' });
+    const destination = (Object.values(t.findResources('AWS::SageMaker::EndpointConfig'))[0] as any).Properties.DataCaptureConfig.DestinationS3Uri;
+    expect(JSON.stringify(destination)).toContain('/captures/wages"');
+    expect(monitorFunction(t).Properties.Environment.Variables).toMatchObject({ ENDPOINT_NAME: 'wages', CAPTURE_PREFIX: 'captures/wages/wages/AllTraffic/', CAPTURE_FORMAT: 'sagemaker' });
+    const role = stack.resolve((construct.role.node.defaultChild as any).logicalId) as string;
+    const lists = iamStatements(t).filter((s) => s.policy.startsWith(role.replace(/Role[0-9A-F]{8}$/, '')) && asArray(s.statement.Action).includes('s3:ListBucket')).map((s) => s.statement.Condition);
+    expect(lists).toEqual(expect.arrayContaining([{ StringLike: { 's3:prefix': ['captures/wages/wages/AllTraffic/*'] } }]));
+  });
+
+  it("may decrypt the captures when the endpoint encrypts them with a key of its own", () => {
+    // GIVEN
+    const stack = testStack();
+    const key = new kms.Key(stack, 'EndpointKey', { enableKeyRotation: true });
+    // WHEN
+    const { construct } = sageMakerMonitor({ encryptionKey: key }, stack);
+    const t = Template.fromStack(stack);
+    // THEN
+    const role = stack.resolve((construct.role.node.defaultChild as any).logicalId) as string;
+    const keyId = stack.resolve((key.node.defaultChild as any).logicalId) as string;
+    const decrypts = iamStatements(t).filter((s) => s.policy.startsWith(role.replace(/Role[0-9A-F]{8}$/, '')) && asArray(s.statement.Action).includes('kms:Decrypt'));
+    expect(decrypts.some((s) => JSON.stringify(s.statement.Resource).includes(keyId))).toBe(true);
+  });
+
+  it.each([
+    [{ dataCapturePercent: 0 }, "DriftMonitor: endpoint 'wages' captures no traffic"],
+    [{ serverless: { memorySize: Size.gibibytes(2), maxConcurrency: 5 } }, "DriftMonitor: endpoint 'wages' captures no traffic"],
+  ] as [Partial<SageMakerEndpointProps>, string][])('refuses an endpoint that captures nothing (%j)', (props, message) => {
+    expect(() => sageMakerMonitor(props)).toThrow(message);
+  });
+
+  it('refuses an endpoint whose releases the ledger does not record, and an OnnxEndpoint capturing nothing', () => {
+    const stack = testStack();
+    const dataLake = new DataLake(stack, 'Lake');
+    const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    const unrecorded = new SageMakerEndpoint(stack, 'Wages', { dataLake, imageUri: 'img', initialModelDataUrl: 's3://bucket/m.tar.gz' });
+    expect(unrecorded.recordsReleases).toBe(false);
+    expect(() => new DriftMonitor(stack, 'Drift', { endpoint: unrecorded, dataLake, ledger, features: ['a'] })).toThrow("DriftMonitor: the releases of endpoint 'wages' are not recorded in the ledger");
+    const silent = new OnnxEndpoint(stack, 'Silent', { dataLake, ledger, captureSampleRate: 0 });
+    expect(silent.captures).toBeUndefined();
+    expect(() => new DriftMonitor(stack, 'Drift2', { endpoint: silent, dataLake, ledger, features: ['a'] })).toThrow("DriftMonitor: endpoint 'silent' captures no traffic");
+    expect(() => new DriftMonitor(stack, 'Drift3', { endpoint: { endpointName: 'x', captures: { prefix: 'captures/x', format: 'sagemaker' } }, dataLake, ledger, features: ['a'] })).toThrow("the captures prefix of endpoint 'x' must end in '/' (got 'captures/x')");
+  });
+
+  it('passes cdk-nag AwsSolutions', () => {
+    const app = new App({ context: SKIP_BUNDLING });
+    const stack = new Stack(app, 'Nag', { env: { account: '123456789012', region: 'us-east-1' } });
+    sageMakerMonitor({}, stack);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
 });

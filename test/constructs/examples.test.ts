@@ -75,7 +75,7 @@ describe('documentation examples', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
-  it('endpoints example: ONNX with provisioned concurrency and a linear rollout, SageMaker on Inferentia2, under cdk-nag', () => {
+  it('endpoints example: ONNX with provisioned concurrency and a linear rollout, SageMaker on Inferentia2 watched for drift, under cdk-nag', () => {
     const app = nagged();
     const stack = new EndpointsExampleStack(app, 'Example', { env: { account: '123456789012', region: 'us-east-1' } });
     const t = Template.fromStack(stack);
@@ -83,6 +83,8 @@ describe('documentation examples', () => {
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'lambda', MinCapacity: 2, MaxCapacity: 20 });
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ServiceNamespace: 'sagemaker', MinCapacity: 1, MaxCapacity: 4 });
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InstanceType: 'ml.inf2.xlarge' })] });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CAPTURE_PREFIX: 'captures/churninf2/churninf2/AllTraffic/', CAPTURE_FORMAT: 'sagemaker' }) } });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)' });
     expect(() => app.synth()).not.toThrow();
   });
 

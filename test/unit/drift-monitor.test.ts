@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deterministicId } from '../../lambdas/core/lineage';
+import { buildRecord, deterministicId } from '../../lambdas/core/lineage';
 import { DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { driftMetricLines } from '../../lambdas/drift-monitor/index';
 import { captureTime, hourPrefixes, monitorDrift, type MonitorDeps, type MonitorSettings } from '../../lambdas/drift-monitor/monitor';
@@ -120,5 +120,88 @@ describe('drift monitor', () => {
     if (r.status === 'no-model') throw new Error(r.reason);
     expect(r.captureObjects).toBe(1);
     expect(r.report.rows).toBe(200);
+  });
+});
+
+describe('drift monitor on SageMaker captures', () => {
+  const SM: MonitorSettings = { ...SETTINGS, capturePrefix: 'captures/wages/wages/AllTraffic/', captureFormat: 'sagemaker' };
+
+  /** A SageMaker capture file: one JSON line per invocation (CSV in, CSV out), in the hour folder of its first invocation. */
+  function smCapture(artifacts: MemoryArtifacts, file: string, invocations: { minutesAgo: number; rows: { education: number; p: number }[] }[]): void {
+    const first = new Date(NOW.getTime() - invocations[0]!.minutesAgo * 60_000).toISOString();
+    const key = `captures/wages/wages/AllTraffic/${first.slice(0, 4)}/${first.slice(5, 7)}/${first.slice(8, 10)}/${first.slice(11, 13)}/${first.slice(14, 16)}-${first.slice(17, 19)}-000-${file}.jsonl`;
+    const lines = invocations.map(({ minutesAgo, rows: rs }) =>
+      JSON.stringify({
+        captureData: {
+          endpointInput: { observedContentType: 'text/csv', mode: 'INPUT', data: rs.map((r) => String(r.education)).join('\n'), encoding: 'CSV' },
+          endpointOutput: { observedContentType: 'text/csv; charset=utf-8', mode: 'OUTPUT', data: rs.map((r) => String(r.p)).join('\n'), encoding: 'CSV' },
+        },
+        eventMetadata: { eventId: `${file}-${minutesAgo}`, inferenceTime: new Date(NOW.getTime() - minutesAgo * 60_000).toISOString() },
+        eventVersion: '0',
+      }),
+    );
+    artifacts.objects.set(key, lines.join('\n') + '\n');
+  }
+
+  it('the same traffic as SageMaker captured it gives the same report as the OnnxEndpoint captures', async () => {
+    // Prepare: one traffic, written by each endpoint kind
+    const traffic = [
+      { minutesAgo: 10, rows: rows(150, (i) => 14 + (i % 4), 0.6) },
+      { minutesAgo: 30, rows: rows(100, (i) => 12 + (i % 6), 0.55) },
+    ];
+    const onnx = await setup();
+    for (const t of traffic) capture(onnx.artifacts, t.minutesAgo, 'mv-1', t.rows);
+    const sm = await setup();
+    smCapture(sm.artifacts, 'a', traffic);
+    // Act
+    const a = await monitorDrift(onnx.deps, SETTINGS);
+    const b = await monitorDrift(sm.deps, SM);
+    // Assess
+    if (a.status === 'no-model' || b.status === 'no-model') throw new Error('no model');
+    expect(b.report).toEqual(a.report);
+    expect(b.report).toMatchObject({ rows: 250, judged: true, drifted: true });
+    expect(b.invocations).toEqual({ read: 2, skipped: 0, unreadable: 0, unpairedScores: 0 });
+    expect(b.captureObjects).toBe(1);
+    expect(JSON.parse(sm.artifacts.objects.get('reports/drift/wages/20261201T102000000Z.json')!)).toMatchObject({ invocations: { read: 2 }, rows: 250 });
+  });
+
+  it('counts only what was invoked in the window since the serving Deployment; unreadable lines are counted with the first reason', async () => {
+    // Prepare: mv-2 released at 10:00 (a Deployment recorded once the endpoint was InService on it)
+    const { ledger, artifacts, deps } = await setup();
+    ledger.records.push(buildRecord({ kind: 'Deployment', id: 'dp-2', subject: 'endpoint/wages', parents: ['mv-2'], data: { endpoint: 'wages', modelVersionId: 'mv-2', strategy: 'blue/green canary', reason: 'retrain', status: 'succeeded' } }, new Date('2026-12-01T10:00:00Z'), () => 'x'));
+    smCapture(artifacts, 'new', [
+      { minutesAgo: 5, rows: rows(120, (i) => 8 + (i % 10), 0.3) },
+      { minutesAgo: 15, rows: rows(10, () => 9, 0.3) },
+    ]);
+    smCapture(artifacts, 'old', [
+      { minutesAgo: 25, rows: rows(300, () => 17, 0.9) }, // 09:55: mv-1 still served (or both fleets did)
+      { minutesAgo: 90, rows: rows(300, () => 17, 0.9) }, // before the window
+    ]);
+    artifacts.objects.set('captures/wages/wages/AllTraffic/2026/12/01/10/12-00-000-bad.jsonl', '{"captureData": {"endpointInput": {"observedContentType": "image/png", "data": "AA==", "encoding": "BASE64"}}, "eventMetadata": {"inferenceTime": "2026-12-01T10:12:00Z"}}\n');
+    // Act
+    const r = await monitorDrift(deps, SM);
+    // Assess
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r.modelVersionId).toBe('mv-2');
+    expect(r.report.rows).toBe(130);
+    expect(r.report.drifted).toBe(false);
+    expect(r.captureObjects).toBe(2); // the 10:xx folder only: the 09:xx one is before the Deployment
+    expect(r.invocations).toEqual({ read: 2, skipped: 0, unreadable: 1, firstProblem: "captures/wages/wages/AllTraffic/2026/12/01/10/12-00-000-bad.jsonl line 1: the request is 'image/png', neither CSV nor JSON", unpairedScores: 0 });
+  });
+
+  it('invocations in an hour folder but outside the window are skipped; at most maxRows rows, the newest files first', async () => {
+    const { artifacts, deps } = await setup();
+    // 09:20:30 is in the window's first hour folder; 09:19 (61 minutes ago) is in the same folder but before the window
+    smCapture(artifacts, 'a', [{ minutesAgo: 61, rows: rows(50, () => 17, 0.9) }, { minutesAgo: 59.5, rows: rows(100, () => 8, 0.3) }]);
+    const r = await monitorDrift(deps, SM);
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r.invocations).toMatchObject({ read: 1, skipped: 1 });
+    expect(r.report.rows).toBe(100);
+
+    smCapture(artifacts, 'b', [{ minutesAgo: 2, rows: rows(200, () => 17, 0.3) }]);
+    const capped = await monitorDrift(deps, { ...SM, maxRows: 150 });
+    if (capped.status === 'no-model') throw new Error(capped.reason);
+    expect(capped.captureObjects).toBe(1);
+    expect(capped.report.rows).toBe(200);
   });
 });
