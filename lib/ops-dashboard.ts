@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import type { BiasGate } from './bias-gate';
 import type { DriftMonitor } from './drift-monitor';
 import type { OnnxEndpoint } from './onnx-endpoint';
+import type { SageMakerEndpoint } from './sagemaker-endpoint';
 import type { TrainingPipeline } from './training-pipeline';
 import type { ValidationGate } from './validation-gate';
 
@@ -19,6 +20,8 @@ export interface OpsDashboardProps {
   /** @default - none */
   readonly endpoints?: readonly OnnxEndpoint[];
   /** @default - none */
+  readonly sageMakerEndpoints?: readonly SageMakerEndpoint[];
+  /** @default - none */
   readonly driftMonitors?: readonly DriftMonitor[];
   /** Further alarms shown in the alarm-state row. @default - none */
   readonly alarms?: readonly cloudwatch.IAlarm[];
@@ -32,7 +35,8 @@ export interface OpsDashboardProps {
  * One CloudWatch dashboard for the whole stack, in the order an operator reads
  * it: alarm states first, then the pipelines (executions, failures), the gates
  * (pass/fail and failed checks), each endpoint (invocations, latency p50/p99,
- * errors, concurrency, prediction shift) and each drift monitor (PSI and
+ * errors, concurrency, prediction shift; a SageMaker endpoint's invocations,
+ * 4xx/5xx, model latency and instance load) and each drift monitor (PSI and
  * Jensen–Shannon distance per feature, prediction drift). Built with
  * aws-cloudwatch directly: the widgets are mostly the kit's own EMF metrics;
  * see docs/CONSTRUCTS.md for why not cdk-monitoring-constructs.
@@ -51,6 +55,7 @@ export class OpsDashboard extends Construct {
     // 1. alarm states: everything that acts by itself
     const alarms: cloudwatch.IAlarm[] = [];
     for (const e of props.endpoints ?? []) alarms.push(e.healthAlarm, e.alarms.errorRate, e.alarms.latency, e.alarms.predictionShift, e.alarms.integrity);
+    for (const e of props.sageMakerEndpoints ?? []) alarms.push(e.alarms.errorRate, e.alarms.latency);
     for (const m of props.driftMonitors ?? []) alarms.push(m.driftAlarm, m.predictionAlarm, ...Object.values(m.featureAlarms));
     alarms.push(...(props.alarms ?? []));
     this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `# cdk-mlops operations\nAlarms act by themselves: a drift alarm retrains, a health alarm right after a release rolls back. Lineage: \`npx cdk-mlops endpoint serving <name>\`.`, width: 24, height: 2 }));
@@ -107,6 +112,25 @@ export class OpsDashboard extends Construct {
           right: [e.metricPredictionShift({ period, label: 'prediction shift (max container)' }), e.metricPredictionMean({ period, label: 'mean prediction' })],
           width: 6,
         }),
+      );
+    }
+
+    for (const e of props.sageMakerEndpoints ?? []) {
+      // ModelLatency is in microseconds
+      const latency = (stat: string, id: string) => new cloudwatch.MathExpression({ expression: `${id} / 1000`, usingMetrics: { [id]: e.metricModelLatency({ period, statistic: stat }) }, label: id, period });
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: `SageMaker endpoint ${e.endpointName}: invocations`, left: [e.metricInvocations({ ...sum, label: 'invocations' })], right: [e.metricInvocationErrors('4XX', { ...sum, label: '4xx' }), e.metricInvocationErrors('5XX', { ...sum, label: '5xx' })], width: e.serverless ? 12 : 8 }),
+        new cloudwatch.GraphWidget({ title: `SageMaker endpoint ${e.endpointName}: model latency (ms)`, left: [latency(cloudwatch.Stats.p(50), 'p50'), latency(cloudwatch.Stats.p(99), 'p99')], width: e.serverless ? 12 : 8 }),
+        ...(e.serverless
+          ? []
+          : [
+              new cloudwatch.GraphWidget({
+                title: `SageMaker endpoint ${e.endpointName}: load`,
+                left: [e.metric('InvocationsPerInstance', { ...sum, label: 'invocations per instance' })],
+                right: [e.metricInstanceUtilization('CPUUtilization', { period, label: 'CPU %' }), e.metricInstanceUtilization('GPUUtilization', { period, label: 'GPU %' })],
+                width: 8,
+              }),
+            ]),
       );
     }
 

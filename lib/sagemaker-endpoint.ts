@@ -114,6 +114,8 @@ export class SageMakerEndpoint extends Construct {
   readonly endpointConfig: sagemaker.CfnEndpointConfig;
   readonly endpoint: sagemaker.CfnEndpoint;
   readonly variantName = 'AllTraffic';
+  /** True for a serverless endpoint (no instances: no instance metrics, no data capture). */
+  readonly serverless: boolean;
   readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
   readonly scalableTarget?: appscaling.ScalableTarget;
   /** Releases ledger model versions (operations release, check, rollback), when `ledger` is given. */
@@ -133,6 +135,7 @@ export class SageMakerEndpoint extends Construct {
     this.endpointName = props.endpointName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     if (!Token.isUnresolved(this.endpointName) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(this.endpointName)) throw new Error(`SageMakerEndpoint: 'endpointName' must be 1-63 letters, digits and single hyphens (got '${this.endpointName}').`);
     const serverless = props.serverless;
+    this.serverless = serverless !== undefined;
     if (serverless && props.instanceType) throw new Error("SageMakerEndpoint: give 'instanceType' or 'serverless', not both.");
     if (serverless && props.autoscaling) throw new Error("SageMakerEndpoint: 'autoscaling' is for instances; serverless endpoints scale by 'serverless.maxConcurrency'.");
     if (serverless && props.dataCapturePercent !== undefined) throw new Error("SageMakerEndpoint: serverless endpoints do not support data capture; remove 'dataCapturePercent'.");
@@ -353,5 +356,20 @@ export class SageMakerEndpoint extends Construct {
   /** Model latency (µs). Statistic: p99; period: 5 minutes. */
   metricModelLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('ModelLatency', { statistic: cloudwatch.Stats.p(99), ...props });
+  }
+
+  /** Invocations answered 4xx (`'4XX'`) or 5xx (`'5XX'`). Statistic: Sum; period: 5 minutes. */
+  metricInvocationErrors(kind: '4XX' | '5XX', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(`Invocation${kind}Errors`, props);
+  }
+
+  /**
+   * An instance metric of the variant (namespace `/aws/sagemaker/Endpoints`):
+   * CPUUtilization, MemoryUtilization, DiskUtilization, GPUUtilization,
+   * GPUMemoryUtilization (percent; CPU and GPU summed over cores). None on
+   * serverless endpoints. Statistic: Average; period: 5 minutes.
+   */
+  metricInstanceUtilization(metricName: 'CPUUtilization' | 'MemoryUtilization' | 'DiskUtilization' | 'GPUUtilization' | 'GPUMemoryUtilization', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: '/aws/sagemaker/Endpoints', metricName, dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variantName }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(5), ...props });
   }
 }

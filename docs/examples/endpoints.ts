@@ -1,13 +1,13 @@
 // Example: both endpoint kinds in your own stack — a serverless ONNX endpoint with
 // provisioned concurrency and a linear rollout, and a SageMaker endpoint on Inferentia2
 // serving a Neo-compiled model, autoscaled and watched for drift through its data
-// capture; a caller role allowed to invoke both.
+// capture; one dashboard over them; a caller role allowed to invoke both.
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { DataLake, DriftMonitor, HostingInstanceType, LineageLedger, OnnxEndpoint, SageMakerEndpoint } from '../../lib';
+import { DataLake, DriftMonitor, HostingInstanceType, LineageLedger, OnnxEndpoint, OpsDashboard, SageMakerEndpoint } from '../../lib';
 
 export class EndpointsExampleStack extends Stack {
   readonly onnx: OnnxEndpoint;
@@ -55,6 +55,9 @@ export class EndpointsExampleStack extends Stack {
       features: ['tenure', 'monthly_charges', 'contract'],
       interval: Duration.hours(6),
     });
+
+    // one dashboard over both endpoints and the monitor
+    new OpsDashboard(this, 'Ops', { dashboardName: 'churn-endpoints', endpoints: [this.onnx], sageMakerEndpoints: [this.inferentia], driftMonitors: [this.inferentiaDrift] });
 
     const caller = new iam.Role(this, 'Caller', { assumedBy: new iam.AccountRootPrincipal(), description: 'an application calling both endpoints' });
     this.onnx.grantInvoke(caller);

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { DataLake, DriftMonitor, LineageLedger, OnnxEndpoint, OpsDashboard, SageMakerEndpoint, type DriftMonitorProps, type SageMakerEndpointProps } from '../../lib';
-import { asArray, iamStatements, referenceTemplate, SKIP_BUNDLING, testStack } from '../helpers/stacks';
+import { asArray, dashboardBody, iamStatements, referenceTemplate, SKIP_BUNDLING, testStack } from '../helpers/stacks';
 
 /*
  * The DriftMonitor and the alarm wiring that closes the loop (drift →
@@ -18,20 +18,6 @@ function monitor(props: Partial<DriftMonitorProps> = {}, stack: Stack = testStac
   const endpoint = new OnnxEndpoint(stack, 'Wages', { dataLake, ledger });
   const construct = new DriftMonitor(stack, 'Drift', { endpoint, dataLake, ledger, features: ['education', 'gender'], ...props });
   return { stack, endpoint, construct, template: () => Template.fromStack(stack) };
-}
-
-/** The dashboard body with its tokens joined: the widgets' JSON. */
-function dashboardBody(template: Template): string {
-  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
-  const join = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const o = v as { 'Fn::Join'?: [string, unknown[]]; Ref?: string; 'Fn::GetAtt'?: string[] };
-    if (o['Fn::Join']) return o['Fn::Join'][1].map(join).join(o['Fn::Join'][0]);
-    if (o.Ref) return `\${${o.Ref}}`;
-    if (o['Fn::GetAtt']) return `\${${o['Fn::GetAtt'].join('.')}}`;
-    throw new Error(`unexpected token in the dashboard body: ${JSON.stringify(v)}`);
-  };
-  return join(dashboard!.Properties.DashboardBody);
 }
 
 describe('DriftMonitor', () => {

@@ -85,6 +85,7 @@ describe('documentation examples', () => {
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InstanceType: 'ml.inf2.xlarge' })] });
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CAPTURE_PREFIX: 'captures/churninf2/churninf2/AllTraffic/', CAPTURE_FORMAT: 'sagemaker' }) } });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)' });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'churn-endpoints' });
     expect(() => app.synth()).not.toThrow();
   });
 

@@ -32,3 +32,17 @@ export function iamStatements(template: Template): { policy: string; statement: 
 }
 
 export const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** The dashboard body with its tokens joined: the widgets' JSON. */
+export function dashboardBody(template: Template): string {
+  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+  const join = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as { 'Fn::Join'?: [string, unknown[]]; Ref?: string; 'Fn::GetAtt'?: string[] };
+    if (o['Fn::Join']) return o['Fn::Join'][1].map(join).join(o['Fn::Join'][0]);
+    if (o.Ref) return `\${${o.Ref}}`;
+    if (o['Fn::GetAtt']) return `\${${o['Fn::GetAtt'].join('.')}}`;
+    throw new Error(`unexpected token in the dashboard body: ${JSON.stringify(v)}`);
+  };
+  return join(dashboard!.Properties.DashboardBody);
+}
