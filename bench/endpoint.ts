@@ -20,8 +20,9 @@
  *   - the asset's size, for arm64 (what deploys) and this machine's architecture.
  *
  * The model is a 16-feature logistic regression (MatMul, Add, Sigmoid); the hot
- * path is measured again on a heavier model with the same features, an MLP
- * 16 → 256 → 256 → 1, where the run rather than the request is the cost.
+ * path is measured again on heavier models with the same features, MLPs
+ * 16 → 256 → 256 → 1 and 16 → 1024 → 1024 → 1, where the run rather than the
+ * request is the cost.
  *
  *   npm run bench:endpoint
  *   BENCH_COLD_RUNS=9 BENCH_ITERATIONS=5000 npm run bench:endpoint
@@ -49,9 +50,15 @@ const OUT = path.join(__dirname, 'out', 'endpoint');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const FEATURES = 16;
-/** The heavier model's layer widths: features, hidden layers, one score. */
-const MLP_WIDTHS = [FEATURES, 256, 256, 1];
-const mlpMacs = MLP_WIDTHS.slice(1).reduce((sum, units, l) => sum + MLP_WIDTHS[l]! * units, 0);
+/**
+ * The heavier models' layer widths (features, hidden layers, one score), and how
+ * long each is measured (the widest runs ~16× longer a request).
+ */
+const MLPS: { widths: number[]; env: Record<string, string> }[] = [
+  { widths: [FEATURES, 256, 256, 1], env: {} },
+  { widths: [FEATURES, 1024, 1024, 1], env: { WARMUP: '20', ITERATIONS: '300', BATCH_ITERATIONS: '60' } },
+];
+const macs = (widths: readonly number[]): number => widths.slice(1).reduce((sum, units, l) => sum + widths[l]! * units, 0);
 
 function du(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? du(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).size), 0);
@@ -127,11 +134,19 @@ const F = ${FEATURES};
       const r = await handler(event, ctx);
       if (r.statusCode !== 200) throw new Error('handler answered ' + r.statusCode + ': ' + r.body);
     };
-    const n = batch === 1 ? Number(process.env.ITERATIONS) : Math.max(200, Math.floor(Number(process.env.ITERATIONS) / 10));
-    const t = { handler: [], bareRun: [], bareServing: [], parseOnly: [], decodeBinary: [], encodeScores: [] };
-    for (let w = 0; w < 200; w++) { await viaHandler(); await bareRun(); await bareServing(); }
+    // the same rows as a columnar request: {"columns": {"f0": [...], ...}}
+    const columnsBody = JSON.stringify({ columns: Object.fromEntries(Array.from({ length: F }, (_, j) => ['f' + j, rows.map((r) => r['f' + j])])) });
+    const columnsEvent = { ...event, body: columnsBody };
+    const viaHandlerColumns = async () => {
+      const r = await handler(columnsEvent, ctx);
+      if (r.statusCode !== 200) throw new Error('handler answered ' + r.statusCode + ': ' + r.body);
+    };
+    const parseColumnsOnly = async () => { JSON.parse(columnsBody); };
+    const n = batch === 1 ? Number(process.env.ITERATIONS) : Number(process.env.BATCH_ITERATIONS || Math.max(200, Math.floor(Number(process.env.ITERATIONS) / 10)));
+    const t = { handler: [], handlerColumns: [], bareRun: [], bareServing: [], parseOnly: [], parseColumnsOnly: [], decodeBinary: [], encodeScores: [] };
+    for (let w = 0; w < Number(process.env.WARMUP || 200); w++) { await viaHandler(); await bareRun(); await bareServing(); }
     for (let k = 0; k < n; k++) {
-      for (const [name, f] of [['handler', viaHandler], ['bareRun', bareRun], ['bareServing', bareServing], ['parseOnly', parseOnly], ['decodeBinary', decodeBinary], ['encodeScores', encodeScores]]) {
+      for (const [name, f] of [['handler', viaHandler], ['handlerColumns', viaHandlerColumns], ['bareRun', bareRun], ['bareServing', bareServing], ['parseOnly', parseOnly], ['parseColumnsOnly', parseColumnsOnly], ['decodeBinary', decodeBinary], ['encodeScores', encodeScores]]) {
         const s = process.hrtime.bigint();
         await f();
         t[name].push(Number(process.hrtime.bigint() - s) / 1000);
@@ -217,18 +232,21 @@ async function main(): Promise<void> {
     const model = await recordModel('models/bench/model.onnx', onnx);
     // ... served by endpoint 'bench' through a release that fixed the contract (its Deployment names what an unpinned version reads)
     await ledger.append({ kind: 'Deployment', subject: endpointSubject('bench'), parents: [model.record.id], data: { endpoint: 'bench', modelVersionId: model.record.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', contractKey: released.key, modelArtifact: { uri: model.record.data.artifact.uri } } });
-    // A heavier model for the hot path: an MLP with deterministic weights (scaled by 1/√fan-in), same features and signature.
-    const mlpOnnx = mlpModelOnnx({
-      inputs: FEATURES,
-      docString: 'bench mlp',
-      layers: MLP_WIDTHS.slice(1).map((units, l) => ({
-        weights: Array.from({ length: MLP_WIDTHS[l]! * units }, (_, i) => ((((i + 1) * 7919 + l * 104729) % 2003) / 2003 - 0.5) / Math.sqrt(MLP_WIDTHS[l]!)),
-        bias: Array.from({ length: units }, (_, i) => ((i % 7) - 3) / 100),
-      })),
-    });
-    const mlpFile = path.join(OUT, 'mlp.onnx');
-    writeFileSync(mlpFile, mlpOnnx);
-    const mlp = await recordModel('models/bench/mlp.onnx', mlpOnnx);
+    // Heavier models for the hot path: MLPs with deterministic weights (scaled by 1/√fan-in), same features and signature.
+    const mlps = [];
+    for (const { widths, env: measure } of MLPS) {
+      const bytes = mlpModelOnnx({
+        inputs: FEATURES,
+        docString: `bench mlp ${widths.join('-')}`,
+        layers: widths.slice(1).map((units, l) => ({
+          weights: Array.from({ length: widths[l]! * units }, (_, i) => ((((i + 1) * 7919 + l * 104729) % 2003) / 2003 - 0.5) / Math.sqrt(widths[l]!)),
+          bias: Array.from({ length: units }, (_, i) => ((i % 7) - 3) / 100),
+        })),
+      });
+      const file = path.join(OUT, `mlp-${widths.join('-')}.onnx`);
+      writeFileSync(file, bytes);
+      mlps.push({ widths, measure, file, record: (await recordModel(`models/bench/mlp-${widths.join('-')}.onnx`, bytes)).record });
+    }
     const env = {
       ...variables,
       ...emulators.env,
@@ -264,7 +282,7 @@ async function main(): Promise<void> {
         cold[v]!.phases.push({ ...(out.output as Phases), spawnedAt: out.spawnedAt });
       }
     }
-    type Hot = Record<string, { handler: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[]; decodeBinary: number[]; encodeScores: number[] }>;
+    type Hot = Record<string, { handler: number[]; handlerColumns: number[]; bareRun: number[]; bareServing: number[]; parseOnly: number[]; parseColumnsOnly: number[]; decodeBinary: number[]; encodeScores: number[] }>;
     const result = path.join(OUT, 'hot.json');
     const printHot = (title: string, hot: Hot): void => {
       console.log(`\n${title}\n\n| measure | handler | bare InferenceSession.run | bare serving (parse, run, stringify) | JSON.parse of the body alone | handler ÷ bare run | handler − bare run | handler ÷ (parse + run) |`);
@@ -274,6 +292,10 @@ async function main(): Promise<void> {
         const [h, r, b, j] = [median(t.handler), median(t.bareRun), median(t.bareServing), median(t.parseOnly)];
         console.log(`| batch ${batch}, median µs (p99) | ${h.toFixed(0)} (${p99(t.handler).toFixed(0)}) | ${r.toFixed(0)} (${p99(t.bareRun).toFixed(0)}) | ${b.toFixed(0)} (${p99(t.bareServing).toFixed(0)}) | ${j.toFixed(0)} | ${(h / r).toFixed(2)}× (${(h / b).toFixed(2)}× bare serving) | ${(h - r).toFixed(0)} µs | ${(h / (j + r)).toFixed(2)}× |`);
       }
+      // the same rows sent as columns: {"columns": {"f0": [...], ...}}
+      const t = hot['1000']!;
+      const [hc, r, jc] = [median(t.handlerColumns), median(t.bareRun), median(t.parseColumnsOnly)];
+      console.log(`| batch 1000 as columns, median µs (p99) | ${hc.toFixed(0)} (${p99(t.handlerColumns).toFixed(0)}) | ${r.toFixed(0)} | | ${jc.toFixed(0)} | ${(hc / r).toFixed(2)}× | ${(hc - r).toFixed(0)} µs | ${(hc / (jc + r)).toFixed(2)}× |`);
     };
     const hot = (await node(HOT, { ...env, RESULT: result }, result)).output as Hot;
     printHot('The logistic regression (16 features):', hot);
@@ -282,9 +304,11 @@ async function main(): Promise<void> {
     console.log(`| bare InferenceSession.run (for scale) | ${floor('bareRun')} |`);
     console.log(`| a binary body: base64 float32 rows decoded, checked finite | ${floor('decodeBinary')} |`);
     console.log(`| the answer: JSON.stringify of the scores | ${floor('encodeScores')} |`);
-    // The same requests to a heavier model: where the run, not the request, is the cost.
-    const mlpHot = (await node(HOT, { ...env, MODEL_VERSION_ID: mlp.record.id, MODEL_ARTIFACT_URI: mlp.record.data.artifact.uri, MODEL: mlpFile, RESULT: result }, result)).output as Hot;
-    printHot(`A heavier model, the same requests: an MLP ${MLP_WIDTHS.join(' → ')} (ReLU; ${mlpMacs.toLocaleString('en-US')} multiply-adds a row):`, mlpHot);
+    // The same requests to heavier models: where the run, not the request, is the cost.
+    for (const m of mlps) {
+      const mlpHot = (await node(HOT, { ...env, ...m.measure, MODEL_VERSION_ID: m.record.id, MODEL_ARTIFACT_URI: m.record.data.artifact.uri, MODEL: m.file, RESULT: result }, result)).output as Hot;
+      printHot(`A heavier model, the same requests: an MLP ${m.widths.join(' → ')} (ReLU; ${macs(m.widths).toLocaleString('en-US')} multiply-adds a row):`, mlpHot);
+    }
     // Cold start: spawn → exit of a fresh process, and inside it (performance.now(), from the process's start).
     const phase = (xs: Phases[], f: (p: Phases) => number): string => median(xs.map(f)).toFixed(0);
     const toPrediction = (p: Phases): number => p.predictedAt - p.spawnedAt;
