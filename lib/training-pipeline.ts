@@ -366,7 +366,11 @@ export class TrainingPipeline extends Construct {
     }
   }
 
-  /** The rule that brings uploads to the starter, so a drift waiting for data retrains when it comes (once `retrainOnAlarm` is used). */
+  /**
+   * The rule that brings uploads to the starter, so a drift waiting for data retrains when it
+   * comes (once `retrainOnAlarm` is used). With `retrainOnUpload` it is `retrainRule`, widened to
+   * every dataset: one delivery per upload.
+   */
   get dataArrivalRule(): events.Rule | undefined {
     return this.dataArrival;
   }
@@ -401,11 +405,19 @@ export class TrainingPipeline extends Construct {
       starter.function.addEnvironment('DRIFT_ENDPOINTS', Lazy.string({ produce: () => JSON.stringify(this.driftEndpoints) }));
       // a drift that found no newer data waits for it: the next upload of that dataset retrains
       const dataLake = this.props.dataLake;
-      this.dataArrival = new events.Rule(this, 'RetrainWhenDataArrives', {
-        description: `Retrain ${this.pipelineName} on an upload of a dataset whose drift waits for data`,
-        eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [dataLake.dataBucket.bucketName] }, object: { key: [{ prefix: dataLake.dataPrefix }] } } },
-        targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: starter.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
-      });
+      if (this.retrainRule) {
+        // uploads reach the starter already (retrainOnUpload): that rule brings every dataset's, so each upload is delivered once
+        // (the starter checks for a waiting drift first, then whether the dataset retrains on upload)
+        this.retrainRule.addEventPattern({ detail: { object: { key: [{ prefix: dataLake.dataPrefix }] } } });
+        (this.retrainRule.node.defaultChild as events.CfnRule).description = `Retrain ${this.pipelineName} on uploads (retrainOnUpload datasets, and any dataset whose drift waits for data)`;
+        this.dataArrival = this.retrainRule;
+      } else {
+        this.dataArrival = new events.Rule(this, 'RetrainWhenDataArrives', {
+          description: `Retrain ${this.pipelineName} on an upload of a dataset whose drift waits for data`,
+          eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [dataLake.dataBucket.bucketName] }, object: { key: [{ prefix: dataLake.dataPrefix }] } } },
+          targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: starter.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+        });
+      }
     }
     this.driftEndpoints.push(options.endpointName);
     return alarmActionRule(this, options.id ?? 'RetrainOnDrift', {

@@ -1,5 +1,6 @@
 import { Duration, Size, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -104,6 +105,21 @@ describe('TrainingPipeline', () => {
     expect(starts[0]!.statement.Resource).toEqual({ Ref: expect.stringMatching(/^Churn[0-9A-F]{8}$/) });
     expect(starter.flatMap((s) => asArray(s.statement.Action)).filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:') && !a.startsWith('sqs:'))).toEqual(['states:StartExecution']);
     expect(() => pipeline({ retrainOnUpload: { datasets: ['a/b'] } })).toThrow("TrainingPipeline: 'retrainOnUpload.datasets' must be folder names under the data prefix (got 'a/b').");
+  });
+
+  it('retraining on uploads and on drift: one upload rule to the starter, for every dataset, so each upload is delivered once', () => {
+    // GIVEN
+    const { construct, stack } = pipeline({ retrainOnUpload: { datasets: ['churn'] } });
+    const alarm = new cloudwatch.Alarm(stack, 'Drift', { metric: new cloudwatch.Metric({ namespace: 'cdk-mlops', metricName: 'PredictionDrift' }), threshold: 0.1, evaluationPeriods: 1 });
+    // WHEN
+    construct.retrainOnAlarm(alarm, { endpointName: 'churn' });
+    // THEN
+    const t = Template.fromStack(stack);
+    const uploads = Object.values(t.findResources('AWS::Events::Rule')).map((r: any) => r.Properties).filter((p: any) => p.EventPattern?.source?.[0] === 'aws.s3');
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0].EventPattern.detail.object.key).toEqual([{ prefix: 'data/churn/' }, { prefix: 'data/' }]);
+    expect(uploads[0].Description).toBe('Retrain churn on uploads (retrainOnUpload datasets, and any dataset whose drift waits for data)');
+    expect(construct.dataArrivalRule).toBe(construct.retrainRule);
   });
 
   it('warns when network isolation is turned off', () => {
