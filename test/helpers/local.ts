@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { inject } from 'vitest';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { findLogicalIdByPath, logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { startEmulators, type Emulators } from '../../bin/local/emulators';
@@ -35,13 +36,27 @@ export interface LocalEnvironment {
   stop(): Promise<void>;
 }
 
+/** The bundled reference app the global setup synthesizes, once it is there. */
+async function sharedBundledAssembly(): Promise<{ outdir: string; stackName: string }> {
+  const dir = inject('bundledAssemblyDir');
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (existsSync(path.join(dir, 'failed.txt'))) throw new Error(readFileSync(path.join(dir, 'failed.txt'), 'utf8'));
+    if (existsSync(path.join(dir, 'done.json'))) return { outdir: path.join(dir, 'out'), stackName: (JSON.parse(readFileSync(path.join(dir, 'done.json'), 'utf8')) as { stackName: string }).stackName };
+    if (Date.now() > deadline) throw new Error(`the bundled reference app was not synthesized in 3 minutes (${dir})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * Synthesizes the reference app (bundled or not), starts s3rver and dynalite on
  * ephemeral ports and creates the template's buckets and table in them.
  */
 export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown>; serving?: Parameters<typeof startLocalServing>[1] } = {}): Promise<LocalEnvironment> {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
-  const stackName = synthesize(outdir, { ...(options.bundle ? {} : SKIP_BUNDLING), ...options.context });
+  // the bundled app as cdk.json has it is synthesized once per run (test/global-setup.ts), read-only here
+  const shared = options.bundle && options.context === undefined ? await sharedBundledAssembly() : undefined;
+  const outdir = shared?.outdir ?? mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
+  const stackName = shared?.stackName ?? synthesize(outdir, { ...(options.bundle ? {} : SKIP_BUNDLING), ...options.context });
   const emulators = await startEmulators();
   const stack = await LocalStack.start({ outdir, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } });
   const serving = await startLocalServing(stack, options.serving);
@@ -71,7 +86,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
       ddb.destroy();
       await serving.close();
       await emulators.stop();
-      rmSync(outdir, { recursive: true, force: true });
+      if (!shared) rmSync(outdir, { recursive: true, force: true });
     },
   };
 }
