@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTableExists, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { IntrinsicResolver, readTemplate, resourcesOfType, type CfnTemplate, type PhysicalResource } from './cloud-assembly';
 import type { Emulators } from './emulators';
@@ -212,6 +212,9 @@ export class LocalStack {
         } catch (err) {
           if (!(err instanceof ResourceInUseException)) throw err;
         }
+        // as CloudFormation does: the table is there once ACTIVE (dynalite on disk answers
+        // "not found" to a write between CreateTable and that)
+        await waitUntilTableExists({ client: ddb, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: this.ref(id) });
       }
     } finally {
       s3.destroy();
