@@ -2,7 +2,7 @@ import { endpointSubject, servingDeployment } from '../core/deployment';
 import { DatasetParseError } from '../core/errors';
 import type { LedgerRecord } from '../core/lineage';
 import { DatasetProfile, type DatasetProfileState } from '../core/profile/dataset-profile';
-import { CaptureLineError, parseSageMakerCaptureLine } from '../core/sagemaker-capture';
+import { CaptureLineError, parseSageMakerCaptureLine, type CapturedInvocation } from '../core/sagemaker-capture';
 import { TrafficProfile, trafficDrift, type TrafficDriftReport, type TrafficDriftThresholds } from '../core/traffic-drift';
 import type { ObjectReader } from '../ingest/ingest';
 import { profileDatasetVersion } from '../shared/dataset-reader';
@@ -104,7 +104,7 @@ function addCapturedRows(traffic: TrafficProfile, text: string, modelVersionId: 
 function addSageMakerRows(traffic: TrafficProfile, text: string, key: string, features: readonly string[], from: number, to: number, counts: SageMakerCaptureCounts): void {
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    let invocation;
+    let invocation: CapturedInvocation;
     try {
       invocation = parseSageMakerCaptureLine(line, features);
     } catch (err) {
