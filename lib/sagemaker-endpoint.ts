@@ -345,7 +345,7 @@ export class SageMakerEndpoint extends Construct {
 
   /** A metric of the variant (AWS/SageMaker). Statistic: Sum; period: 5 minutes. */
   metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName, dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variantName }, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+    return this.variantMetric('AWS/SageMaker', metricName, cloudwatch.Stats.SUM, props);
   }
 
   /** Invocations. Statistic: Sum; period: 5 minutes. */
@@ -370,6 +370,10 @@ export class SageMakerEndpoint extends Construct {
    * serverless endpoints. Statistic: Average; period: 5 minutes.
    */
   metricInstanceUtilization(metricName: 'CPUUtilization' | 'MemoryUtilization' | 'DiskUtilization' | 'GPUUtilization' | 'GPUMemoryUtilization', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: '/aws/sagemaker/Endpoints', metricName, dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variantName }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(5), ...props });
+    return this.variantMetric('/aws/sagemaker/Endpoints', metricName, cloudwatch.Stats.AVERAGE, props);
+  }
+
+  private variantMetric(namespace: string, metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace, metricName, dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variantName }, statistic, period: Duration.minutes(5), ...props });
   }
 }
