@@ -6,7 +6,7 @@ import { CaptureLineError, parseSageMakerCaptureLine, type CapturedInvocation } 
 import { TrafficProfile, trafficDrift, type TrafficDriftReport, type TrafficDriftThresholds } from '../core/traffic-drift';
 import type { ObjectReader } from '../ingest/ingest';
 import { profileDatasetVersion } from '../shared/dataset-reader';
-import { trainingDataOf } from '../shared/serving-lineage';
+import { sourceModel, trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * DriftMonitor: on a schedule, the captured traffic of an endpoint's last
@@ -161,7 +161,8 @@ export async function monitorDrift(deps: MonitorDeps, settings: MonitorSettings)
   const model = await deps.ledger.get(modelVersionId);
   if (model?.kind !== 'ModelVersion') throw new Error(`endpoint ${settings.endpoint} serves '${modelVersionId}', which is not a ModelVersion in the ledger`);
   const mv = model as LedgerRecord<'ModelVersion'>;
-  const features = (mv.data.signature?.features ?? []).map((f) => (typeof f === 'string' ? f : f.column));
+  // a Neo-compiled model (an Inferentia endpoint) takes the inputs of the model it was compiled from
+  const features = ((await sourceModel(deps.ledger, mv)).data.signature?.features ?? []).map((f) => (typeof f === 'string' ? f : f.column));
   if (features.length === 0) throw new Error(`model ${modelVersionId} records no signature features: there is nothing to compare`);
   const dsv = await trainingDataOf(deps.ledger, mv.data.trainingRunId);
   if (!dsv) throw new Error(`model ${modelVersionId}: its training run ${mv.data.trainingRunId} names no DatasetVersion in the ledger`);

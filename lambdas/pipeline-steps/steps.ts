@@ -19,6 +19,7 @@ import type { ModelArtifactReader } from '../shared/model-artifacts';
 import { parseS3Uri } from '../shared/model-artifacts';
 import type { DatasetFile } from '../shared/dataset-reader';
 import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
+import { sourceModel } from '../shared/serving-lineage';
 import { splitDatasetVersion, snapshotFormat, type SnapshotFormat } from './split';
 
 /*
@@ -356,7 +357,8 @@ export async function evaluate(
   const championModel = serving ? await modelVersion(deps, serving.data.modelVersionId) : undefined;
   const holdout = await holdoutFile(deps, config, dsv);
   const challenger = await accuracy(deps, candidate, holdout, config);
-  const championScore = championModel ? await accuracy(deps, championModel, holdout, config) : null;
+  // a Neo-compiled champion (an Inferentia endpoint) is scored as the ONNX model it was compiled from
+  const championScore = championModel ? await accuracy(deps, await sourceModel(deps.ledger, championModel), holdout, config) : null;
   const decision = decideChampion('accuracy', challenger.accuracy, championScore?.accuracy ?? null, config.minImprovement ?? 0);
   const reason = challenger.rows === 0 ? `the holdout of ${dsv.id} has no labelled rows: nothing to judge the candidate on` : decision.reason;
   const metrics = { 'challenger.accuracy': Number.isFinite(challenger.accuracy) ? challenger.accuracy : null, 'champion.accuracy': championScore?.accuracy ?? null, 'holdout.rows': challenger.rows };

@@ -73,3 +73,18 @@ export async function trainingDataOf(ledger: Pick<LineageReader, 'get'>, trainin
   const dsv = id ? await ledger.get(id) : undefined;
   return dsv?.kind === 'DatasetVersion' ? (dsv as LedgerRecord<'DatasetVersion'>) : undefined;
 }
+
+/**
+ * The model a serving model's inputs and scores are read from: itself, or, for a
+ * Neo-compiled model (format `neo:<device>`, which records no signature of its
+ * own), the ModelVersion it was compiled from (its parent): the same inputs, the
+ * same training run.
+ */
+export async function sourceModel(ledger: Pick<LineageReader, 'get'>, model: LedgerRecord<'ModelVersion'>): Promise<LedgerRecord<'ModelVersion'>> {
+  if (model.data.signature || !model.data.format.startsWith('neo:')) return model;
+  for (const id of model.parents) {
+    const parent = await ledger.get(id);
+    if (parent?.kind === 'ModelVersion') return parent as LedgerRecord<'ModelVersion'>;
+  }
+  return model;
+}

@@ -330,4 +330,22 @@ describe('TrainingPipeline with manual approval and Inferentia compilation', () 
     expect(err.cause).toMatchObject({ name: 'compilation', message: 'compilation: ClientError: InputConfiguration: Unable to load the PyTorch model' });
     await ledgerOk(env);
   }, 180_000);
+
+  it('a Neo-compiled champion (what an Inferentia endpoint serves) is judged as the model it was compiled from', async () => {
+    // Prepare: the endpoint serves the compiled model of the first test (as a SageMaker release records it)
+    const compiled = (await env.ledger().history('pipeline/cps-wages')).find((r): r is LedgerRecord<'ModelVersion'> => r.kind === 'ModelVersion' && (r as LedgerRecord<'ModelVersion'>).data.format === 'neo:ml_inf2')!;
+    expect(compiled.data.signature).toBeUndefined();
+    await env.ledger().append({ kind: 'Deployment', id: 'dp-neo-champion', subject: 'endpoint/cps-wages', parents: [compiled.id], data: { endpoint: 'cps-wages', modelVersionId: compiled.id, strategy: 'blue/green canary 10%', reason: 'manual', status: 'succeeded' } });
+    const dsv = await ingest(env, 'data/cps-wages/cps-n.csv', cpsCsv());
+    const sageMaker = new LocalSageMaker({ s3: env.s3, groups: templateModelPackageGroups(env.stack) });
+    const services = localServices({ s3: env.s3, stack: env.stack, sageMaker, approver: () => ({ approved: true, by: 'ana', comment: 'ok' }) });
+    // Act
+    const out = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services })).output as any;
+    // Assess: the champion named is the serving (compiled) model; it was scored (through its source's ONNX model)
+    expect(out.evaluation.championModelVersionId).toBe(compiled.id);
+    const gate = (await env.ledger().get(out.evaluation.gateReportId)) as LedgerRecord<'GateReport'>;
+    expect(gate.data.metrics['champion.accuracy']).toEqual(expect.any(Number));
+    expect(gate.data.metrics['champion.accuracy']).toBeGreaterThan(0.5);
+    await ledgerOk(env);
+  }, 180_000);
 });

@@ -189,6 +189,19 @@ describe('drift monitor on SageMaker captures', () => {
     expect(r.invocations).toEqual({ read: 2, skipped: 0, unreadable: 1, firstProblem: "captures/wages/wages/AllTraffic/2026/12/01/10/12-00-000-bad.jsonl line 1: the request is 'image/png', neither CSV nor JSON", unpairedScores: 0 });
   });
 
+  it('an Inferentia endpoint serving a Neo-compiled model: the inputs are those of the model it was compiled from', async () => {
+    // Prepare: mv-neo (compiled from mv-1, no signature of its own) released at 10:00
+    const { ledger, artifacts, deps } = await setup();
+    await ledger.append({ kind: 'ModelVersion', id: 'mv-neo', subject: 'pipeline/cps', parents: ['mv-1'], data: { pipeline: 'cps', trainingRunId: 'tr-1', artifact: { uri: 's3://a/compiled.tar.gz', sha256: 'd'.repeat(64) }, format: 'neo:ml_inf2', metrics: { 'score:mean': 0.3 }, approval: { status: 'Approved', by: 'derived from mv-1' } } });
+    ledger.records.push(buildRecord({ kind: 'Deployment', id: 'dp-neo', subject: 'endpoint/wages', parents: ['mv-neo'], data: { endpoint: 'wages', modelVersionId: 'mv-neo', strategy: 'blue/green canary', reason: 'retrain', status: 'succeeded' } }, new Date('2026-12-01T10:00:00Z'), () => 'x'));
+    smCapture(artifacts, 'neo', [{ minutesAgo: 5, rows: rows(150, (i) => 14 + (i % 4), 0.6) }]);
+    // Act
+    const r = await monitorDrift(deps, SM);
+    // Assess
+    if (r.status === 'no-model') throw new Error(r.reason);
+    expect(r).toMatchObject({ modelVersionId: 'mv-neo', status: 'judged', report: { rows: 150, drifted: true, features: [{ feature: 'education', drifted: true }] } });
+  });
+
   it('invocations in an hour folder but outside the window are skipped; at most maxRows rows, the newest files first', async () => {
     const { artifacts, deps } = await setup();
     // 09:20:30 is in the window's first hour folder; 09:19 (61 minutes ago) is in the same folder but before the window
