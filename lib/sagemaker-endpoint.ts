@@ -116,6 +116,8 @@ export class SageMakerEndpoint extends Construct {
   readonly variantName = 'AllTraffic';
   /** True for a serverless endpoint (no instances: no instance metrics, no data capture). */
   readonly serverless: boolean;
+  /** The variant's instance type (undefined when serverless). */
+  readonly instanceType?: string;
   readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
   readonly scalableTarget?: appscaling.ScalableTarget;
   /** Releases ledger model versions (operations release, check, rollback), when `ledger` is given. */
@@ -146,6 +148,7 @@ export class SageMakerEndpoint extends Construct {
       if (!Number.isInteger(serverless.maxConcurrency) || serverless.maxConcurrency < 1 || serverless.maxConcurrency > 200) throw new Error(`SageMakerEndpoint: 'serverless.maxConcurrency' must be a whole number from 1 to 200 (got ${serverless.maxConcurrency}).`);
     }
     const instanceType = props.instanceType ?? HostingInstanceType.CPU_C6I_XLARGE;
+    if (!serverless) this.instanceType = instanceType;
     if (!serverless && !Token.isUnresolved(instanceType) && !HOSTING_FAMILIES.test(instanceType)) throw new Error(`SageMakerEndpoint: 'instanceType' must be a SageMaker hosting instance like ml.g5.xlarge, ml.inf2.xlarge or ml.c6i.xlarge (got '${instanceType}').`);
     const count = props.initialInstanceCount ?? 1;
     if (!Number.isInteger(count) || count < 1) throw new Error(`SageMakerEndpoint: 'initialInstanceCount' must be a whole number >= 1 (got ${count}).`);

@@ -22,6 +22,7 @@ import type { BiasGate } from './bias-gate';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import type { OnnxEndpoint } from './onnx-endpoint';
+import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { acknowledgeWildcards } from './private/nag';
@@ -143,12 +144,14 @@ export interface TrainingPipelineProps {
   /** Compile approved models for Inferentia with SageMaker Neo. @default - no compilation */
   readonly compileForInferentia?: InferentiaCompilation;
   /**
-   * Release approved models to this endpoint (its deployer: a canary watched by
-   * its alarms, rolled back by CodeDeploy). The endpoint's serving model is then
-   * the champion new candidates must beat.
+   * Release approved models to this endpoint through its deployer: an
+   * OnnxEndpoint (the ONNX model; a CodeDeploy canary watched by its alarms), or
+   * a SageMakerEndpoint given a `ledger` (the training job's archive, or on
+   * Inferentia the Neo-compiled one; a blue/green update its alarms roll back).
+   * The endpoint's serving model is then the champion new candidates must beat.
    * @default - the Deployment is only recorded in the ledger
    */
-  readonly endpoint?: OnnxEndpoint;
+  readonly endpoint?: OnnxEndpoint | SageMakerEndpoint;
   /** @default Duration.hours(12) */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -205,6 +208,8 @@ export class TrainingPipeline extends Construct {
     if (!Token.isUnresolved(this.modelPackageGroupName) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(this.modelPackageGroupName)) throw new Error(`TrainingPipeline: 'modelPackageGroupName' must be 1-63 letters, digits and single hyphens (got '${this.modelPackageGroupName}').`);
     const compile = props.compileForInferentia;
     if (compile) checkCompilation(compile);
+    // what a release serves: the compiled model on an Inferentia SageMaker endpoint, else the trained one
+    const releaseCompiled = props.endpoint instanceof SageMakerEndpoint ? checkSageMakerRelease(props.endpoint, compile) : false;
     if (props.networkIsolation === false) Annotations.of(this).addWarningV2('cdk-mlops:trainingNetworkAccess', "TrainingPipeline: 'networkIsolation' is off: the training container can reach the network.");
 
     const key = props.encryptionKey ?? props.dataLake.encryptionKey;
@@ -296,7 +301,7 @@ export class TrainingPipeline extends Construct {
           }
         : undefined,
       validationGate: props.validationGate,
-      ...(props.endpoint ? { release: { deployer: props.endpoint.deployer } } : {}),
+      ...(props.endpoint?.deployer ? { release: { deployer: props.endpoint.deployer, ...(releaseCompiled ? { modelVersionIdPath: '$.compiled.compiledModelVersionId' } : {}) } } : {}),
       profileShards: this.profileShards,
       steps: this.steps,
       biasGate: props.biasGate?.function,
@@ -487,6 +492,26 @@ export class TrainingPipeline extends Construct {
   metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricSucceeded({ period: Duration.minutes(5), ...props });
   }
+}
+
+/**
+ * A SageMaker endpoint the pipeline releases to: it needs its deployer (a
+ * ledger), and Inferentia instances serve exactly the models compiled for them.
+ * Returns whether the compiled model is what is released.
+ */
+function checkSageMakerRelease(endpoint: SageMakerEndpoint, compile: InferentiaCompilation | undefined): boolean {
+  if (!endpoint.deployer) throw new Error(`TrainingPipeline: SageMakerEndpoint '${endpoint.endpointName}' has no deployer; give it the 'ledger' so the pipeline can release to it.`);
+  const type = endpoint.instanceType;
+  if (type === undefined) {
+    if (compile) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' is serverless, which cannot serve Neo's Inferentia models; release to an ml.inf2 endpoint, or remove 'compileForInferentia'.`);
+    return false;
+  }
+  if (Token.isUnresolved(type)) return compile !== undefined;
+  const inferentia = /^ml\.(inf[12])\./.exec(type);
+  if (inferentia && !compile) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which serves models compiled by SageMaker Neo; give 'compileForInferentia' (targetDevice 'ml_${inferentia[1]}').`);
+  if (inferentia && compile && (compile.targetDevice ?? 'ml_inf2') !== `ml_${inferentia[1]}`) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, but 'compileForInferentia.targetDevice' is '${compile.targetDevice ?? 'ml_inf2'}'; compile for 'ml_${inferentia[1]}'.`);
+  if (!inferentia && compile) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which cannot serve Neo's Inferentia models; release to an ml.inf2 endpoint, or remove 'compileForInferentia'.`);
+  return inferentia !== null;
 }
 
 function checkCompilation(compile: InferentiaCompilation): void {

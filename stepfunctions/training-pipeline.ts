@@ -58,8 +58,12 @@ export interface TrainingPipelineDefinitionProps {
   readonly registry: RegistryOptions;
   /** @default - no compilation */
   readonly compilation?: CompilationOptions;
-  /** Release approved models to an endpoint through its deployer (canary, alarms, rollback). @default - the Deployment is only recorded */
-  readonly release?: { readonly deployer: lambda.IFunction; readonly pollInterval?: Duration };
+  /**
+   * Release approved models to an endpoint through its deployer (canary, alarms, rollback);
+   * `modelVersionIdPath` is the model released and recorded (the compiled one for Inferentia).
+   * @default - the Deployment is only recorded
+   */
+  readonly release?: { readonly deployer: lambda.IFunction; readonly pollInterval?: Duration; readonly modelVersionIdPath?: string };
 }
 
 /** Errors a retry cannot fix. */
@@ -134,14 +138,16 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     catchAll(train, 'training');
     const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training'), executionInput: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.model'), 'record-model');
     const evaluate = catchAll(step('Evaluate against champion', 'evaluate', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }, '$.evaluation'), 'evaluation');
+    // the model released and recorded: the trained one, or what the release names (Neo's, on Inferentia)
+    const releasedModelPath = props.release?.modelVersionIdPath ?? '$.model.modelVersionId';
     const deploy = catchAll(
-      step('Deploy', 'deploy', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId'), previousModelVersionId: sfn.JsonPath.stringAt('$.evaluation.championModelVersionId') }, '$.deployment'),
+      step('Deploy', 'deploy', { modelVersionId: sfn.JsonPath.stringAt(releasedModelPath), previousModelVersionId: sfn.JsonPath.stringAt('$.evaluation.championModelVersionId') }, '$.deployment'),
       'deploy',
     );
     let deployed: sfn.IChainable = deploy.next(new sfn.Succeed(this, 'Deployed'));
     if (props.release) {
       // Release to the endpoint (canary + alarms); a release CodeDeploy rolled back is an Incident, notified, and a failed execution.
-      const release = new ReleaseModel(this, 'Release', { deployer: props.release.deployer, modelVersionIdPath: '$.model.modelVersionId', pollInterval: props.release.pollInterval, onError: onError('release') });
+      const release = new ReleaseModel(this, 'Release', { deployer: props.release.deployer, modelVersionIdPath: releasedModelPath, pollInterval: props.release.pollInterval, onError: onError('release') });
       deployed = release.next(new sfn.Choice(this, 'Released?').when(sfn.Condition.booleanEquals('$.releaseStatus.succeeded', true), deployed).otherwise(recordFailure('Record rollback', 'release', { path: '$.releaseStatus.reason' })));
     }
     const sageMakerCall = (name: string, action: string, parameters: Record<string, unknown>, resources: string[], resultPath: string, extra: Partial<tasks.CallAwsServiceJsonPathProps> = {}): tasks.CallAwsService => {

@@ -6,7 +6,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { describe, expect, it } from 'vitest';
-import { DataLake, LineageLedger, TrainingInstanceType, TrainingPipeline, ValidationGate, type TrainingPipelineProps } from '../../lib';
+import { DataLake, HostingInstanceType, LineageLedger, SageMakerEndpoint, TrainingInstanceType, TrainingPipeline, ValidationGate, type SageMakerEndpointProps, type TrainingPipelineProps } from '../../lib';
 import { asArray, iamStatements, testStack } from '../helpers/stacks';
 
 function pipeline(props: Partial<TrainingPipelineProps> | ((stack: Stack) => Partial<TrainingPipelineProps>) = {}, id = 'Churn') {
@@ -21,7 +21,8 @@ function pipeline(props: Partial<TrainingPipelineProps> | ((stack: Stack) => Par
 }
 
 function states(template: Template): Record<string, any> {
-  const [sm] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  // the pipeline's (not an endpoint's release state machine)
+  const [sm] = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(([id]) => !id.includes('ReleaseStateMachine')).map(([, r]) => r) as any[];
   const text = sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : '"TOKEN"')).join('').replace(/""TOKEN""/g, '"TOKEN"');
   return JSON.parse(text.replace(/"TOKEN"(?=[^,}\]])/g, 'TOKEN')).States;
 }
@@ -120,6 +121,44 @@ describe('TrainingPipeline', () => {
     expect(uploads[0].EventPattern.detail.object.key).toEqual([{ prefix: 'data/churn/' }, { prefix: 'data/' }]);
     expect(uploads[0].Description).toBe('Retrain churn on uploads (retrainOnUpload datasets, and any dataset whose drift waits for data)');
     expect(construct.dataArrivalRule).toBe(construct.retrainRule);
+  });
+
+  describe('releasing to a SageMakerEndpoint', () => {
+    const sageMaker = (stack: Stack, props: Partial<SageMakerEndpointProps> = {}, withLedger = true) => {
+      const dataLake = new DataLake(stack, 'EndpointLake');
+      const ledger = withLedger ? new LineageLedger(stack, 'EndpointLedger', { wormBucket: dataLake.artifactsBucket }) : undefined;
+      return new SageMakerEndpoint(stack, 'Serving', { endpointName: 'churn', dataLake, ...(ledger ? { ledger } : {}), imageUri: 'img', initialModelDataUrl: 's3://b/m.tar.gz', ...props });
+    };
+    const COMPILE = { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"input0": [1, 8]}' };
+    const released = (t: Template): { release: string; deploy: string } => {
+      const st = states(t);
+      return { release: st['Start release'].Parameters['modelVersionId.$'], deploy: st.Deploy.Parameters['modelVersionId.$'] };
+    };
+
+    it('on Inferentia: releases and records the Neo-compiled model through the endpoint deployer', () => {
+      // GIVEN / WHEN
+      const { template, stack } = pipeline((s) => ({ endpoint: sageMaker(s, { instanceType: HostingInstanceType.INFERENTIA_INF2_XLARGE }), compileForInferentia: COMPILE }));
+      const t = template();
+      // THEN
+      expect(released(t)).toEqual({ release: '$.compiled.compiledModelVersionId', deploy: '$.compiled.compiledModelVersionId' });
+      const deployer = stack.resolve(((stack.node.findChild('Serving') as SageMakerEndpoint).deployer!.node.defaultChild as unknown as { logicalId: string }).logicalId) as string;
+      expect(JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine')[Object.keys(t.findResources('AWS::StepFunctions::StateMachine')).find((id) => /^Churn[0-9A-F]{8}$/.test(id))!])).toContain(deployer);
+    });
+
+    it('on GPU or CPU: releases the trained model (its archive)', () => {
+      const t = pipeline((s) => ({ endpoint: sageMaker(s, { instanceType: HostingInstanceType.GPU_G5_XLARGE }) })).template();
+      expect(released(t)).toEqual({ release: '$.model.modelVersionId', deploy: '$.model.modelVersionId' });
+    });
+
+    it.each([
+      ['no ledger (no deployer)', (s: Stack) => ({ endpoint: sageMaker(s, {}, false) }), "SageMakerEndpoint 'churn' has no deployer; give it the 'ledger'"],
+      ['Inferentia without compilation', (s: Stack) => ({ endpoint: sageMaker(s, { instanceType: HostingInstanceType.INFERENTIA_INF2_XLARGE }) }), "endpoint 'churn' runs on ml.inf2.xlarge, which serves models compiled by SageMaker Neo; give 'compileForInferentia' (targetDevice 'ml_inf2')."],
+      ['compiled for another device', (s: Stack) => ({ endpoint: sageMaker(s, { instanceType: 'ml.inf1.xlarge', trafficShifting: { type: 'ALL_AT_ONCE' } }), compileForInferentia: COMPILE }), "endpoint 'churn' runs on ml.inf1.xlarge, but 'compileForInferentia.targetDevice' is 'ml_inf2'; compile for 'ml_inf1'."],
+      ['compiled, to CPU', (s: Stack) => ({ endpoint: sageMaker(s), compileForInferentia: COMPILE }), "endpoint 'churn' runs on ml.c6i.xlarge, which cannot serve Neo's Inferentia models"],
+      ['compiled, to serverless', (s: Stack) => ({ endpoint: sageMaker(s, { serverless: { memorySize: Size.gibibytes(2), maxConcurrency: 2 } }), compileForInferentia: COMPILE }), "endpoint 'churn' is serverless, which cannot serve Neo's Inferentia models"],
+    ] as [string, (s: Stack) => Partial<TrainingPipelineProps>, string][])('refuses %s', (_name, props, message) => {
+      expect(() => pipeline(props)).toThrow(`TrainingPipeline: ${message}`);
+    });
   });
 
   it('warns when network isolation is turned off', () => {
