@@ -25,7 +25,8 @@ import { CdkMlopsError } from './errors';
  *     built-in algorithms);
  *   - application/jsonlines (or x-ndjson): one row per line.
  * responses (one score per row, the ModelVersion's `score:mean` kind of value)
- *   - text/csv: one number per line;
+ *   - text/csv: one number per line, or a batch's numbers on one line,
+ *     comma-separated (SageMaker's built-in XGBoost);
  *   - JSON: {"predictions": [p, ...]}, a list, or one number; JSON Lines: one p a line;
  *     p is a number, a one-number list, or an object with a numeric "score".
  *
@@ -144,9 +145,20 @@ function score(p: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** The response body's scores, in row order; undefined when it holds no reading of them. */
-function responseScores(body: { kind: BodyKind; text: string }): (number | undefined)[] | undefined {
-  if (body.kind === 'csv') return csvLines(body.text, 'the response').map((cells) => (cells.length === 1 && cells[0]!.trim() !== '' ? Number(cells[0]) : Number.NaN)).map((n) => (Number.isFinite(n) ? n : undefined));
+/** A CSV cell as a score; undefined when it is not a finite number. */
+function csvScore(cell: string): number | undefined {
+  const n = cell.trim() === '' ? Number.NaN : Number(cell);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** The response body's scores for `rows` rows, in row order; undefined when it holds no reading of them. */
+function responseScores(body: { kind: BodyKind; text: string }, rows: number): (number | undefined)[] | undefined {
+  if (body.kind === 'csv') {
+    const lines = csvLines(body.text, 'the response');
+    // SageMaker's XGBoost answers a batch on one line, comma-separated; others one score a line
+    if (lines.length === 1 && rows > 1 && lines[0]!.length === rows) return lines[0]!.map(csvScore);
+    return lines.map((cells) => (cells.length === 1 ? csvScore(cells[0]!) : undefined));
+  }
   if (body.kind === 'jsonl') {
     return body.text
       .split('\n')
@@ -186,7 +198,7 @@ export function parseSageMakerCaptureLine(line: string, features: readonly strin
   let scores: (number | undefined)[] | undefined;
   if (isObject(output)) {
     try {
-      scores = responseScores(bodyOf(output, 'the response'));
+      scores = responseScores(bodyOf(output, 'the response'), rows.length);
     } catch (err) {
       if (!(err instanceof CaptureLineError)) throw err; // an unreadable response still leaves the request's rows
     }

@@ -38,6 +38,16 @@ describe('SageMaker capture lines', () => {
     });
   });
 
+  it("a batch's scores on one line, comma-separated (SageMaker's built-in XGBoost), pair with its rows", () => {
+    const r = parseSageMakerCaptureLine(line(csv('12,manuf\n16,prof\n9,sales'), csv('0.1,0.2,0.3')), FEATURES);
+    expect(r.rows.map((row) => row.prediction)).toEqual([0.1, 0.2, 0.3]);
+    expect(r.unpairedScores).toBe(false);
+    // a one-row request answered with two numbers is two classes' probabilities, not a score
+    expect(parseSageMakerCaptureLine(line(csv('12,manuf'), csv('0.3,0.7')), FEATURES).unpairedScores).toBe(true);
+    // three rows, two numbers: no pairing
+    expect(parseSageMakerCaptureLine(line(csv('12,manuf\n16,prof\n9,sales'), csv('0.1,0.2')), FEATURES).unpairedScores).toBe(true);
+  });
+
   it('a CSV first line that is exactly the feature names is a header, not a row', () => {
     expect(parseSageMakerCaptureLine(line(csv('education,sector\n12,manuf')), FEATURES).rows).toEqual([{ cells: ['12', 'manuf'] }]);
   });
