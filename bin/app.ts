@@ -35,6 +35,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } 
     datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
     ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.sageMakerEndpoint ? { sageMakerEndpoint: settings.sageMakerEndpoint } : {}),
     ...(settings.driftMonitor ? { driftMonitor: settings.driftMonitor } : {}),
     dashboard: settings.dashboard,
   });

@@ -28,7 +28,9 @@ export interface MlopsSettings {
   readonly trainingPipeline?: TrainingPipelineSettings;
   /** The ONNX endpoint. Context `cdk-mlops:endpoint` (an object), default: none. */
   readonly endpoint?: EndpointSettings;
-  /** Drift monitoring of the endpoint. Context `cdk-mlops:driftMonitor` (an object), default: none. Needs `endpoint`. */
+  /** A SageMaker endpoint (GPU, Inferentia or CPU). Context `cdk-mlops:sageMakerEndpoint` (an object), default: none. */
+  readonly sageMakerEndpoint?: SageMakerEndpointSettings;
+  /** Drift monitoring of an endpoint. Context `cdk-mlops:driftMonitor` (an object), default: none. Needs `endpoint` or `sageMakerEndpoint`. */
   readonly driftMonitor?: DriftMonitorSettings;
   /** The operations dashboard. Context `cdk-mlops:dashboard` (true/false), default true. */
   readonly dashboard: boolean;
@@ -48,6 +50,30 @@ export interface DriftMonitorSettings {
   readonly thresholds?: { readonly psi?: number; readonly jsDistance?: number; readonly predictionShift?: number };
   /** Retrain the pipeline when the drift alarm fires. @default true (when there is a pipeline) */
   readonly retrain?: boolean;
+  /** Which endpoint is watched. @default 'endpoint' when there is one, else 'sageMakerEndpoint' */
+  readonly watch?: 'endpoint' | 'sageMakerEndpoint';
+}
+
+/** The reference app's SageMaker endpoint, from context: released through its deployer, recorded in the ledger. */
+export interface SageMakerEndpointSettings {
+  readonly name: string;
+  /** ECR repository (in the stack's account and region) of the inference image. */
+  readonly repository: string;
+  /** @default 'latest' */
+  readonly tag?: string;
+  /** The model archive served when the endpoint is created (s3://...); releases replace it. */
+  readonly initialModelDataUrl: string;
+  /** GPU (ml.g5...), Inferentia (ml.inf2..., with the pipeline's `compileForInferentia`) or CPU. @default 'ml.c6i.xlarge' */
+  readonly instanceType?: string;
+  /** @default 1 */
+  readonly instanceCount?: number;
+  /** Target tracking on invocations per instance. @default - a fixed instance count */
+  readonly autoscaling?: { readonly minCapacity?: number; readonly maxCapacity: number; readonly targetInvocationsPerInstance: number };
+  /** Share of requests captured (0-100), for the drift monitor. @default 5 */
+  readonly dataCapturePercent?: number;
+  /** Alarm thresholds that roll an update back. */
+  readonly maxErrorRate?: number;
+  readonly maxP99LatencyMs?: number;
 }
 
 /** The reference app's ONNX endpoint, from context. */
@@ -85,6 +111,8 @@ export interface TrainingPipelineSettings {
   readonly approval?: 'automatic' | 'manual';
   /** Manual approvals wait this many hours. @default 168 (7 days) */
   readonly approvalTimeoutHours?: number;
+  /** Where approved models are released. @default 'endpoint' when there is one, else 'sageMakerEndpoint' (else none: only recorded) */
+  readonly releaseTo?: 'endpoint' | 'sageMakerEndpoint';
   /** Neo compilation for Inferentia: { framework, frameworkVersion?, dataInputConfig, targetDevice? }. @default - none */
   readonly compileForInferentia?: { readonly framework: string; readonly frameworkVersion?: string; readonly dataInputConfig: string; readonly targetDevice?: 'ml_inf2' | 'ml_inf1' };
 }
@@ -132,6 +160,7 @@ export function readSettings(node: Node): MlopsSettings {
     ...biasGate(node.tryGetContext('cdk-mlops:biasGate')),
     ...trainingPipeline(node.tryGetContext('cdk-mlops:trainingPipeline')),
     ...endpoint(node.tryGetContext('cdk-mlops:endpoint')),
+    ...sageMakerEndpoint(node.tryGetContext('cdk-mlops:sageMakerEndpoint')),
     ...driftMonitor(node.tryGetContext('cdk-mlops:driftMonitor')),
     dashboard: dashboard(node.tryGetContext('cdk-mlops:dashboard')),
   };
@@ -153,7 +182,25 @@ function driftMonitor(raw: unknown): { driftMonitor?: DriftMonitorSettings } {
     const n = v[field];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw new Error(`context 'cdk-mlops:driftMonitor.${field}' must be a whole number >= 1 (got ${JSON.stringify(n)}).`);
   }
+  endpointChoice(v.watch, 'driftMonitor.watch');
   return { driftMonitor: v as DriftMonitorSettings };
+}
+
+/** 'endpoint' or 'sageMakerEndpoint' (which of the app's endpoints), when given. */
+function endpointChoice(value: unknown, key: string): void {
+  if (value !== undefined && value !== 'endpoint' && value !== 'sageMakerEndpoint') throw new Error(`context 'cdk-mlops:${key}' must be 'endpoint' (the ONNX one) or 'sageMakerEndpoint' (got ${JSON.stringify(value)}).`);
+}
+
+function sageMakerEndpoint(raw: unknown): { sageMakerEndpoint?: SageMakerEndpointSettings } {
+  if (raw === undefined || raw === null) return {};
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  const v = value as Partial<SageMakerEndpointSettings> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:sageMakerEndpoint' must be an object: { name, repository, initialModelDataUrl, instanceType?, ... }.");
+  for (const field of ['name', 'repository'] as const) {
+    if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:sageMakerEndpoint.${field}' must be a non-empty string.`);
+  }
+  if (typeof v.initialModelDataUrl !== 'string' || !/^s3:\/\/[^/]+\/.+/.test(v.initialModelDataUrl)) throw new Error(`context 'cdk-mlops:sageMakerEndpoint.initialModelDataUrl' must be the s3:// URL of a model archive the endpoint serves when created (got ${JSON.stringify(v.initialModelDataUrl)}).`);
+  return { sageMakerEndpoint: v as SageMakerEndpointSettings };
 }
 
 function biasGate(raw: unknown): { biasGate?: BiasGateConfig } {
@@ -172,6 +219,7 @@ function trainingPipeline(raw: unknown): { trainingPipeline?: TrainingPipelineSe
     if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:trainingPipeline.${field}' must be a non-empty string.`);
   }
   if (typeof v.label !== 'object' || v.label === null) throw new Error("context 'cdk-mlops:trainingPipeline.label' must be { column, threshold } or { column, values }.");
+  endpointChoice(v.releaseTo, 'trainingPipeline.releaseTo');
   return { trainingPipeline: v as TrainingPipelineSettings };
 }
 

@@ -10,9 +10,10 @@ import { DatasetValidation, type DatasetValidationProps } from './dataset-valida
 import { DatasetIngest } from './dataset-ingest';
 import { DriftMonitor } from './drift-monitor';
 import { LineageLedger } from './lineage-ledger';
-import type { DriftMonitorSettings, EndpointSettings, TrainingPipelineSettings } from './mlops-settings';
+import type { DriftMonitorSettings, EndpointSettings, SageMakerEndpointSettings, TrainingPipelineSettings } from './mlops-settings';
 import { OnnxEndpoint } from './onnx-endpoint';
 import { OpsDashboard } from './ops-dashboard';
+import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
 
@@ -43,7 +44,13 @@ export interface MlopsStackProps extends StackProps {
    */
   readonly endpoint?: EndpointSettings;
   /**
-   * A drift monitor on the endpoint (retraining the pipeline on drift, unless `retrain` is false).
+   * A SageMaker endpoint (GPU, Inferentia or CPU instances) with data capture, released
+   * through its deployer and recorded in the ledger.
+   * @default - none
+   */
+  readonly sageMakerEndpoint?: SageMakerEndpointSettings;
+  /**
+   * A drift monitor on an endpoint (retraining the pipeline on drift, unless `retrain` is false).
    * @default - none
    */
   readonly driftMonitor?: DriftMonitorSettings;
@@ -69,6 +76,7 @@ export class MlopsStack extends Stack {
   readonly datasetValidation: DatasetValidation;
   readonly trainingPipeline?: TrainingPipeline;
   readonly endpoint?: OnnxEndpoint;
+  readonly sageMakerEndpoint?: SageMakerEndpoint;
   readonly driftMonitor?: DriftMonitor;
   readonly dashboard?: OpsDashboard;
 
@@ -96,6 +104,32 @@ export class MlopsStack extends Stack {
       new CfnOutput(this, 'EndpointReleaseStateMachineArn', { value: this.endpoint.releaseStateMachine.stateMachineArn, description: 'StartExecution with { "modelVersionId": "mv-..." } to release an approved model' });
     }
 
+    if (props.sageMakerEndpoint) {
+      const e = props.sageMakerEndpoint;
+      const repository = ecr.Repository.fromRepositoryName(this, 'InferenceImageRepository', e.repository);
+      this.sageMakerEndpoint = new SageMakerEndpoint(this, 'SageMakerEndpoint', {
+        endpointName: e.name,
+        dataLake: this.dataLake,
+        ledger: this.ledger,
+        imageUri: repository.repositoryUriForTag(e.tag ?? 'latest'),
+        imageRepository: repository,
+        initialModelDataUrl: e.initialModelDataUrl,
+        instanceType: e.instanceType,
+        initialInstanceCount: e.instanceCount,
+        autoscaling: e.autoscaling,
+        dataCapturePercent: e.dataCapturePercent,
+        alarmThresholds: { maxErrorRate: e.maxErrorRate, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
+      });
+      new CfnOutput(this, 'SageMakerEndpointName', { value: this.sageMakerEndpoint.endpointName, description: 'InvokeEndpoint (sagemaker-runtime) with CSV or JSON rows' });
+      new CfnOutput(this, 'SageMakerEndpointReleaseStateMachineArn', { value: this.sageMakerEndpoint.releaseStateMachine!.stateMachineArn, description: 'StartExecution with { "modelVersionId": "mv-..." } to release an approved model' });
+    }
+    /** One of the app's endpoints: the ONNX one or the SageMaker one, as a setting names it (default: the ONNX one when there is one). */
+    const chosen = (choice: 'endpoint' | 'sageMakerEndpoint' | undefined, setting: string): OnnxEndpoint | SageMakerEndpoint | undefined => {
+      const picked = (choice ?? (this.endpoint ? 'endpoint' : 'sageMakerEndpoint')) === 'endpoint' ? this.endpoint : this.sageMakerEndpoint;
+      if (choice && !picked) throw new Error(`MlopsStack: '${setting}' is '${choice}', but the stack has no '${choice}'.`);
+      return picked;
+    };
+
     if (props.trainingPipeline) {
       const t = props.trainingPipeline;
       this.trainingPipeline = new TrainingPipeline(this, 'TrainingPipeline', {
@@ -115,17 +149,18 @@ export class MlopsStack extends Stack {
         approval: t.approval,
         approvalTimeout: t.approvalTimeoutHours !== undefined ? Duration.hours(t.approvalTimeoutHours) : undefined,
         compileForInferentia: t.compileForInferentia,
-        endpoint: this.endpoint,
+        endpoint: chosen(t.releaseTo, 'trainingPipeline.releaseTo'),
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
     }
 
     if (props.driftMonitor) {
-      if (!this.endpoint) throw new Error("MlopsStack: 'driftMonitor' needs an 'endpoint' to watch.");
       const d = props.driftMonitor;
+      const watched = chosen(d.watch, 'driftMonitor.watch');
+      if (!watched) throw new Error("MlopsStack: 'driftMonitor' needs an 'endpoint' or a 'sageMakerEndpoint' to watch.");
       this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
-        endpoint: this.endpoint,
+        endpoint: watched,
         dataLake: this.dataLake,
         ledger: this.ledger,
         features: d.features,
@@ -144,6 +179,7 @@ export class MlopsStack extends Stack {
         validationGate: this.validationGate,
         biasGate: this.biasGate,
         endpoints: this.endpoint ? [this.endpoint] : [],
+        sageMakerEndpoints: this.sageMakerEndpoint ? [this.sageMakerEndpoint] : [],
         driftMonitors: this.driftMonitor ? [this.driftMonitor] : [],
         alarms: [this.ingest.deadLetterAlarm],
       });

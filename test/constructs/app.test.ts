@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { App} from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../bin/app';
@@ -121,8 +122,36 @@ describe('reference app', () => {
     [{ 'cdk-mlops:objectLockRetentionDays': 0 }, /context 'cdk-mlops:objectLockRetentionDays' must be a whole number of days >= 1 \(got 0\)/],
     [{ 'cdk-mlops:objectLockRetentionDays': '3.5' }, /'cdk-mlops:objectLockRetentionDays' must be a whole number/],
     [{ 'cdk-mlops:stackName': '9lives' }, /context 'cdk-mlops:stackName' must be a valid CloudFormation stack name/],
+    [{ 'cdk-mlops:sageMakerEndpoint': { name: 'gpu', repository: 'infer' } }, /context 'cdk-mlops:sageMakerEndpoint.initialModelDataUrl' must be the s3:\/\/ URL of a model archive/],
+    [{ 'cdk-mlops:sageMakerEndpoint': { repository: 'infer', initialModelDataUrl: 's3://b/m.tar.gz' } }, /context 'cdk-mlops:sageMakerEndpoint.name' must be a non-empty string/],
+    [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'both' } }, /context 'cdk-mlops:driftMonitor.watch' must be 'endpoint' \(the ONNX one\) or 'sageMakerEndpoint' \(got "both"\)/],
+    [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'sageMakerEndpoint' } }, /MlopsStack: 'driftMonitor.watch' is 'sageMakerEndpoint', but the stack has no 'sageMakerEndpoint'/],
   ])('rejects bad context %o', (context, message) => {
     expect(() => buildApp({ context: { ...APP_CONTEXT(), ...context } })).toThrow(message);
+  });
+
+  it('deploys a SageMaker endpoint from context: the pipeline releases to it, the drift monitor reads its capture, the dashboard shows it; under cdk-nag', () => {
+    // GIVEN: the ONNX endpoint stays; a GPU SageMaker endpoint beside it takes the releases and the monitor
+    const context = APP_CONTEXT();
+    const { app, stack } = buildApp({
+      context: {
+        ...context,
+        'cdk-mlops:sageMakerEndpoint': { name: 'cps-wages-gpu', repository: 'cps-inference', tag: 'v3', initialModelDataUrl: 's3://models-bucket/cps/model.tar.gz', instanceType: 'ml.g5.xlarge', autoscaling: { maxCapacity: 4, targetInvocationsPerInstance: 100 }, dataCapturePercent: 20 },
+        'cdk-mlops:trainingPipeline': { ...(context['cdk-mlops:trainingPipeline'] as object), releaseTo: 'sageMakerEndpoint' },
+        'cdk-mlops:driftMonitor': { ...(context['cdk-mlops:driftMonitor'] as object), watch: 'sageMakerEndpoint' },
+      },
+    });
+    // WHEN / THEN: every nag rule passes
+    expect(() => app.synth()).not.toThrow();
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InstanceType: 'ml.g5.xlarge' })], DataCaptureConfig: Match.objectLike({ InitialSamplingPercentage: 20 }) });
+    t.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'cps-wages-gpu' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CAPTURE_FORMAT: 'sagemaker', CAPTURE_PREFIX: 'captures/cps-wages-gpu/cps-wages-gpu/AllTraffic/', ENDPOINT_NAME: 'cps-wages-gpu' }) } });
+    // the pipeline's release invokes the SageMaker endpoint's deployer, and its steps judge against that endpoint's champion
+    const deployer = stack.resolve((stack.sageMakerEndpoint!.deployer!.node.defaultChild as unknown as { logicalId: string }).logicalId) as string;
+    expect(JSON.stringify(stack.resolve((stack.trainingPipeline!.stateMachine.node.defaultChild as unknown as { definitionString: unknown }).definitionString))).toContain(deployer);
+    expect(JSON.stringify(t.toJSON())).toContain('\\"endpoint\\":\\"cps-wages-gpu\\"');
+    t.hasOutput('SageMakerEndpointReleaseStateMachineArn', {});
   });
 
   it('takes its settings from context (strings from -c work too)', () => {
