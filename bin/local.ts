@@ -260,15 +260,27 @@ async function main(): Promise<void> {
 
 /**
  * What the local run changes in cdk.json's settings: tiny shards, so the 30 KB
- * sample files split into several (a deploy: above 512 MiB, 128 MiB each), and
+ * sample files split into several (a deploy: above 512 MiB, 128 MiB each);
  * every request captured (cdk.json: 5%), so a few hundred requests give the
- * drift monitor enough rows, and the same rows each run.
+ * drift monitor enough rows, and the same rows each run; and the ONNX endpoint
+ * takes the releases and the drift monitor even where cdk.json gives them to a
+ * SageMaker endpoint (SageMaker hosting has no local stand-in).
  */
 const DEMO_CONTEXT = {
   'cdk-mlops:shardThresholdKiB': 8,
   'cdk-mlops:shardSizeKiB': 4,
   'cdk-mlops:endpoint': { ...(CDK_CONTEXT['cdk-mlops:endpoint'] as object), captureSampleRate: 1 },
+  ...onTheOnnxEndpoint('trainingPipeline', 'releaseTo'),
+  ...onTheOnnxEndpoint('driftMonitor', 'watch'),
 };
+
+/** cdk.json's `cdk-mlops:<setting>` with `<choice>` on the ONNX endpoint, when it names the SageMaker one. */
+function onTheOnnxEndpoint(setting: string, choice: string): Record<string, unknown> {
+  const value = CDK_CONTEXT[`cdk-mlops:${setting}`] as Record<string, unknown> | undefined;
+  if (value?.[choice] !== 'sageMakerEndpoint') return {};
+  console.log(`note: cdk.json's ${setting}.${choice} is the SageMaker endpoint; the local run uses the ONNX endpoint (SageMaker hosting has no local stand-in)`);
+  return { [`cdk-mlops:${setting}`]: { ...value, [choice]: 'endpoint' } };
+}
 
 /**
  * Traffic of the lifecycle, in requests of `rowsPerRequest` rows. A container
