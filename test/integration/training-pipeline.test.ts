@@ -349,3 +349,63 @@ describe('TrainingPipeline with manual approval and Inferentia compilation', () 
     await ledgerOk(env);
   }, 180_000);
 });
+
+describe('TrainingPipeline releasing to an Inferentia SageMaker endpoint (cdk-mlops:sageMakerEndpoint, releaseTo)', () => {
+  let env: LocalEnvironment;
+  beforeAll(async () => {
+    env = await startLocal({
+      bundle: true,
+      context: {
+        'cdk-mlops:trainingPipeline': { ...REFERENCE, releaseTo: 'sageMakerEndpoint', compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"features": [1, 1]}' } },
+        'cdk-mlops:sageMakerEndpoint': { name: 'cps-wages-inf2', repository: 'cps-inference', initialModelDataUrl: 's3://models-bucket/cps/initial.tar.gz', instanceType: 'ml.inf2.xlarge' },
+      },
+    });
+  }, 180_000);
+  afterAll(async () => env?.stop());
+
+  /** The SageMaker endpoint's deployer, as the pipeline calls it (SageMaker hosting has no local stand-in): what it was asked, and the outcome given. */
+  function deployer(outcome: Record<string, unknown>): { asked: Record<string, unknown>[]; overrides: Record<string, (input: unknown) => Promise<unknown>> } {
+    const asked: Record<string, unknown>[] = [];
+    return {
+      asked,
+      overrides: {
+        'Start release': async (input) => {
+          const i = input as Record<string, unknown>;
+          asked.push(i);
+          return { done: false, modelVersionId: i.modelVersionId, previousModelVersionId: null, reason: 'retrain', currentVersion: 'cps-wages-inf2-initial', targetVersion: 'cps-wages-inf2-next', deploymentId: 'cps-wages-inf2-next' };
+        },
+        'Check release': async (input) => {
+          asked.push(input as Record<string, unknown>);
+          return outcome;
+        },
+      },
+    };
+  }
+
+  it('releases the Neo-compiled model through the endpoint deployer and records that model; a guardrail rollback stops the run with an Incident', async () => {
+    // Act 1: the release succeeds
+    const dsv = await ingest(env, 'data/cps-wages/cps.csv', cpsCsv());
+    const sageMaker = new LocalSageMaker({ s3: env.s3, groups: templateModelPackageGroups(env.stack) });
+    const ok = deployer({ done: true, status: 'Succeeded', succeeded: true });
+    const out = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, { services: localServices({ s3: env.s3, stack: env.stack, sageMaker }), taskOverrides: ok.overrides })).output as any;
+    // Assess 1: the compiled model (not the trained one) was released, then recorded
+    const compiled = out.compiled.compiledModelVersionId as string;
+    expect(compiled).not.toBe(out.model.modelVersionId);
+    expect(ok.asked[0]).toEqual({ operation: 'release', modelVersionId: compiled });
+    expect(ok.asked[1]).toMatchObject({ operation: 'check', release: { modelVersionId: compiled, targetVersion: 'cps-wages-inf2-next' } });
+    const deployment = (await env.ledger().get(out.deployment.deploymentId)) as LedgerRecord<'Deployment'>;
+    expect(deployment).toMatchObject({ subject: 'pipeline/cps-wages', parents: [compiled], data: { endpoint: 'cps-wages-inf2', modelVersionId: compiled, strategy: 'released:endpoint/cps-wages-inf2' } });
+
+    // Act 2: SageMaker's guardrails roll the next update back
+    const dsv2 = await ingest(env, 'data/cps-wages/cps-2.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const rolledBack = deployer({ done: true, status: 'RolledBack', succeeded: false, reason: 'SageMaker kept endpoint config cps-wages-inf2-initial (an alarm of the update\'s guardrails fired)' });
+    const err = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv2 }, { services: localServices({ s3: env.s3, stack: env.stack, sageMaker, notifications }), taskOverrides: rolledBack.overrides }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    // Assess 2: no Deployment recorded for it; an Incident with the reason, notified
+    expect(err.cause).toMatchObject({ name: 'release', message: expect.stringContaining("an alarm of the update's guardrails fired") });
+    const last = (await env.ledger().history('pipeline/cps-wages')).at(-1) as LedgerRecord<'Incident'>;
+    expect(last).toMatchObject({ kind: 'Incident', data: { type: 'pipeline-failure', reason: expect.stringContaining('guardrails fired') } });
+    expect(notifications.map((n) => n.subject)).toEqual(['cdk-mlops: training pipeline stopped']);
+    await ledgerOk(env);
+  }, 180_000);
+});
