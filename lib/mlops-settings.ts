@@ -172,11 +172,29 @@ function dashboard(raw: unknown): boolean {
   throw new Error(`context 'cdk-mlops:dashboard' must be true or false (got ${JSON.stringify(raw)}).`);
 }
 
-function driftMonitor(raw: unknown): { driftMonitor?: DriftMonitorSettings } {
-  if (raw === undefined || raw === null) return {};
+/** An object setting `cdk-mlops:<key>`: undefined when unset; a JSON string (from `-c`) is parsed; anything but an object fails with its shape. */
+function contextObject<T>(raw: unknown, key: string, shape: string): Partial<T> | undefined {
+  if (raw === undefined || raw === null) return undefined;
   const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  const v = value as Partial<DriftMonitorSettings> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:driftMonitor' must be an object: { features, intervalMinutes?, windowMinutes?, minRows?, thresholds?, retrain? }.");
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`context 'cdk-mlops:${key}' must be an object: ${shape}.`);
+  return value;
+}
+
+/** Fields of `cdk-mlops:<key>` that must be non-empty strings. */
+function requireStrings<T>(v: Partial<T>, key: string, fields: readonly (keyof T & string)[]): void {
+  for (const field of fields) {
+    if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:${key}.${field}' must be a non-empty string.`);
+  }
+}
+
+/** 'endpoint' or 'sageMakerEndpoint' (which of the app's endpoints), when given. */
+function endpointChoice(value: unknown, key: string): void {
+  if (value !== undefined && value !== 'endpoint' && value !== 'sageMakerEndpoint') throw new Error(`context 'cdk-mlops:${key}' must be 'endpoint' (the ONNX one) or 'sageMakerEndpoint' (got ${JSON.stringify(value)}).`);
+}
+
+function driftMonitor(raw: unknown): { driftMonitor?: DriftMonitorSettings } {
+  const v = contextObject<DriftMonitorSettings>(raw, 'driftMonitor', '{ features, intervalMinutes?, windowMinutes?, minRows?, thresholds?, retrain?, watch? }');
+  if (!v) return {};
   if (!Array.isArray(v.features) || v.features.length === 0 || !v.features.every((f) => typeof f === 'string' && f !== '')) throw new Error("context 'cdk-mlops:driftMonitor.features' must be a non-empty list of the model's input columns.");
   for (const field of ['intervalMinutes', 'windowMinutes', 'minRows'] as const) {
     const n = v[field];
@@ -186,49 +204,32 @@ function driftMonitor(raw: unknown): { driftMonitor?: DriftMonitorSettings } {
   return { driftMonitor: v as DriftMonitorSettings };
 }
 
-/** 'endpoint' or 'sageMakerEndpoint' (which of the app's endpoints), when given. */
-function endpointChoice(value: unknown, key: string): void {
-  if (value !== undefined && value !== 'endpoint' && value !== 'sageMakerEndpoint') throw new Error(`context 'cdk-mlops:${key}' must be 'endpoint' (the ONNX one) or 'sageMakerEndpoint' (got ${JSON.stringify(value)}).`);
-}
-
 function sageMakerEndpoint(raw: unknown): { sageMakerEndpoint?: SageMakerEndpointSettings } {
-  if (raw === undefined || raw === null) return {};
-  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  const v = value as Partial<SageMakerEndpointSettings> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:sageMakerEndpoint' must be an object: { name, repository, initialModelDataUrl, instanceType?, ... }.");
-  for (const field of ['name', 'repository'] as const) {
-    if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:sageMakerEndpoint.${field}' must be a non-empty string.`);
-  }
+  const v = contextObject<SageMakerEndpointSettings>(raw, 'sageMakerEndpoint', '{ name, repository, initialModelDataUrl, instanceType?, ... }');
+  if (!v) return {};
+  requireStrings(v, 'sageMakerEndpoint', ['name', 'repository']);
   if (typeof v.initialModelDataUrl !== 'string' || !/^s3:\/\/[^/]+\/.+/.test(v.initialModelDataUrl)) throw new Error(`context 'cdk-mlops:sageMakerEndpoint.initialModelDataUrl' must be the s3:// URL of a model archive the endpoint serves when created (got ${JSON.stringify(v.initialModelDataUrl)}).`);
   return { sageMakerEndpoint: v as SageMakerEndpointSettings };
 }
 
 function biasGate(raw: unknown): { biasGate?: BiasGateConfig } {
-  if (raw === undefined || raw === null) return {};
-  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error("context 'cdk-mlops:biasGate' must be an object: { label, facets, thresholds }.");
-  return { biasGate: value as BiasGateConfig };
+  const v = contextObject<BiasGateConfig>(raw, 'biasGate', '{ label, facets, thresholds }');
+  return v ? { biasGate: v as BiasGateConfig } : {};
 }
 
 function trainingPipeline(raw: unknown): { trainingPipeline?: TrainingPipelineSettings } {
-  if (raw === undefined || raw === null) return {};
-  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  const v = value as Partial<TrainingPipelineSettings> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:trainingPipeline' must be an object: { name, repository, label, ... }.");
-  for (const field of ['name', 'repository'] as const) {
-    if (typeof v[field] !== 'string' || v[field] === '') throw new Error(`context 'cdk-mlops:trainingPipeline.${field}' must be a non-empty string.`);
-  }
+  const v = contextObject<TrainingPipelineSettings>(raw, 'trainingPipeline', '{ name, repository, label, ... }');
+  if (!v) return {};
+  requireStrings(v, 'trainingPipeline', ['name', 'repository']);
   if (typeof v.label !== 'object' || v.label === null) throw new Error("context 'cdk-mlops:trainingPipeline.label' must be { column, threshold } or { column, values }.");
   endpointChoice(v.releaseTo, 'trainingPipeline.releaseTo');
   return { trainingPipeline: v as TrainingPipelineSettings };
 }
 
 function endpoint(raw: unknown): { endpoint?: EndpointSettings } {
-  if (raw === undefined || raw === null) return {};
-  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  const v = value as Partial<EndpointSettings> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error("context 'cdk-mlops:endpoint' must be an object: { name, captureSampleRate?, deploymentConfig?, ... }.");
-  if (typeof v.name !== 'string' || v.name === '') throw new Error("context 'cdk-mlops:endpoint.name' must be a non-empty string.");
+  const v = contextObject<EndpointSettings>(raw, 'endpoint', '{ name, captureSampleRate?, deploymentConfig?, ... }');
+  if (!v) return {};
+  requireStrings(v, 'endpoint', ['name']);
   if (v.deploymentConfig !== undefined && !/^CodeDeployDefault\.Lambda(AllAtOnce|Canary\d+Percent\d+Minutes|Linear\d+PercentEvery\d+Minutes?)$/.test(v.deploymentConfig)) {
     throw new Error(`context 'cdk-mlops:endpoint.deploymentConfig' must name a CodeDeploy Lambda configuration such as CodeDeployDefault.LambdaCanary10Percent5Minutes (got ${JSON.stringify(v.deploymentConfig)}).`);
   }

@@ -122,6 +122,8 @@ describe('reference app', () => {
     [{ 'cdk-mlops:objectLockRetentionDays': 0 }, /context 'cdk-mlops:objectLockRetentionDays' must be a whole number of days >= 1 \(got 0\)/],
     [{ 'cdk-mlops:objectLockRetentionDays': '3.5' }, /'cdk-mlops:objectLockRetentionDays' must be a whole number/],
     [{ 'cdk-mlops:stackName': '9lives' }, /context 'cdk-mlops:stackName' must be a valid CloudFormation stack name/],
+    [{ 'cdk-mlops:sageMakerEndpoint': [1] }, /context 'cdk-mlops:sageMakerEndpoint' must be an object: \{ name, repository, initialModelDataUrl, instanceType\?, ... \}\./],
+    [{ 'cdk-mlops:endpoint': { name: '' } }, /context 'cdk-mlops:endpoint.name' must be a non-empty string\./],
     [{ 'cdk-mlops:sageMakerEndpoint': { name: 'gpu', repository: 'infer' } }, /context 'cdk-mlops:sageMakerEndpoint.initialModelDataUrl' must be the s3:\/\/ URL of a model archive/],
     [{ 'cdk-mlops:sageMakerEndpoint': { repository: 'infer', initialModelDataUrl: 's3://b/m.tar.gz' } }, /context 'cdk-mlops:sageMakerEndpoint.name' must be a non-empty string/],
     [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'both' } }, /context 'cdk-mlops:driftMonitor.watch' must be 'endpoint' \(the ONNX one\) or 'sageMakerEndpoint' \(got "both"\)/],
@@ -155,9 +157,10 @@ describe('reference app', () => {
   });
 
   it('takes its settings from context (strings from -c work too)', () => {
-    const { stack } = buildApp({ context: { ...APP_CONTEXT(), 'cdk-mlops:objectLockMode': 'compliance', 'cdk-mlops:objectLockRetentionDays': '365', 'cdk-mlops:stackName': 'Other' } });
+    const { stack } = buildApp({ context: { ...APP_CONTEXT(), 'cdk-mlops:objectLockMode': 'compliance', 'cdk-mlops:objectLockRetentionDays': '365', 'cdk-mlops:stackName': 'Other', 'cdk-mlops:sageMakerEndpoint': '{"name": "cpu", "repository": "infer", "initialModelDataUrl": "s3://b/m.tar.gz"}' } });
     expect(stack.stackName).toBe('Other');
     expect(stack.dataLake.objectLockRetention).toMatchObject({ mode: 'COMPLIANCE' });
+    expect(stack.sageMakerEndpoint).toMatchObject({ endpointName: 'cpu', instanceType: 'ml.c6i.xlarge' });
   });
 
   it('synthesizes offline with the pinned CDK CLI, bundling the Lambda with the local esbuild', () => {
