@@ -33,6 +33,8 @@ function run(env: LocalEnvironment, input: unknown, notifications: Notification[
 }
 
 const REFERENCE = cdkJsonContext()['cdk-mlops:trainingPipeline'] as { hyperparameters: Record<string, string> } & Record<string, unknown>;
+/** Neo compilation of the example model for Inferentia2. */
+const NEO = { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"features": [1, 1]}' };
 
 describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model that also uses union and region', () => {
   let env: LocalEnvironment;
@@ -264,7 +266,7 @@ describe('TrainingPipeline with manual approval and Inferentia compilation', () 
   beforeAll(async () => {
     env = await startLocal({
       bundle: true,
-      context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, approval: 'manual', approvalTimeoutHours: 48, compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"features": [1, 1]}' } } },
+      context: { 'cdk-mlops:trainingPipeline': { ...REFERENCE, approval: 'manual', approvalTimeoutHours: 48, compileForInferentia: NEO } },
     });
   }, 180_000);
   afterAll(async () => env?.stop());
@@ -356,7 +358,7 @@ describe('TrainingPipeline releasing to an Inferentia SageMaker endpoint (cdk-ml
     env = await startLocal({
       bundle: true,
       context: {
-        'cdk-mlops:trainingPipeline': { ...REFERENCE, releaseTo: 'sageMakerEndpoint', compileForInferentia: { framework: 'PYTORCH', frameworkVersion: '1.13', dataInputConfig: '{"features": [1, 1]}' } },
+        'cdk-mlops:trainingPipeline': { ...REFERENCE, releaseTo: 'sageMakerEndpoint', compileForInferentia: NEO },
         'cdk-mlops:sageMakerEndpoint': { name: 'cps-wages-inf2', repository: 'cps-inference', initialModelDataUrl: 's3://models-bucket/cps/initial.tar.gz', instanceType: 'ml.inf2.xlarge' },
       },
     });
