@@ -258,6 +258,18 @@ function physicalNames(template: CfnTemplate, stackName: string): Map<string, Ph
       case 'AWS::CloudWatch::CompositeAlarm':
         map.set(id, { ref: id, attributes: { Arn: arn('cloudwatch', `alarm:${id}`) } });
         break;
+      // SageMaker hosting: CDK names them by attribute (the stand-in in sagemaker-hosting.ts keeps them)
+      case 'AWS::SageMaker::Model':
+        map.set(id, { ref: arn('sagemaker', `model/${id.toLowerCase()}`), attributes: { ModelName: id.toLowerCase().slice(0, 63) } });
+        break;
+      case 'AWS::SageMaker::EndpointConfig':
+        map.set(id, { ref: arn('sagemaker', `endpoint-config/${id.toLowerCase()}`), attributes: { EndpointConfigName: id.toLowerCase().slice(0, 63) } });
+        break;
+      case 'AWS::SageMaker::Endpoint': {
+        const endpointName = typeof r.Properties?.EndpointName === 'string' ? r.Properties.EndpointName : id.toLowerCase();
+        map.set(id, { ref: arn('sagemaker', `endpoint/${endpointName}`), attributes: { EndpointName: endpointName } });
+        break;
+      }
       case 'AWS::IAM::Role':
         map.set(id, { ref: id, attributes: { Arn: `arn:aws:iam::${ACCOUNT}:role/${id}`, RoleId: id } });
         break;
