@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AlarmEvaluation, LocalCloudWatch } from './cloudwatch';
-import { functionIdOf, type LambdaApiError, type LocalLambda } from './lambda-service';
+import { startJsonApi } from './json-api';
+import { functionIdOf, type LocalLambda } from './lambda-service';
 import type { LocalStack } from './local-stack';
 
 /*
@@ -180,31 +179,10 @@ export class LocalCodeDeploy {
 }
 
 /** The CodeDeploy API (JSON 1.1) over LocalCodeDeploy, for SDK clients with AWS_ENDPOINT_URL_CODEDEPLOY. */
-export async function startCodeDeployApi(codedeploy: LocalCodeDeploy): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (c: Buffer) => (text += c.toString('utf8')));
-    req.on('end', () => {
-      const reply = (status: number, payload: unknown, errorType?: string): void => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
-        res.end(JSON.stringify(payload));
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const input = JSON.parse(text || '{}') as Record<string, unknown>;
-      (async () => {
-        if (target === 'CodeDeploy_20141006.CreateDeployment') return codedeploy.create(input);
-        if (target === 'CodeDeploy_20141006.GetDeployment') return codedeploy.get(String(input.deploymentId));
-        throw new Error(`${target} is not run locally`);
-      })().then(
-        (out) => reply(200, out),
-        (err: unknown) => {
-          const e = err as CodeDeployApiError | LambdaApiError | Error;
-          const type = 'type' in e && typeof e.type === 'string' ? e.type : 'UnknownOperationException';
-          reply(400, { __type: type, message: e.message }, type);
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+export function startCodeDeployApi(codedeploy: LocalCodeDeploy): Promise<{ endpoint: string; close(): Promise<void> }> {
+  return startJsonApi(async (target, input) => {
+    if (target === 'CodeDeploy_20141006.CreateDeployment') return codedeploy.create(input);
+    if (target === 'CodeDeploy_20141006.GetDeployment') return codedeploy.get(String(input.deploymentId));
+    throw new Error(`${target} is not run locally`);
+  }, 'UnknownOperationException');
 }

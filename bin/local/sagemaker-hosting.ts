@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { resourcesOfType } from './cloud-assembly';
+import { startJsonApi } from './json-api';
 import type { LocalStack } from './local-stack';
 
 /*
@@ -159,26 +158,6 @@ export class LocalSageMakerHosting {
 }
 
 /** The SageMaker API (JSON 1.1) over LocalSageMakerHosting, for SDK clients with AWS_ENDPOINT_URL_SAGEMAKER. */
-export async function startSageMakerApi(hosting: LocalSageMakerHosting): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (c: Buffer) => (text += c.toString('utf8')));
-    req.on('end', () => {
-      const reply = (status: number, payload: unknown, errorType?: string): void => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
-        res.end(JSON.stringify(payload));
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const operation = target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : target;
-      hosting.call(operation, JSON.parse(text || '{}') as Record<string, unknown>).then(
-        (out) => reply(200, out),
-        (err: unknown) => {
-          const type = err instanceof SageMakerApiError ? err.type : 'InternalFailure';
-          reply(400, { __type: type, message: (err as Error).message }, type);
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+export function startSageMakerApi(hosting: LocalSageMakerHosting): Promise<{ endpoint: string; close(): Promise<void> }> {
+  return startJsonApi((target, input) => hosting.call(target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : target, input), 'InternalFailure');
 }
