@@ -118,6 +118,8 @@ export class SageMakerEndpoint extends Construct {
   readonly serverless: boolean;
   /** The variant's instance type (undefined when serverless). */
   readonly instanceType?: string;
+  /** On Inferentia, the Neo target device of the models it serves ('ml_inf2' on ml.inf2); else undefined. */
+  readonly neoTargetDevice?: 'ml_inf1' | 'ml_inf2';
   readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
   readonly scalableTarget?: appscaling.ScalableTarget;
   /** Releases ledger model versions (operations release, check, rollback), when `ledger` is given. */
@@ -159,9 +161,10 @@ export class SageMakerEndpoint extends Construct {
     const shifting = props.trafficShifting ?? {};
     const stepSize = shifting.size ?? 10;
     if (!(Number.isInteger(stepSize) && stepSize >= 1 && stepSize <= 99)) throw new Error(`SageMakerEndpoint: 'trafficShifting.size' must be a whole percent from 1 to 99 (got ${stepSize}).`);
-    const inferentia = /^ml\.inf[12]\./.test(instanceType) && !serverless;
-    if (inferentia) Annotations.of(this).addInfo(`SageMakerEndpoint: ${instanceType} serves models compiled for ${instanceType.startsWith('ml.inf2') ? 'ml_inf2' : 'ml_inf1'} (TrainingPipeline 'compileForInferentia'), with a Neuron inference image.`);
-    if (/^ml\.inf1\./.test(instanceType) && (shifting.type ?? 'CANARY') !== 'ALL_AT_ONCE') Annotations.of(this).addWarningV2('cdk-mlops:inf1NoGuardrails', 'SageMakerEndpoint: SageMaker deployment guardrails do not support Inf1 instances; updates fall back to all-at-once blue/green with no baking period.');
+    const family = serverless ? undefined : /^ml\.(inf[12])\./.exec(instanceType)?.[1];
+    if (family) this.neoTargetDevice = `ml_${family}` as 'ml_inf1' | 'ml_inf2';
+    if (this.neoTargetDevice) Annotations.of(this).addInfo(`SageMakerEndpoint: ${instanceType} serves models compiled for ${this.neoTargetDevice} (TrainingPipeline 'compileForInferentia'), with a Neuron inference image.`);
+    if (this.neoTargetDevice === 'ml_inf1' && (shifting.type ?? 'CANARY') !== 'ALL_AT_ONCE') Annotations.of(this).addWarningV2('cdk-mlops:inf1NoGuardrails', 'SageMakerEndpoint: SageMaker deployment guardrails do not support Inf1 instances; updates fall back to all-at-once blue/green with no baking period.');
     if (props.networkIsolation === false) Annotations.of(this).addWarningV2('cdk-mlops:endpointNetworkAccess', "SageMakerEndpoint: 'networkIsolation' is off: the model container can reach the network.");
 
     const key = props.encryptionKey ?? props.dataLake.encryptionKey;

@@ -507,11 +507,12 @@ function checkSageMakerRelease(endpoint: SageMakerEndpoint, compile: InferentiaC
     return false;
   }
   if (Token.isUnresolved(type)) return compile !== undefined;
-  const inferentia = /^ml\.(inf[12])\./.exec(type);
-  if (inferentia && !compile) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which serves models compiled by SageMaker Neo; give 'compileForInferentia' (targetDevice 'ml_${inferentia[1]}').`);
-  if (inferentia && compile && (compile.targetDevice ?? 'ml_inf2') !== `ml_${inferentia[1]}`) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, but 'compileForInferentia.targetDevice' is '${compile.targetDevice ?? 'ml_inf2'}'; compile for 'ml_${inferentia[1]}'.`);
-  if (!inferentia && compile) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which cannot serve Neo's Inferentia models; release to an ml.inf2 endpoint, or remove 'compileForInferentia'.`);
-  return inferentia !== null;
+  const served = endpoint.neoTargetDevice;
+  const device = compile ? (compile.targetDevice ?? 'ml_inf2') : undefined;
+  if (served && !device) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which serves models compiled by SageMaker Neo; give 'compileForInferentia' (targetDevice '${served}').`);
+  if (served && device !== served) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, but 'compileForInferentia.targetDevice' is '${device}'; compile for '${served}'.`);
+  if (!served && device) throw new Error(`TrainingPipeline: endpoint '${endpoint.endpointName}' runs on ${type}, which cannot serve Neo's Inferentia models; release to an ml.inf2 endpoint, or remove 'compileForInferentia'.`);
+  return served !== undefined;
 }
 
 function checkCompilation(compile: InferentiaCompilation): void {
