@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'cdk.out.*/', 'local-run/', 'bench/out/', 'bin/cdk-mlops.js'] },
+  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'cdk.out.*/', 'local-run/', 'bench/out/', 'bin/cdk-mlops.js'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

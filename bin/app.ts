@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MlopsStack } from '../lib/mlops-stack';
-import { readSettings } from '../lib/mlops-settings';
+import { mlopsStackProps, readSettings } from '../lib/mlops-settings';
 
 /**
  * The context in cdk.json, which the CDK CLI passes to the app. The local runner
@@ -23,22 +23,7 @@ export function cdkJsonContext(): Record<string, unknown> {
 export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } {
   const app = new App(props);
   const settings = readSettings(app.node);
-  const stack = new MlopsStack(app, settings.stackName, {
-    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest, gates, training, endpoint, drift monitor, dashboard)',
-    dataLake: {
-      dataPrefix: settings.dataPrefix,
-      objectLockRetention: settings.objectLockRetention,
-      noncurrentVersionExpiration: settings.noncurrentVersionExpiration,
-      accessLogsRetention: settings.accessLogsRetention,
-    },
-    ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
-    datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
-    ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-    ...(settings.sageMakerEndpoint ? { sageMakerEndpoint: settings.sageMakerEndpoint } : {}),
-    ...(settings.driftMonitor ? { driftMonitor: settings.driftMonitor } : {}),
-    dashboard: settings.dashboard,
-  });
+  const stack = new MlopsStack(app, settings.stackName, mlopsStackProps(settings));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }

@@ -2,6 +2,7 @@ import { Duration, Size } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Node } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
+import type { MlopsStackProps } from './mlops-stack';
 
 /**
  * Settings of the reference app, read from cdk.json context (`cdk-mlops:<name>`)
@@ -127,6 +128,30 @@ export const SETTING_DEFAULTS = {
   shardThresholdKiB: 524288,
   shardSizeKiB: 131072,
 } as const;
+
+/**
+ * The `MlopsStack` props the settings describe: what the reference app deploys.
+ * An app of your own builds the same stack from the same context with
+ * `new MlopsStack(app, settings.stackName, mlopsStackProps(readSettings(app.node)))`.
+ */
+export function mlopsStackProps(settings: MlopsSettings): MlopsStackProps {
+  return {
+    description: 'cdk-mlops: governed MLOps stack (data lake, lineage ledger, ingest, gates, training, endpoint, drift monitor, dashboard)',
+    dataLake: {
+      dataPrefix: settings.dataPrefix,
+      objectLockRetention: settings.objectLockRetention,
+      noncurrentVersionExpiration: settings.noncurrentVersionExpiration,
+      accessLogsRetention: settings.accessLogsRetention,
+    },
+    ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
+    datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
+    ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.sageMakerEndpoint ? { sageMakerEndpoint: settings.sageMakerEndpoint } : {}),
+    ...(settings.driftMonitor ? { driftMonitor: settings.driftMonitor } : {}),
+    dashboard: settings.dashboard,
+  };
+}
 
 /** Reads and checks the settings; a bad value fails with the context key and the fix. */
 export function readSettings(node: Node): MlopsSettings {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { PACKAGE_ROOT } from './package-root';
 
 /*
  * onnxruntime-node in a Lambda bundle. Its native binding cannot be bundled by
@@ -16,7 +17,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
  */
 
 const NAPI_DIR = path.join('bin', 'napi-v6', 'linux');
-const PACKAGE_ENTRY = path.join(__dirname, '..', '..', 'lambdas', 'shared', 'onnxruntime-package.ts');
+const PACKAGE_ENTRY = path.join(PACKAGE_ROOT, 'lambdas', 'shared', 'onnxruntime-package.ts');
 
 const LICENSE_BANNER = '/*! onnxruntime-node and onnxruntime-common: Copyright (c) Microsoft Corporation. All rights reserved. Licensed under the MIT License. */';
 

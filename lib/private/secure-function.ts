@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
 import { esbuildBinary, onnxRuntimeBundling, q } from './onnx-runtime';
+import { PACKAGE_ROOT } from './package-root';
 
 /** Context key choosing every kit Lambda's architecture ('arm64' or 'x86_64'); the local runner sets the host's. */
 export const LAMBDA_ARCHITECTURE_CONTEXT = 'cdk-mlops:lambdaArchitecture';
@@ -22,7 +23,7 @@ export function lambdaArchitecture(scope: Construct): lambda.Architecture {
 }
 
 /** Root of the Lambda sources (`lambdas/`). */
-export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
+export const LAMBDAS_DIR = path.join(PACKAGE_ROOT, 'lambdas');
 
 export interface SecureFunctionProps {
   /** Folder under `lambdas/` holding `index.ts`. */
