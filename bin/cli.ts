@@ -163,6 +163,12 @@ function describe(r: LedgerRecord): string {
   return `${r.createdAt}  ${r.kind.padEnd(14)} ${r.id}  ${r.subject}${d.key ? `  ${d.key}` : ''}${status}${d.sha256 ? `  sha256:${d.sha256.slice(0, 16)}` : ''}${trigger}`;
 }
 
+/** Which code trained a run: its image (by digest, or a tag that may have moved since), hyperparameters and instances. */
+function trainingCode(r: LedgerRecord<'TrainingRun'>): string {
+  const { image, hyperparameters, instanceType, instanceCount } = r.data;
+  return `code: ${image.uri}${image.digest ? '' : ' (a tag: not pinned to a digest)'}; hyperparameters ${JSON.stringify(hyperparameters)}; ${instanceType} × ${instanceCount}`;
+}
+
 function describeReport(r: VerifyReport): string[] {
   const head = `${r.ok ? 'OK    ' : 'FAILED'} ${r.chain}: ${r.length} links, head ${r.head.slice(0, 16)}${r.redundantLinks ? `, ${r.redundantLinks} redundant link(s)` : ''}`;
   return [head, ...r.problems.map((p) => `       ${p.code}: ${p.message}`)];
@@ -230,7 +236,10 @@ async function endpointCommand(command: string | undefined, arg: string | undefi
     }
     out(`endpoint ${arg} serves model ${serving.data.modelVersionId} since ${serving.createdAt} (${serving.data.reason}, ${serving.data.strategy}${serving.data.functionVersion ? `, Lambda version ${serving.data.functionVersion}` : ''}${serving.data.deploymentId ? `, ${serving.data.deploymentId}` : ''})`);
     if (model) out(`  model: ${model.data.format}, ${model.data.artifact.uri} sha256:${model.data.artifact.sha256.slice(0, 16)}; metrics ${JSON.stringify(model.data.metrics)}`);
-    for (const a of ancestors) out(`  from ${describe(a)}`);
+    for (const a of ancestors) {
+      out(`  from ${describe(a)}`);
+      if (a.kind === 'TrainingRun') out(`    ${trainingCode(a as LedgerRecord<'TrainingRun'>)}`);
+    }
     out(`  gates (${gates.length}):`);
     for (const g of gates) {
       const on = g.parents.some((p) => p.startsWith('mv-')) ? 'model' : 'data ';

@@ -9,6 +9,7 @@ export * from './mlops-settings';
 export * from './mlops-stack';
 export * from './onnx-endpoint';
 export * from './ops-dashboard';
+export * from './pinned-ecr-image';
 export * from './profile-shards';
 export * from './sagemaker-endpoint';
 export * from './training-pipeline';

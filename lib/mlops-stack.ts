@@ -1,7 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 import { BiasGate } from './bias-gate';
@@ -13,6 +12,7 @@ import { LineageLedger } from './lineage-ledger';
 import type { DriftMonitorSettings, EndpointSettings, SageMakerEndpointSettings, TrainingPipelineSettings } from './mlops-settings';
 import { OnnxEndpoint } from './onnx-endpoint';
 import { OpsDashboard } from './ops-dashboard';
+import { PinnedEcrImage } from './pinned-ecr-image';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
@@ -139,7 +139,7 @@ export class MlopsStack extends Stack {
         validationGate: this.validationGate,
         biasGate: this.biasGate,
         profileShards: this.datasetValidation.profileShards,
-        trainingImage: tasks.DockerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'TrainingImageRepository', t.repository), t.tag ?? 'latest'),
+        trainingImage: PinnedEcrImage.fromRepository(ecr.Repository.fromRepositoryName(this, 'TrainingImageRepository', t.repository), t.tag ?? 'latest'),
         instanceType: t.instanceType,
         hyperparameters: t.hyperparameters,
         metricDefinitions: t.metricDefinitions,

@@ -22,6 +22,7 @@ import type { BiasGate } from './bias-gate';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import type { OnnxEndpoint } from './onnx-endpoint';
+import { PinnedEcrImage } from './pinned-ecr-image';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
@@ -91,7 +92,11 @@ export interface TrainingPipelineProps {
    * @default - the construct's id, lower-cased
    */
   readonly pipelineName?: string;
-  /** The training container (ECR repository + tag or digest, or a registry URI). It honours the SageMaker training contract. */
+  /**
+   * The training container (ECR repository + tag or digest, or a registry URI). It honours the SageMaker training contract.
+   * A `PinnedEcrImage` is resolved to its digest before each job and trained and recorded by that digest; any other
+   * image is used and recorded as given (a tag is only as reproducible as the tag is immutable).
+   */
   readonly trainingImage: tasks.DockerImage;
   /** @default TrainingInstanceType.CPU_M5_XLARGE */
   readonly instanceType?: string;
@@ -284,9 +289,14 @@ export class TrainingPipeline extends Construct {
     if (compile) props.dataLake.grantReadArtifacts(steps.role, `${trainingPrefix}compiled/*`);
     props.dataLake.grantWriteArtifacts(steps.role, `${DEFAULT_MODELS_PREFIX}${this.pipelineName}/*`);
 
+    // A pinned image is trained (and registered) by the digest the pipeline resolves first.
+    const pinned = props.trainingImage instanceof PinnedEcrImage ? props.trainingImage : undefined;
+    if (pinned) pinned.repository.grantPull(this.trainingRole);
+    const trainingImage = pinned ? tasks.DockerImage.fromJsonExpression(sfn.JsonPath.stringAt('$.image.uri'), false) : props.trainingImage;
     const definition = new TrainingPipelineDefinition(this, 'Definition', {
       pipelineName: this.pipelineName,
-      registry: { modelPackageGroupName: this.modelPackageGroupName, image: props.inferenceImage ?? props.trainingImage, approval, approvalTimeout },
+      registry: { modelPackageGroupName: this.modelPackageGroupName, image: props.inferenceImage ?? trainingImage, approval, approvalTimeout },
+      ...(pinned ? { resolveImage: { repository: pinned.repository, tag: pinned.tag } } : {}),
       compilation: compile
         ? {
             role: this.trainingRole,
@@ -311,7 +321,7 @@ export class TrainingPipeline extends Construct {
           integrationPattern: sfn.IntegrationPattern.RUN_JOB,
           trainingJobName: sfn.JsonPath.stringAt('$.prepare.trainingJobName'),
           role: this.trainingRole,
-          algorithmSpecification: { trainingImage: props.trainingImage, trainingInputMode: tasks.InputMode.FILE, metricDefinitions: props.metricDefinitions ? [...props.metricDefinitions] : undefined },
+          algorithmSpecification: { trainingImage, trainingInputMode: tasks.InputMode.FILE, metricDefinitions: props.metricDefinitions ? [...props.metricDefinitions] : undefined },
           hyperparameters: { ...props.hyperparameters },
           inputDataConfig: [{ channelName: 'train', dataSource: { s3DataSource: { s3DataType: tasks.S3DataType.S3_PREFIX, s3Location: tasks.S3Location.fromJsonExpression('$.prepare.trainUri') } } }],
           outputDataConfig: { s3OutputLocation: tasks.S3Location.fromJsonExpression('$.prepare.outputUri'), encryptionKey: key },

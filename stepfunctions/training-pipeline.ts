@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -54,6 +55,13 @@ export interface TrainingPipelineDefinitionProps {
   readonly biasGate?: lambda.IFunction;
   /** Builds the training task (its Next is wired here). */
   readonly train: (scope: Construct) => TrainingJobTask;
+  /**
+   * Resolve the training image's tag to its digest before training (ECR
+   * DescribeImages) into `$.image` (`{ uri: '<repository URI>@sha256:…', digest }`):
+   * the training task and the registry then take `$.image.uri`.
+   * @default - the images as given
+   */
+  readonly resolveImage?: { readonly repository: ecr.IRepository; readonly tag: string };
   readonly notifications: sns.ITopic;
   readonly registry: RegistryOptions;
   /** @default - no compilation */
@@ -72,6 +80,8 @@ const PERMANENT = ['InvalidEventError', 'ModelError', 'ModelIntegrityError', 'In
 export const TRAINING_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.CapacityError', 'SageMaker.AmazonSageMakerException'];
 /** SageMaker API errors (the aws-sdk integrations) worth retrying. */
 const SAGEMAKER_API_RETRY_ERRORS = ['SageMaker.ThrottlingException', 'SageMaker.SageMakerException', 'SageMaker.ResourceLimitExceededException'];
+/** ECR API errors worth retrying (a missing repository or tag is not). */
+const ECR_API_RETRY_ERRORS = ['Ecr.ServerException', 'Ecr.ThrottlingException'];
 const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
 
 /**
@@ -79,7 +89,8 @@ const TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
  * Resolve dataset version (retried until ingest has recorded it) → Accepted? →
  * Wait for turn (one execution at a time, in start order) → ValidateDataset
  * (sharded profiling when big) → Valid? → Prepare (the training channel and
- * the holdout, split by content) → Train (SageMaker `.sync`) → Record model
+ * the holdout, split by content) → [Resolve training image: its tag's digest
+ * now] → Train (SageMaker `.sync`) → Record model
  * (TrainingRun, ModelVersion) → Evaluate (champion/challenger on the holdout)
  * → Better? → Bias gate on the candidate → Register (a Model Registry package
  * with the evaluation and bias reports) → approval (automatic, or a person
@@ -136,6 +147,24 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     const train = props.train(this);
     train.addRetry({ errors: TRAINING_RETRY_ERRORS, interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });
     catchAll(train, 'training');
+    let training: sfn.IChainable = train;
+    if (props.resolveImage) {
+      // The tag as it is now, once: the job trains on that digest and the TrainingRun records it.
+      const { repository, tag } = props.resolveImage;
+      const digest = sfn.JsonPath.stringAt('$.ImageDetails[0].ImageDigest');
+      const resolveImage = tasks.CallAwsService.jsonPath(this, 'Resolve training image', {
+        service: 'ecr',
+        action: 'describeImages',
+        iamAction: 'ecr:DescribeImages',
+        parameters: { RepositoryName: repository.repositoryName, ImageIds: [{ ImageTag: tag }] },
+        iamResources: [repository.repositoryArn],
+        resultSelector: { digest, uri: sfn.JsonPath.format('{}@{}', repository.repositoryUri, digest) },
+        resultPath: '$.image',
+        taskTimeout: TASK_TIMEOUT,
+      });
+      resolveImage.addRetry({ errors: ECR_API_RETRY_ERRORS, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+      training = catchAll(resolveImage, 'training').next(train);
+    }
     const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training'), executionInput: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.model'), 'record-model');
     const evaluate = catchAll(step('Evaluate against champion', 'evaluate', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }, '$.evaluation'), 'evaluation');
     // the model released and recorded: the trained one, or what the release names (Neo's, on Inferentia)
@@ -302,7 +331,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
     catchAll(waitTurn, 'turn');
 
     const valid = new sfn.Choice(this, 'Valid data?')
-      .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(train).next(recordModel).next(evaluate).next(better))
+      .when(sfn.Condition.booleanEquals('$.validation.passed', true), prepare.next(training).next(recordModel).next(evaluate).next(better))
       .otherwise(recordFailure('Record validation rejection', 'validation-gate', { path: '$.validation.reason' }));
     const accepted = new sfn.Choice(this, 'Accepted at ingest?')
       .when(sfn.Condition.stringEquals('$.datasetVersion.status', 'accepted'), waitTurn.next(validate).next(valid))

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -83,6 +84,50 @@ export function commandForImage(images: LocalTrainingImages, image: string): rea
   const command = images[image] ?? images[repository] ?? images[repository.slice(repository.indexOf('/') + 1)];
   if (!command || command.length === 0) throw new Error(`no local command for training image '${image}': map it (or '${repository}') in context 'cdk-mlops:localTrainingImages'`);
   return command;
+}
+
+/** ECR's error, named as Step Functions names an aws-sdk integration's error. */
+export class EcrError extends Error {
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = `Ecr.${code}`;
+  }
+}
+
+/**
+ * Locally an image is its command, so its digest is the SHA-256 of the command:
+ * the bytes of each file it names (the trainer's script, the loader it preloads)
+ * and each other argument; node itself counts as `node`. Editing the trainer
+ * changes the digest, as pushing a new image would.
+ */
+export function localImageDigest(command: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const arg of command) {
+    if (arg === process.execPath) hash.update('node');
+    else if (existsSync(arg) && statSync(arg).isFile()) hash.update(readFileSync(arg));
+    else hash.update(arg);
+    hash.update('\0');
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * ECR DescribeImages for the local images (one tag, as the training pipeline
+ * asks): every tag of a mapped repository names its command's image.
+ */
+export function describeLocalImages(request: Record<string, unknown>, images: LocalTrainingImages, registryId = '000000000000'): { ImageDetails: Record<string, unknown>[] } {
+  const repository = request.RepositoryName;
+  const ids = request.ImageIds as { ImageTag?: unknown; ImageDigest?: unknown }[] | undefined;
+  if (typeof repository !== 'string' || repository === '') throw new EcrError('InvalidParameterException', 'RepositoryName: expected the repository name');
+  if (!Array.isArray(ids) || ids.length !== 1 || typeof ids[0]?.ImageTag !== 'string') throw new EcrError('InvalidParameterException', 'ImageIds: the local stand-in resolves one ImageTag');
+  let command: readonly string[];
+  try {
+    command = commandForImage(images, repository);
+  } catch {
+    throw new EcrError('RepositoryNotFoundException', `The repository with name '${repository}' does not exist in the registry with id '${registryId}' (locally: map it in context 'cdk-mlops:localTrainingImages')`);
+  }
+  const tag = ids[0].ImageTag;
+  return { ImageDetails: [{ RegistryId: registryId, RepositoryName: repository, ImageDigest: localImageDigest(command), ImageTags: [tag] }] };
 }
 
 async function downloadPrefix(s3: S3Client, uri: string, into: string): Promise<number> {

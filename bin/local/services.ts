@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { cdkJsonContext } from '../app';
 import type { LocalStack } from './local-stack';
 import { LocalSageMaker } from './sagemaker-registry';
-import { runTrainingJob, type LocalTrainingImages, type TrainingJobRequest } from './sagemaker-training';
+import { describeLocalImages, runTrainingJob, type LocalTrainingImages, type TrainingJobRequest } from './sagemaker-training';
 
 /*
  * The local stand-ins for the service integrations the kit's state machines
@@ -77,6 +77,7 @@ export function localServices(options: LocalServicesOptions): Record<string, (in
   };
   const call = (f: (input: Record<string, unknown>) => Promise<unknown>) => (input: unknown) => f(input as Record<string, unknown>);
   return {
+    'arn:aws:states:::aws-sdk:ecr:describeImages': call((i) => Promise.resolve(describeLocalImages(i, images))),
     'arn:aws:states:::sagemaker:createTrainingJob.sync': (input) => runTrainingJob(input as TrainingJobRequest, { s3: options.s3, images }),
     'arn:aws:states:::aws-sdk:sagemaker:createModelPackage': call((i) => sageMaker.createModelPackage(i)),
     'arn:aws:states:::aws-sdk:sagemaker:updateModelPackage': call((i) => sageMaker.updateModelPackage(i)),

@@ -4,9 +4,8 @@
 // operations dashboard over the pipeline, the gates, the endpoint and the monitor.
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { DataLake, DriftMonitor, LineageLedger, OnnxEndpoint, OpsDashboard, TrainingPipeline, ValidationGate } from '../../lib';
+import { DataLake, DriftMonitor, LineageLedger, OnnxEndpoint, OpsDashboard, PinnedEcrImage, TrainingPipeline, ValidationGate } from '../../lib';
 
 export class MonitoringExampleStack extends Stack {
   readonly monitor: DriftMonitor;
@@ -24,7 +23,8 @@ export class MonitoringExampleStack extends Stack {
       dataLake: lake,
       ledger,
       validationGate,
-      trainingImage: tasks.DockerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'Trainer', 'churn-trainer'), '1.4'),
+      // trained by the digest tag 'stable' names when each run starts, recorded in its TrainingRun
+      trainingImage: PinnedEcrImage.fromRepository(ecr.Repository.fromRepositoryName(this, 'Trainer', 'churn-trainer'), 'stable'),
       label: { column: 'churned', values: ['yes'] },
       endpoint,
     });

@@ -82,3 +82,13 @@ export function checkHoldoutPercent(percent: number, field = 'holdoutPercent'): 
   if (!Number.isFinite(percent) || percent <= 0 || percent > 50) throw new InvalidPipelineInputError(`${field}: must be a percentage above 0 and at most 50 (got ${percent})`);
   return percent;
 }
+
+/**
+ * What a TrainingRun records of its image: the URI the job ran, and the digest
+ * when the URI names one (`<repository>@sha256:<64 hex>`, as a pinned image is
+ * trained). A tag alone records no digest: the tag may since have moved.
+ */
+export function trainingImageRecord(uri: string): { readonly uri: string; readonly digest?: string } {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(uri)?.[1];
+  return digest ? { uri, digest } : { uri };
+}

@@ -12,7 +12,7 @@ import { digestStream } from '../core/digest';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
-import { checkHoldoutPercent, decideChampion, trainingJobName, type ChampionDecision } from '../core/pipeline';
+import { checkHoldoutPercent, decideChampion, trainingImageRecord, trainingJobName, type ChampionDecision } from '../core/pipeline';
 import type { ObjectReader } from '../ingest/ingest';
 import type { ArtifactStore } from '../shared/artifact-store';
 import type { ModelArtifactReader } from '../shared/model-artifacts';
@@ -245,7 +245,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       pipeline: config.pipeline,
       executionId: executionName,
       datasetVersionIds: [dsv.id],
-      image: { uri: job.AlgorithmSpecification?.TrainingImage ?? 'unknown' },
+      image: trainingImageRecord(job.AlgorithmSpecification?.TrainingImage ?? 'unknown'),
       hyperparameters: { ...(job.HyperParameters ?? {}) },
       instanceType: config.instanceType,
       instanceCount: config.instanceCount,

@@ -6,7 +6,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { describe, expect, it } from 'vitest';
-import { DataLake, HostingInstanceType, LineageLedger, SageMakerEndpoint, TrainingInstanceType, TrainingPipeline, ValidationGate, type SageMakerEndpointProps, type TrainingPipelineProps } from '../../lib';
+import { DataLake, HostingInstanceType, LineageLedger, PinnedEcrImage, SageMakerEndpoint, TrainingInstanceType, TrainingPipeline, ValidationGate, type SageMakerEndpointProps, type TrainingPipelineProps } from '../../lib';
 import { asArray, iamStatements, testStack } from '../helpers/stacks';
 
 function pipeline(props: Partial<TrainingPipelineProps> | ((stack: Stack) => Partial<TrainingPipelineProps>) = {}, id = 'Churn') {
@@ -56,6 +56,45 @@ describe('TrainingPipeline', () => {
     expect(t.Parameters.OutputDataConfig.KmsKeyId).toBeDefined();
     expect(t.Retry.map((r: any) => r.ErrorEquals)).toContainEqual(['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.CapacityError', 'SageMaker.AmazonSageMakerException']);
     expect(JSON.stringify(t.Retry)).not.toContain('States.ALL');
+  });
+
+  it('with a PinnedEcrImage: resolves the tag to its digest first, then trains and registers by that digest; IAM to describe that repository only', () => {
+    const { template } = pipeline((stack) => ({ trainingImage: PinnedEcrImage.fromRepository(ecr.Repository.fromRepositoryName(stack, 'Pinned', 'churn-trainer'), 'stable') }));
+    const t = template();
+    const s = states(t);
+    expect(s['Prepare training data'].Next).toBe('Resolve training image');
+    expect(s['Resolve training image']).toMatchObject({
+      Resource: expect.stringContaining(':states:::aws-sdk:ecr:describeImages'),
+      Parameters: { RepositoryName: 'churn-trainer', ImageIds: [{ ImageTag: 'stable' }] },
+      ResultSelector: { 'digest.$': '$.ImageDetails[0].ImageDigest', 'uri.$': expect.stringMatching(/^States\.Format\('\{\}@\{\}', '.*churn-trainer', \$\.ImageDetails\[0\]\.ImageDigest\)$/) },
+      ResultPath: '$.image',
+      Next: 'Train',
+    });
+    expect(s['Resolve training image'].Catch[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'Record training error' });
+    expect(s['Resolve training image'].Retry.map((r: any) => r.ErrorEquals)).toEqual([['Ecr.ServerException', 'Ecr.ThrottlingException']]);
+    expect(s.Train.Parameters.AlgorithmSpecification['TrainingImage.$']).toBe('$.image.uri');
+    expect(s['Register model'].Parameters.InferenceSpecification.Containers[0]['Image.$']).toBe('$.image.uri');
+    const describe = iamStatements(t).filter(({ statement }) => asArray(statement.Action).includes('ecr:DescribeImages'));
+    expect(describe).toHaveLength(1);
+    expect(JSON.stringify(describe[0]!.statement.Resource)).toMatch(/repository\/churn-trainer/);
+    // the training role pulls that repository (no ecr:* on every repository)
+    const pulls = iamStatements(t).filter(({ statement }) => asArray(statement.Action).includes('ecr:BatchGetImage'));
+    expect(pulls.map(({ statement }) => JSON.stringify(statement.Resource))).toEqual([expect.stringMatching(/repository\/churn-trainer/)]);
+  });
+
+  it('with any other image: no resolve step, the image as given', () => {
+    const s = states(pipeline().template());
+    expect(s['Resolve training image']).toBeUndefined();
+    expect(s['Prepare training data'].Next).toBe('Train');
+    expect(s.Train.Parameters.AlgorithmSpecification['TrainingImage.$']).toBeUndefined();
+  });
+
+  it('refuses a PinnedEcrImage tag that is not a tag, naming it', () => {
+    const stack = testStack();
+    const repo = ecr.Repository.fromRepositoryName(stack, 'Repo', 'trainer');
+    expect(() => PinnedEcrImage.fromRepository(repo, 'sha256:abc')).toThrow(/PinnedEcrImage: tag "sha256:abc" is not an image tag/);
+    expect(() => PinnedEcrImage.fromRepository(repo, '')).toThrow(/tag "" is not an image tag/);
+    expect(PinnedEcrImage.fromRepository(repo).tag).toBe('latest');
   });
 
   it('runs on Trainium and CPU presets, on-demand by default, network isolated', () => {

@@ -184,7 +184,7 @@ describe('cdk-mlops endpoint', () => {
   it('says what serves now and why: the release, the model and its lineage, the gates of the model and of its data, the releases and incidents', async () => {
     // Prepare: dsv-1 (above) -> a training run -> a model with its gates -> two releases, the second rolled back
     const ledger = env.ledger();
-    await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/wages', id: 'tr-ep', parents: ['dsv-1'], data: { pipeline: 'wages', executionId: 'e', datasetVersionIds: ['dsv-1'], image: { uri: 'img' }, hyperparameters: {}, instanceType: 'ml.m5.xlarge', instanceCount: 1, status: 'succeeded' } });
+    await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/wages', id: 'tr-ep', parents: ['dsv-1'], data: { pipeline: 'wages', executionId: 'e', datasetVersionIds: ['dsv-1'], image: { uri: `123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer@sha256:${'ab'.repeat(32)}`, digest: `sha256:${'ab'.repeat(32)}` }, hyperparameters: { epochs: '20' }, instanceType: 'ml.m5.xlarge', instanceCount: 1, status: 'succeeded' } });
     await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/wages', id: 'mv-ep1', parents: ['tr-ep'], data: { pipeline: 'wages', trainingRunId: 'tr-ep', artifact: { uri: 's3://b/models/m.onnx', sha256: 'cd'.repeat(32) }, format: 'onnx', metrics: { 'train:accuracy': 0.71 }, approval: { status: 'PendingManualApproval' } } });
     await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/wages', id: 'mv-ep2', parents: ['tr-ep'], data: { pipeline: 'wages', trainingRunId: 'tr-ep', artifact: { uri: 's3://b/models/m2.onnx', sha256: 'ef'.repeat(32) }, format: 'onnx', metrics: {}, approval: { status: 'PendingManualApproval' } } });
     await ledger.append({ kind: 'GateReport', subject: 'dataset/wages', id: 'gr-val', parents: ['dsv-1'], data: { gate: 'validation', passed: true, metrics: { rows: 534 }, thresholds: {}, reasons: [] } });
@@ -198,6 +198,8 @@ describe('cdk-mlops endpoint', () => {
     expect(code).toBe(0);
     expect(lines[0]).toMatch(/^endpoint wages serves model mv-ep1 since \S+ \(initial, codedeploy:CodeDeployDefault\.LambdaAllAtOnce, Lambda version 2\)$/);
     expect(lines).toContainEqual(expect.stringMatching(/^ {2}from .*TrainingRun +tr-ep /));
+    // which code: the image by digest, the hyperparameters, the instances
+    expect(lines).toContainEqual(`    code: 123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer@sha256:${'ab'.repeat(32)}; hyperparameters {"epochs":"20"}; ml.m5.xlarge × 1`);
     expect(lines).toContainEqual(expect.stringMatching(/^ {2}from .*DatasetVersion dsv-1 /));
     expect(lines).toContainEqual('  gates (2):');
     expect(lines).toContainEqual(expect.stringMatching(/^ {4}approval +model passed {2}approved by ana: looks right$/));

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type Emulators } from '../../bin/local/emulators';
-import { runTrainingJob, TrainingJobFailedError, type TrainingJobRequest } from '../../bin/local/sagemaker-training';
+import { describeLocalImages, localImageDigest, runTrainingJob, TrainingJobFailedError, type TrainingJobRequest } from '../../bin/local/sagemaker-training';
 import { cpsCsv } from '../../bin/local/sample-data';
 import { s3Client } from '../../lambdas/shared/clients';
 import { OnnxModel } from '../../lambdas/shared/onnx-model';
@@ -96,5 +96,35 @@ describe('local SageMaker training job', () => {
     [{ ResourceConfig: { InstanceType: 'ml.p4d.24xlarge', InstanceCount: 2 } }, 'ResourceConfig.InstanceCount: distributed training (2 instances) does not run locally'],
   ] as [Partial<TrainingJobRequest>, string][])('refuses what it cannot honour, saying why: %#', async (overrides, message) => {
     await expect(runTrainingJob(request(overrides), { s3, images: IMAGES })).rejects.toThrow(message);
+  });
+});
+
+describe('local ECR DescribeImages (the pinned training image)', () => {
+  it('resolves any tag of a mapped repository to its command\'s digest: the files it runs, not where they are', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'image-'));
+    try {
+      const a = path.join(dir, 'a.ts');
+      const b = path.join(dir, 'b.ts');
+      writeFileSync(a, 'train()');
+      writeFileSync(b, 'train()');
+      const digest = localImageDigest([process.execPath, a]);
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(localImageDigest([process.execPath, b])).toBe(digest); // same bytes elsewhere
+      writeFileSync(b, 'train(better)');
+      expect(localImageDigest([process.execPath, b])).not.toBe(digest); // an edited trainer is another image
+      expect(localImageDigest(['python3', a])).not.toBe(digest);
+      const images = { 'cdk-mlops-logistic-regression': [process.execPath, a] };
+      expect(describeLocalImages({ RepositoryName: 'cdk-mlops-logistic-regression', ImageIds: [{ ImageTag: 'stable' }] }, images)).toEqual({
+        ImageDetails: [{ RegistryId: '000000000000', RepositoryName: 'cdk-mlops-logistic-regression', ImageDigest: digest, ImageTags: ['stable'] }],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers an unknown repository or a malformed request with ECR\'s error, named as Step Functions names it', () => {
+    expect(() => describeLocalImages({ RepositoryName: 'nobody', ImageIds: [{ ImageTag: 'latest' }] }, IMAGES)).toThrow(expect.objectContaining({ name: 'Ecr.RepositoryNotFoundException', message: expect.stringContaining("The repository with name 'nobody' does not exist") }));
+    expect(() => describeLocalImages({ RepositoryName: 'local/sleeper', ImageIds: [] }, IMAGES)).toThrow(expect.objectContaining({ name: 'Ecr.InvalidParameterException' }));
+    expect(() => describeLocalImages({ ImageIds: [{ ImageTag: 'latest' }] }, IMAGES)).toThrow(expect.objectContaining({ name: 'Ecr.InvalidParameterException', message: expect.stringContaining('RepositoryName') }));
   });
 });

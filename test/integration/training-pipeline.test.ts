@@ -6,7 +6,8 @@ import { parseObjectCreated } from '../../lambdas/ingest/event';
 import { datasetVersionId } from '../../lambdas/ingest/ingest';
 import { cpsCsv } from '../../bin/local/sample-data';
 import { LocalSageMaker } from '../../bin/local/sagemaker-registry';
-import { localServices, templateModelPackageGroups, type Notification } from '../../bin/local/services';
+import { localServices, localTrainingImages, templateModelPackageGroups, type Notification } from '../../bin/local/services';
+import { describeLocalImages, EcrError } from '../../bin/local/sagemaker-training';
 import { runStateMachine } from '../../bin/local/state-machine';
 import { cdkJsonContext } from '../../bin/app';
 import { sha256Hex, type LedgerRecord } from '../../lambdas/core/lineage';
@@ -55,7 +56,10 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model
     expect(history.map((r) => r.kind)).toEqual(['TrainingRun', 'ModelVersion', 'Incident']);
     const run0 = history[0] as LedgerRecord<'TrainingRun'>;
     expect(run0.parents).toEqual([dsv]);
-    expect(run0.data.image.uri).toMatch(/cdk-mlops-logistic-regression:latest$/);
+    // trained by the digest the tag named when the run resolved it, and recorded so
+    const [resolved] = describeLocalImages({ RepositoryName: 'cdk-mlops-logistic-regression', ImageIds: [{ ImageTag: 'latest' }] }, localTrainingImages()).ImageDetails;
+    expect(resolved!.ImageDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(run0.data.image).toEqual({ uri: `000000000000.dkr.ecr.us-east-1.amazonaws.com/cdk-mlops-logistic-regression@${String(resolved!.ImageDigest)}`, digest: resolved!.ImageDigest });
     expect(run0.data.metrics!['train:accuracy']).toBeGreaterThan(0.6);
     const model = history[1] as LedgerRecord<'ModelVersion'>;
     expect(model.data.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -132,6 +136,45 @@ describe('TrainingPipeline with the reference bias gate (DI ≥ 0.8) and a model
     const last = (await env.ledger().history('pipeline/cps-wages')).at(-1) as LedgerRecord<'Incident'>;
     expect(last).toMatchObject({ kind: 'Incident', parents: [dsv], data: { type: 'pipeline-failure' } });
   }, 120_000);
+
+  it('trains on the digest ECR resolved the tag to, and records it; a tag that names no image stops the run before training, with an Incident', async () => {
+    const dsv = await ingest(env, 'data/cps-wages/cps-4.csv', cpsCsv());
+    const services = localServices({ s3: env.s3, stack: env.stack });
+    const trainedOn: string[] = [];
+    const err = (await runStateMachine(env.stack, env.trainingPipelineId!, { datasetVersionId: dsv }, {
+      services: {
+        ...services,
+        // ECR names another digest than the local image's: the job runs exactly that one, not the tag
+        'arn:aws:states:::aws-sdk:ecr:describeImages': async () => ({ ImageDetails: [{ ImageDigest: `sha256:${'ab'.repeat(32)}` }] }),
+        'arn:aws:states:::sagemaker:createTrainingJob.sync': async (input) => {
+          trainedOn.push((input as { AlgorithmSpecification: { TrainingImage: string } }).AlgorithmSpecification.TrainingImage);
+          return services['arn:aws:states:::sagemaker:createTrainingJob.sync']!(input);
+        },
+      },
+    }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    expect(err.cause?.name).toBe('bias-gate');
+    expect(trainedOn).toEqual([`000000000000.dkr.ecr.us-east-1.amazonaws.com/cdk-mlops-logistic-regression@sha256:${'ab'.repeat(32)}`]);
+    const trainingRun = (await env.ledger().derivedFrom(dsv)).find((r): r is LedgerRecord<'TrainingRun'> => r.kind === 'TrainingRun')!;
+    expect(trainingRun.data.image.digest).toBe(`sha256:${'ab'.repeat(32)}`);
+
+    // WHEN the tag names no image
+    const missing = await ingest(env, 'data/cps-wages/cps-5.csv', cpsCsv());
+    const notifications: Notification[] = [];
+    const stopped = (await run(env, { datasetVersionId: missing }, notifications, {
+      services: {
+        ...localServices({ s3: env.s3, stack: env.stack, notifications }),
+        'arn:aws:states:::aws-sdk:ecr:describeImages': () => Promise.reject(new EcrError('ImageNotFoundException', "The image with imageId {imageTag:'latest'} does not exist within the repository with name 'cdk-mlops-logistic-regression'")),
+        'arn:aws:states:::sagemaker:createTrainingJob.sync': () => Promise.reject(new Error('no training may start')),
+      },
+    }).catch((e: unknown) => e)) as Error & { cause?: Error };
+    // THEN the run stops there, says why, and nothing was trained
+    expect(stopped.cause).toMatchObject({ name: 'training', message: expect.stringContaining('Ecr.ImageNotFoundException') });
+    expect(notifications).toHaveLength(1);
+    // the validation gate passed; then only the Incident, no TrainingRun
+    const derived = await env.ledger().derivedFrom(missing);
+    expect(derived.map((r) => r.kind)).toEqual(['GateReport', 'Incident']);
+    expect(JSON.stringify(derived[1]!.data)).toContain('Ecr.ImageNotFoundException');
+  }, 180_000);
 
   it('retries SageMaker throttling, then trains', async () => {
     const dsv = await ingest(env, 'data/cps-wages/cps-3.csv', cpsCsv());

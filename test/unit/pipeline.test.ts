@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideChampion, executionNameFor, trainingJobName } from '../../lambdas/core/pipeline';
+import { decideChampion, executionNameFor, trainingImageRecord, trainingJobName } from '../../lambdas/core/pipeline';
 import { startForUpload, type Starter } from '../../lambdas/pipeline-starter/start';
 
 const upload = (key: string, versionId = 'v1') => ({ source: 'aws.s3', 'detail-type': 'Object Created', id: 'e1', time: '2026-11-23T00:00:00Z', detail: { bucket: { name: 'data' }, object: { key, size: 10, etag: 'abc', 'version-id': versionId } } });
@@ -13,6 +13,15 @@ describe('pipeline decisions', () => {
     expect(trainingJobName('x'.repeat(80), 'e').length).toBeLessThanOrEqual(63);
     expect(executionNameFor('dsv-abc')).toBe('dsv-abc');
     expect(executionNameFor('dsv-abc', 'retry 2')).toBe('dsv-abc-retry-2');
+  });
+
+  it('records the training image with its digest when the job ran one, never a digest guessed from a tag', () => {
+    const digest = `sha256:${'0a'.repeat(32)}`;
+    expect(trainingImageRecord(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer@${digest}`)).toEqual({ uri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer@${digest}`, digest });
+    expect(trainingImageRecord('123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:latest')).toEqual({ uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:latest' });
+    expect(trainingImageRecord('registry.example.com:5000/trainer')).toEqual({ uri: 'registry.example.com:5000/trainer' });
+    // not a full SHA-256: no digest
+    expect(trainingImageRecord('trainer@sha256:abc')).toEqual({ uri: 'trainer@sha256:abc' });
   });
 
   it.each([
