@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionNameFor } from '../lambdas/core/pipeline';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { suggestContract } from '../lambdas/core/constraints';
 import { contractToYaml } from '../lambdas/core/contract-file';
 import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
@@ -14,6 +14,9 @@ import { profileDatasetVersion } from '../lambdas/shared/dataset-reader';
 import { S3ObjectReader } from '../lambdas/shared/s3-objects';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
 import { servingLineage } from '../lambdas/shared/serving-lineage';
+import { parseS3Uri } from '../lambdas/shared/model-artifacts';
+import { digestStream } from '../lambdas/core/digest';
+import { reproduction } from '../lambdas/core/reproduce';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
 import { startEmulators } from './local/emulators';
@@ -29,6 +32,11 @@ Commands:
   history <subject>     every record about a subject, oldest first (e.g. dataset/cps-wages)
   show <record-id>      a record, what it derives from and what derives from it
   derived <record-id>   everything derived from a record, transitively
+  reproduce <id>        the CreateTrainingJob request that repeats a training run (or a model
+                        version's) from its record: the image by digest, hyperparameters,
+                        instances, its training input, checked against its recorded SHA-256;
+                        says what the record leaves open; exits 1 unless all is pinned and intact
+                        [--job-name <name>] [--output s3://...]
   chains                the ledger's chains
   verify [chain]        check one chain (or all) against the table and the WORM copies;
                         exits 1 if anything was altered or removed
@@ -77,6 +85,8 @@ export async function main(argv: string[], out: (line: string) => void = console
       by: { type: 'string' },
       reject: { type: 'boolean' },
       comment: { type: 'string' },
+      'job-name': { type: 'string' },
+      output: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -90,8 +100,8 @@ export async function main(argv: string[], out: (line: string) => void = console
   if (group === 'pipeline') return pipelineCommand(command, arg, values, out);
   if (group === 'endpoint') return endpointCommand(command, arg, values, out);
   if (group !== 'lineage' || !command) throw new UsageError(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
-  const needsArg = ['history', 'show', 'derived'].includes(command);
-  if (!['history', 'show', 'derived', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
+  const needsArg = ['history', 'show', 'derived', 'reproduce'].includes(command);
+  if (!['history', 'show', 'derived', 'reproduce', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
   if (needsArg && !arg) throw new UsageError(`'lineage ${command}' needs ${command === 'history' ? 'a subject, e.g. dataset/cps-wages' : 'a record id'}`);
 
   const target = await openTarget(values);
@@ -122,6 +132,8 @@ export async function main(argv: string[], out: (line: string) => void = console
         print(derived, () => (derived.length ? derived.map(describe) : [`nothing is derived from '${arg}'`]));
         return 0;
       }
+      case 'reproduce':
+        return await reproduceCommand(target, arg!, values, out);
       case 'chains': {
         const chains = await target.ledger.chains();
         print(chains, () => chains);
@@ -161,6 +173,51 @@ function describe(r: LedgerRecord): string {
   const status = d.status ? ` ${d.status}${d.reason ? ` (${d.reason})` : ''}` : '';
   const trigger = d.trigger ? `  started by ${d.trigger.type}${d.trigger.incidentId ? ` (${d.trigger.incidentId})` : ''}` : '';
   return `${r.createdAt}  ${r.kind.padEnd(14)} ${r.id}  ${r.subject}${d.key ? `  ${d.key}` : ''}${status}${d.sha256 ? `  sha256:${d.sha256.slice(0, 16)}` : ''}${trigger}`;
+}
+
+/**
+ * `lineage reproduce <tr-|mv-id>`: the request that repeats the training run
+ * (a model version's: the run that trained it), its input object hashed again
+ * and compared with the record. Exit 0 only when the image is pinned by digest
+ * and the input is intact.
+ */
+async function reproduceCommand(target: Target, id: string, values: { 'job-name'?: string; output?: string; json?: boolean }, out: (line: string) => void): Promise<number> {
+  const record = await target.ledger.get(id);
+  const model = record?.kind === 'ModelVersion' ? (record as LedgerRecord<'ModelVersion'>) : undefined;
+  const run = model ? await target.ledger.get(model.data.trainingRunId) : record;
+  if (run?.kind !== 'TrainingRun') throw new UsageError(`'${id}' is not a training run or a model version in the ledger`);
+  const trainingRun = run as LedgerRecord<'TrainingRun'>;
+  const jobName = values['job-name'] ?? `${trainingRun.data.pipeline.slice(0, 40)}-repro-${Date.now().toString(36)}`;
+  const plan = reproduction(trainingRun, { jobName, ...(values.output ? { outputUri: values.output } : {}) });
+  const found = await objectSha256(target.s3, plan.input.object);
+  const gaps = [
+    ...plan.gaps,
+    ...(found === plan.input.sha256 ? [] : [found ? `the training input ${plan.input.object} changed since the run (sha256 ${found.slice(0, 16)}, recorded ${plan.input.sha256.slice(0, 16)})` : `the training input ${plan.input.object} is gone: split dataset version ${trainingRun.data.datasetVersionIds.join(', ')} again (the pipeline's split is by content, so it is the same rows)`]),
+    ...(model?.data.format.startsWith('neo:') ? [`${model.id} is compiled (${model.data.format}): compile the repeat's model again`] : []),
+  ];
+  if (values.json) {
+    out(JSON.stringify({ ...plan, input: { ...plan.input, intact: found === plan.input.sha256 }, gaps }, null, 2));
+    return gaps.length ? 1 : 0;
+  }
+  out(`to repeat ${trainingRun.id}${model ? ` (which trained ${model.id}, sha256:${model.data.artifact.sha256.slice(0, 16)})` : ''}:`);
+  out(`  input: ${plan.input.object}, ${plan.input.rows} rows, sha256:${plan.input.sha256.slice(0, 16)} ${found === plan.input.sha256 ? 'intact' : 'NOT AS RECORDED'}`);
+  for (const gap of gaps) out(`  open: ${gap}`);
+  if (!gaps.length) out('  pinned: the image by digest, the input by its SHA-256, the hyperparameters and instances');
+  out('  CreateTrainingJob request (add RoleArn, and your VPC, KMS and spot settings; they do not change the model):');
+  for (const line of JSON.stringify(plan.request, null, 2).split('\n')) out(`  ${line}`);
+  return gaps.length ? 1 : 0;
+}
+
+/** The hex SHA-256 of an s3:// object's bytes, or undefined when it is not there. */
+async function objectSha256(s3: S3Client, uri: string): Promise<string | undefined> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as AsyncIterable<Uint8Array>;
+    return (await digestStream(body, { validateUtf8: false, headBytes: 0 })).sha256;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
 }
 
 /** Which code trained a run: its image (by digest, or a tag that may have moved since), hyperparameters and instances. */

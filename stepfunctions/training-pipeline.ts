@@ -165,7 +165,7 @@ export class TrainingPipelineDefinition extends sfn.StateMachineFragment {
       resolveImage.addRetry({ errors: ECR_API_RETRY_ERRORS, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
       training = catchAll(resolveImage, 'training').next(train);
     }
-    const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training'), executionInput: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.model'), 'record-model');
+    const recordModel = catchAll(step('Record model version', 'record-model', { trainingJob: sfn.JsonPath.objectAt('$.training'), prepared: sfn.JsonPath.objectAt('$.prepare'), executionInput: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.model'), 'record-model');
     const evaluate = catchAll(step('Evaluate against champion', 'evaluate', { modelVersionId: sfn.JsonPath.stringAt('$.model.modelVersionId') }, '$.evaluation'), 'evaluation');
     // the model released and recorded: the trained one, or what the release names (Neo's, on Inferentia)
     const releasedModelPath = props.release?.modelVersionIdPath ?? '$.model.modelVersionId';

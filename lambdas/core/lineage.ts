@@ -51,6 +51,13 @@ export interface TrainingRunData {
   readonly datasetVersionIds: readonly string[];
   readonly image: { readonly uri: string; readonly digest?: string };
   readonly hyperparameters: Readonly<Record<string, string>>;
+  /**
+   * What the job was given: its training channel (the prefix) holding one file, the
+   * dataset version's training rows (their SHA-256, count and format), and the share
+   * of rows held out from it. With the image digest and the hyperparameters, this is
+   * what repeats the run (`cdk-mlops lineage reproduce`). Absent on runs recorded before.
+   */
+  readonly inputs?: TrainingInputs;
   readonly seed?: number;
   readonly codeRef?: string;
   readonly instanceType: string;
@@ -61,6 +68,11 @@ export interface TrainingRunData {
   readonly metrics?: Readonly<Record<string, number>>;
   /** What started the run when it was not an upload or a person: e.g. a drift Incident (also a parent of the record). */
   readonly trigger?: { readonly type: string; readonly incidentId?: string };
+}
+
+export interface TrainingInputs {
+  readonly train: { readonly channel: string; readonly object: string; readonly sha256: string; readonly rows: number; readonly format: string };
+  readonly holdoutPercent: number;
 }
 
 export interface ModelVersionData {

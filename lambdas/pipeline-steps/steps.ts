@@ -10,7 +10,7 @@ import type { ValueSpec } from '../core/bias-gate';
 import { endpointSubject, servingDeployment } from '../core/deployment';
 import { digestStream } from '../core/digest';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
-import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft, type TrainingInputs } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
 import { checkHoldoutPercent, decideChampion, trainingImageRecord, trainingJobName, type ChampionDecision } from '../core/pipeline';
 import type { ObjectReader } from '../ingest/ingest';
@@ -147,6 +147,10 @@ export interface Prepared {
   readonly outputUri: string;
   readonly format: SnapshotFormat;
   readonly trainRows: number;
+  /** The training file (the channel's one object) and the hex SHA-256 of its bytes. */
+  readonly trainObject: string;
+  readonly trainSha256: string;
+  readonly holdoutPercent: number;
   readonly holdoutRows: number;
   /** Idempotency token of the Model Registry entry (a retried registration is one model package). */
   readonly registrationToken: string;
@@ -168,7 +172,9 @@ export async function prepare(event: Record<string, unknown>, deps: StepsDeps, c
   const keys = snapshotKeys(config, dsv);
   const dir = mkdtempSync(path.join(tmpdir(), 'snapshot-'));
   try {
-    const split = await splitDatasetVersion(dsv, deps.objects, { dir, percent: checkHoldoutPercent(config.holdoutPercent ?? 20), salt: config.pipeline });
+    const holdoutPercent = checkHoldoutPercent(config.holdoutPercent ?? 20);
+    const split = await splitDatasetVersion(dsv, deps.objects, { dir, percent: holdoutPercent, salt: config.pipeline });
+    const { sha256: trainSha256 } = await digestStream(createReadStream(split.train.path), { validateUtf8: false, headBytes: 0 });
     for (const [key, file] of [
       [keys.train, split.train],
       [keys.holdout, split.holdout],
@@ -183,6 +189,9 @@ export async function prepare(event: Record<string, unknown>, deps: StepsDeps, c
       outputUri: `s3://${config.artifactsBucket}/${config.trainingPrefix ?? 'training/'}${config.pipeline}/jobs`,
       format: split.format,
       trainRows: split.train.rows,
+      trainObject: `s3://${config.artifactsBucket}/${keys.train}`,
+      trainSha256,
+      holdoutPercent,
       holdoutRows: split.holdout.rows,
       registrationToken: sha256Hex(`register\u0000${config.pipeline}\u0000${executionName}`).slice(0, 36),
       compilationJobName: `${jobName.slice(0, 59)}-neo`,
@@ -223,6 +232,16 @@ async function runTrigger(deps: StepsDeps, input: unknown): Promise<{ type: stri
   return { type, incidentId };
 }
 
+/** The job's inputs from the prepare step's result (`prepared`), when the execution passed it. */
+function trainingInputs(prepared: unknown): TrainingInputs | undefined {
+  if (prepared === undefined || prepared === null) return undefined;
+  const p = prepared as Partial<Prepared>;
+  if (typeof p.trainUri !== 'string' || typeof p.trainObject !== 'string' || typeof p.trainSha256 !== 'string' || typeof p.trainRows !== 'number' || typeof p.format !== 'string' || typeof p.holdoutPercent !== 'number') {
+    throw new InvalidEventError('prepared: expected the prepare step\'s result (trainUri, trainObject, trainSha256, trainRows, format, holdoutPercent)');
+  }
+  return { train: { channel: p.trainUri, object: p.trainObject, sha256: p.trainSha256, rows: p.trainRows, format: p.format }, holdoutPercent: p.holdoutPercent };
+}
+
 /** Records the TrainingRun and the ModelVersion: model.onnx out of the job's model.tar.gz, hashed, written once under models/. */
 export async function recordModel(event: Record<string, unknown>, deps: StepsDeps, config: PipelineConfig): Promise<RecordedModel> {
   const dsv = await datasetVersion(deps, text(event, 'datasetVersionId'));
@@ -236,6 +255,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   const modelUri = await deps.artifacts.putOnce(key, onnx, 'application/octet-stream');
   const jobMetrics = Object.fromEntries((job.FinalMetricDataList ?? []).map((m) => [m.MetricName, m.Value]));
   const trigger = await runTrigger(deps, event.executionInput);
+  const inputs = trainingInputs(event.prepared);
   const run = await deps.ledger.append({
     kind: 'TrainingRun',
     id: deterministicId('tr', config.pipeline, job.TrainingJobName),
@@ -247,6 +267,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
       datasetVersionIds: [dsv.id],
       image: trainingImageRecord(job.AlgorithmSpecification?.TrainingImage ?? 'unknown'),
       hyperparameters: { ...(job.HyperParameters ?? {}) },
+      ...(inputs ? { inputs } : {}),
       instanceType: config.instanceType,
       instanceCount: config.instanceCount,
       trainingJobName: job.TrainingJobName,

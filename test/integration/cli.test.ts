@@ -13,6 +13,7 @@ import { LedgerStore } from '../../lambdas/shared/ledger-store';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { cpsCsv } from '../../bin/local/sample-data';
+import { sha256Hex, type TrainingInputs } from '../../lambdas/core/lineage';
 import { checkContract } from '../../lambdas/core/constraints';
 import { parseContract } from '../../lambdas/core/contract-file';
 import { profileDelimited } from '../../lambdas/core/profile/readers';
@@ -227,5 +228,52 @@ describe('cdk-mlops endpoint', () => {
     } finally {
       sfn.restore();
     }
+  });
+});
+
+describe('cdk-mlops lineage reproduce', () => {
+  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+  const digest = `sha256:${'4f'.repeat(32)}`;
+  const channel = () => `s3://${env.artifactsBucket}/training/repro/snapshots/dsv-1/train/`;
+  const trainingRun = (id: string, image: { uri: string; digest?: string }, inputs?: TrainingInputs) => ({
+    kind: 'TrainingRun' as const, subject: 'pipeline/repro', id, parents: ['dsv-1'],
+    data: { pipeline: 'repro', executionId: 'e', datasetVersionIds: ['dsv-1'], image, hyperparameters: { iterations: '500' }, ...(inputs ? { inputs } : {}), instanceType: 'ml.m5.xlarge', instanceCount: 1, status: 'succeeded' as const },
+  });
+
+  it('prints the request that repeats a run from its record, its input checked intact; exit 1 when the record leaves something open', async () => {
+    // GIVEN a run pinned by digest whose input is as it was written, and one by tag whose input is gone
+    const body = 'education,wage\n12,9.5\n16,14.2\n';
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'training/repro/snapshots/dsv-1/train/train.csv', Body: body }));
+    const inputs = (object: string, sha256: string): TrainingInputs => ({ train: { channel: channel(), object, sha256, rows: 2, format: 'csv' }, holdoutPercent: 20 });
+    const ledger = env.ledger();
+    await ledger.append(trainingRun('tr-rp1', { uri: `123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer@${digest}`, digest }, inputs(`${channel()}train.csv`, sha256Hex(body))));
+    await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/repro', id: 'mv-rp1', parents: ['tr-rp1'], data: { pipeline: 'repro', trainingRunId: 'tr-rp1', artifact: { uri: 's3://b/m.onnx', sha256: 'cd'.repeat(32) }, format: 'onnx', metrics: {}, approval: { status: 'Approved' } } });
+    await ledger.append(trainingRun('tr-rp2', { uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:latest' }, inputs(`${channel()}gone.csv`, 'ef'.repeat(32))));
+    await ledger.append(trainingRun('tr-rp3', { uri: 'trainer:latest' }));
+    // WHEN asked through the model it trained
+    const pinned = await cli('lineage', 'reproduce', 'mv-rp1', '--job-name', 'repro-1', ...target());
+    // THEN
+    expect(pinned.code).toBe(0);
+    expect(pinned.lines.slice(0, 4)).toEqual([
+      `to repeat tr-rp1 (which trained mv-rp1, sha256:${'cd'.repeat(8)}):`,
+      `  input: ${channel()}train.csv, 2 rows, sha256:${sha256Hex(body).slice(0, 16)} intact`,
+      '  pinned: the image by digest, the input by its SHA-256, the hyperparameters and instances',
+      '  CreateTrainingJob request (add RoleArn, and your VPC, KMS and spot settings; they do not change the model):',
+    ]);
+    const request = JSON.parse(pinned.lines.slice(4).join('\n')) as Record<string, any>;
+    expect(request).toMatchObject({ TrainingJobName: 'repro-1', AlgorithmSpecification: { TrainingImage: `123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer@${digest}` }, HyperParameters: { iterations: '500' }, OutputDataConfig: { S3OutputPath: `s3://${env.artifactsBucket}/training/repro/jobs` } });
+    expect(request.InputDataConfig[0].DataSource.S3DataSource.S3Uri).toBe(channel());
+
+    const open = await cli('lineage', 'reproduce', 'tr-rp2', '--json', ...target());
+    expect(open.code).toBe(1);
+    const json = JSON.parse(open.lines.join('\n')) as { input: { intact: boolean }; gaps: string[] };
+    expect(json.input.intact).toBe(false);
+    expect(json.gaps).toEqual([
+      expect.stringMatching(/^the image is recorded by tag only \(.*trainer:latest\)/),
+      expect.stringMatching(/^the training input s3:\/\/.*\/gone\.csv is gone: split dataset version dsv-1 again/),
+    ]);
+    // a run that recorded no input cannot be repeated from its record; that says so
+    await expect(cli('lineage', 'reproduce', 'tr-rp3', ...target())).rejects.toThrow(/tr-rp3 records no training input/);
+    await expect(cli('lineage', 'reproduce', 'dsv-1', ...target())).rejects.toThrow(/'dsv-1' is not a training run or a model version/);
   });
 });

@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { uploadWithEvent } from '../../bin/local/s3-events';
@@ -7,7 +11,8 @@ import { datasetVersionId } from '../../lambdas/ingest/ingest';
 import { cpsCsv } from '../../bin/local/sample-data';
 import { LocalSageMaker } from '../../bin/local/sagemaker-registry';
 import { localServices, localTrainingImages, templateModelPackageGroups, type Notification } from '../../bin/local/services';
-import { describeLocalImages, EcrError } from '../../bin/local/sagemaker-training';
+import { describeLocalImages, EcrError, runTrainingJob } from '../../bin/local/sagemaker-training';
+import { reproduction } from '../../lambdas/core/reproduce';
 import { runStateMachine } from '../../bin/local/state-machine';
 import { cdkJsonContext } from '../../bin/app';
 import { sha256Hex, type LedgerRecord } from '../../lambdas/core/lineage';
@@ -243,6 +248,31 @@ describe('TrainingPipeline, reference configuration (automatic approval)', () =>
     expect(gates.sort()).toEqual(['approval', 'bias', 'evaluation']);
     await ledgerOk(env);
   }, 180_000);
+
+  it('retrains a model from its lineage record alone: the same image digest, hyperparameters and input give the same model bytes', async () => {
+    const model = (await env.ledger().history('pipeline/cps-wages')).find((r): r is LedgerRecord<'ModelVersion'> => r.kind === 'ModelVersion')!;
+    const run = (await env.ledger().get(model.data.trainingRunId)) as LedgerRecord<'TrainingRun'>;
+    // the record pins the input: the channel's one object, hashed as it was written
+    const { inputs } = run.data;
+    expect(inputs).toMatchObject({ holdoutPercent: 20, train: { format: 'csv', rows: expect.any(Number), channel: expect.stringMatching(/^s3:\/\/.+\/snapshots\/dsv-[0-9a-f]+\/train\/$/) } });
+    const object = /^s3:\/\/([^/]+)\/(.+)$/.exec(inputs!.train.object)!;
+    const written = await (await env.s3.send(new GetObjectCommand({ Bucket: object[1], Key: object[2] }))).Body!.transformToByteArray();
+    expect(sha256Hex(written)).toBe(inputs!.train.sha256);
+    // WHEN the request built from the record alone is run as a new training job
+    const plan = reproduction(run, { jobName: 'cps-wages-repro-1' });
+    expect(plan.gaps).toEqual([]);
+    const job = await runTrainingJob(plan.request, { s3: env.s3, images: localTrainingImages() });
+    // THEN its model is the recorded model, byte for byte
+    const archive = /^s3:\/\/([^/]+)\/(.+)$/.exec(job.ModelArtifacts!.S3ModelArtifacts)!;
+    const dir = mkdtempSync(path.join(tmpdir(), 'repro-'));
+    try {
+      writeFileSync(path.join(dir, 'model.tar.gz'), await (await env.s3.send(new GetObjectCommand({ Bucket: archive[1], Key: archive[2] }))).Body!.transformToByteArray());
+      await tar.x({ file: path.join(dir, 'model.tar.gz'), cwd: dir });
+      expect(sha256Hex(readFileSync(path.join(dir, 'model.onnx')))).toBe(model.data.artifact.sha256);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('a challenger worse than the champion on the same holdout is not registered or deployed', async () => {
     const before = await env.ledger().history('pipeline/cps-wages');
