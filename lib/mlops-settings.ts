@@ -106,6 +106,8 @@ export interface TrainingPipelineSettings {
   readonly minImprovement?: number;
   /** Datasets whose uploads start a run ([] = all). @default - none */
   readonly retrainOnUpload?: readonly string[];
+  /** A push of the training image (repository and tag) retrains on the newest data. @default false */
+  readonly retrainOnImagePush?: boolean;
   /** @default 20 */
   readonly holdoutPercent?: number;
   /** @default 'automatic' */
@@ -248,6 +250,7 @@ function trainingPipeline(raw: unknown): { trainingPipeline?: TrainingPipelineSe
   requireStrings(v, 'trainingPipeline', ['name', 'repository']);
   if (typeof v.label !== 'object' || v.label === null) throw new Error("context 'cdk-mlops:trainingPipeline.label' must be { column, threshold } or { column, values }.");
   endpointChoice(v.releaseTo, 'trainingPipeline.releaseTo');
+  if (v.retrainOnImagePush !== undefined && typeof v.retrainOnImagePush !== 'boolean') throw new Error(`context 'cdk-mlops:trainingPipeline.retrainOnImagePush' must be true or false (got ${JSON.stringify(v.retrainOnImagePush)}).`);
   return { trainingPipeline: v as TrainingPipelineSettings };
 }
 

@@ -151,6 +151,7 @@ export class MlopsStack extends Stack {
         compileForInferentia: t.compileForInferentia,
         endpoint: chosen(t.releaseTo, 'trainingPipeline.releaseTo'),
         ...(t.retrainOnUpload ? { retrainOnUpload: { datasets: t.retrainOnUpload } } : {}),
+        retrainOnImagePush: t.retrainOnImagePush,
       });
       new CfnOutput(this, 'TrainingPipelineStateMachineArn', { value: this.trainingPipeline.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." } (name it after the dataset version)' });
     }

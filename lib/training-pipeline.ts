@@ -131,6 +131,16 @@ export interface TrainingPipelineProps {
    * @default - no retraining on upload (start executions yourself)
    */
   readonly retrainOnUpload?: { readonly datasets: readonly string[] };
+  /**
+   * Retrain when a new training image is pushed: ECR's push event for the
+   * `PinnedEcrImage`'s repository and tag starts an execution on the newest
+   * accepted version of the dataset the pipeline last trained on, named after
+   * that version and the pushed digest (a redelivered event starts nothing).
+   * Needs `trainingImage` to be a `PinnedEcrImage`. ECR emits its events on a
+   * best-effort basis: `cdk-mlops pipeline start … --attempt` starts a run by hand.
+   * @default false
+   */
+  readonly retrainOnImagePush?: boolean;
   /** The share of rows (percent, chosen by row content) kept from training: champion and challenger are judged on it. @default 20 */
   readonly holdoutPercent?: number;
   /**
@@ -180,6 +190,9 @@ export class TrainingPipeline extends Construct {
   readonly profileShards: ProfileShards;
   /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
   readonly retrainRule?: events.Rule;
+  /** The rule starting executions on pushes of the training image, when `retrainOnImagePush` is set. */
+  readonly imagePushRule?: events.Rule;
+  private ledgerReadable = false;
   private starterParts?: { readonly function: lambda.Function; readonly role: iam.IRole; readonly deadLetterQueue: sqs.Queue };
   private readonly driftEndpoints: string[] = [];
   private dataArrival?: events.Rule;
@@ -354,6 +367,10 @@ export class TrainingPipeline extends Construct {
       statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
     });
     if (props.retrainOnUpload) this.retrainRule = this.retrainOnUpload(props, props.retrainOnUpload.datasets);
+    if (props.retrainOnImagePush) {
+      if (!pinned) throw new Error("TrainingPipeline: 'retrainOnImagePush' needs 'trainingImage' to be a PinnedEcrImage (its repository and tag are what a push is matched on).");
+      this.imagePushRule = this.retrainOnImagePush(pinned);
+    }
     ValidateDataset.acknowledgeNagFindings(this.stateMachine);
     acknowledgeWildcards(this.stateMachine, [
       {
@@ -414,9 +431,8 @@ export class TrainingPipeline extends Construct {
     if (this.driftEndpoints.length === 0) {
       // what a drift trigger needs beyond StartExecution: what runs, and the ledger (the Incident)
       starter.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] }));
-      this.props.ledger.grantRead(starter.role);
+      this.starterReadsLedger();
       this.props.ledger.grantAppend(starter.role);
-      this.props.ledger.bindEnvironment(starter.function);
       starter.function.addEnvironment('DRIFT_ENDPOINTS', Lazy.string({ produce: () => JSON.stringify(this.driftEndpoints) }));
       // a drift that found no newer data waits for it: the next upload of that dataset retrains
       const dataLake = this.props.dataLake;
@@ -452,7 +468,7 @@ export class TrainingPipeline extends Construct {
     const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     const starter = new SecureFunction(this, 'Starter', {
       entry: 'pipeline-starter',
-      description: `cdk-mlops ${this.pipelineName}: starts training runs on uploads and drift alarms (one per dataset version)`,
+      description: `cdk-mlops ${this.pipelineName}: starts training runs on uploads, drift alarms and image pushes (one per dataset version and image)`,
       memorySize: Size.mebibytes(256),
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
@@ -470,6 +486,25 @@ export class TrainingPipeline extends Construct {
     this.stateMachine.grantStartExecution(starter.role);
     this.starterParts = { function: starter.function, role: starter.role, deadLetterQueue: dlq };
     return this.starterParts;
+  }
+
+  /** The starter reads the ledger (what the pipeline trained on, what serves): granted once. */
+  private starterReadsLedger(): void {
+    if (this.ledgerReadable) return;
+    const starter = this.ensureStarter();
+    this.props.ledger.grantRead(starter.role);
+    this.props.ledger.bindEnvironment(starter.function);
+    this.ledgerReadable = true;
+  }
+
+  private retrainOnImagePush(image: PinnedEcrImage): events.Rule {
+    const starter = this.ensureStarter();
+    this.starterReadsLedger();
+    return new events.Rule(this, 'RetrainOnImagePush', {
+      description: `Retrain ${this.pipelineName} when its training image (tag ${image.tag}) is pushed`,
+      eventPattern: { source: ['aws.ecr'], detailType: ['ECR Image Action'], detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': [image.repository.repositoryName], 'image-tag': [image.tag] } },
+      targets: [new targets.LambdaFunction(starter.function, { deadLetterQueue: starter.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+    });
   }
 
   private retrainOnUpload(props: TrainingPipelineProps, datasets: readonly string[]): events.Rule {

@@ -6,7 +6,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { requireEnv } from '../shared/env';
 import { LedgerStore } from '../shared/ledger-store';
-import { parseDriftTrigger, startForDrift, startForUpload, startForWaitingDrift, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
+import { parseDriftTrigger, parseImagePush, startForDrift, startForImagePush, startForUpload, startForWaitingDrift, type DriftOutcome, type DriftStarterDeps, type StartOutcome, type Starter, type StarterSettings } from './start';
 
 /*
  * PipelineStarter Lambda, the training pipeline's automatic triggers:
@@ -17,6 +17,8 @@ import { parseDriftTrigger, startForDrift, startForUpload, startForWaitingDrift,
  *   after it: when a drift of DRIFT_ENDPOINTS waits for data of that dataset
  *   (with the drift as its trigger), else when RETRAIN_ON_UPLOAD and the
  *   dataset is one of DATASETS (empty: any).
+ * - ECR "ECR Image Action" (a push of the pipeline's training image tag) -> a
+ *   retraining with the new image on the newest data the pipeline trains on.
  * Environment: STATE_MACHINE_ARN, PIPELINE_NAME, DATA_PREFIX, RETRAIN_ON_UPLOAD,
  * DATASETS (JSON list), DRIFT_ENDPOINTS (JSON list), LEDGER_* (for drift),
  * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
@@ -55,7 +57,7 @@ function wire(): NonNullable<typeof wiring> {
   return wiring;
 }
 
-function driftDeps(w: NonNullable<typeof wiring>): DriftStarterDeps {
+function ledgerDeps(w: NonNullable<typeof wiring>): DriftStarterDeps {
   ledger ??= LedgerStore.fromEnvironment();
   return {
     ledger,
@@ -76,13 +78,20 @@ function driftDeps(w: NonNullable<typeof wiring>): DriftStarterDeps {
 export const handler = middy(async (event: unknown): Promise<StartOutcome | DriftOutcome> => {
   const w = wire();
   if ((event as { trigger?: unknown } | null)?.trigger === 'drift') {
-    const outcome = await startForDrift(parseDriftTrigger(event), driftDeps(w), w.settings);
+    const outcome = await startForDrift(parseDriftTrigger(event), ledgerDeps(w), w.settings);
     metrics.addMetric(outcome.start === 'started' ? 'RetrainingStarted' : 'DriftNotRetrained', MetricUnit.Count, 1);
     logger.info('drift', { outcome });
     return outcome;
   }
+  if ((event as { source?: unknown } | null)?.source === 'aws.ecr') {
+    const push = parseImagePush(event);
+    const outcome: StartOutcome = 'ignored' in push ? { started: false, duplicate: false, reason: push.ignored } : await startForImagePush(push, ledgerDeps(w), w.settings);
+    metrics.addMetric(outcome.started ? 'RetrainingStarted' : outcome.duplicate ? 'DuplicateImagePush' : 'NotRetrained', MetricUnit.Count, 1);
+    logger.info('image push', { outcome });
+    return outcome;
+  }
   let outcome: StartOutcome = { started: false, duplicate: false, reason: 'uploads do not retrain this pipeline' };
-  if (w.settings.driftEndpoints.length > 0) outcome = await startForWaitingDrift(event, driftDeps(w), { ...w.settings, endpoints: w.settings.driftEndpoints });
+  if (w.settings.driftEndpoints.length > 0) outcome = await startForWaitingDrift(event, ledgerDeps(w), { ...w.settings, endpoints: w.settings.driftEndpoints });
   if (!outcome.started && !outcome.duplicate && w.settings.retrainOnUpload) outcome = await startForUpload(event, w.starter, w.settings);
   metrics.addMetric(outcome.started ? 'RetrainingStarted' : outcome.duplicate ? 'DuplicateUpload' : 'NotRetrained', MetricUnit.Count, 1);
   logger.info('retraining', { outcome });

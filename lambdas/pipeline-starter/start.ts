@@ -167,3 +167,47 @@ export async function startForWaitingDrift(event: unknown, deps: DriftStarterDep
   }
   return { started: false, duplicate: false, reason: `no drift of ${settings.endpoints.join(', ') || 'any endpoint'} waits for data of '${placed.dataset}'` };
 }
+
+/*
+ * Retraining on a new training image: ECR's "ECR Image Action" event (a PUSH
+ * that succeeded, of the pipeline's repository and tag) retrains on the newest
+ * accepted version of the dataset the pipeline last trained on. The execution
+ * is named after that version and the pushed digest, so a redelivered event
+ * starts nothing and the next push trains again on the same data. The run
+ * resolves the tag itself (a PinnedEcrImage) and records the digest it trained.
+ */
+
+export interface ImagePush {
+  readonly repository: string;
+  readonly tag: string;
+  readonly digest: string;
+}
+
+/** ECR's push event; a field it lacks is named. Anything but a successful push is not one. */
+export function parseImagePush(event: unknown): ImagePush | { readonly ignored: string } {
+  const e = (event ?? {}) as { source?: unknown; 'detail-type'?: unknown; detail?: Record<string, unknown> };
+  if (e.source !== 'aws.ecr' || e['detail-type'] !== 'ECR Image Action') throw new InvalidEventError(`source/detail-type: expected an 'ECR Image Action' event from aws.ecr (got ${JSON.stringify(e.source)} / ${JSON.stringify(e['detail-type'])})`);
+  const d = e.detail ?? {};
+  if (d['action-type'] !== 'PUSH' || d.result !== 'SUCCESS') return { ignored: `not a successful push (${String(d['action-type'])} ${String(d.result)})` };
+  const field = (name: string, pattern: RegExp): string => {
+    const v = d[name];
+    if (typeof v !== 'string' || !pattern.test(v)) throw new InvalidEventError(`detail.${name}: expected ${pattern.source} (got ${JSON.stringify(v)})`);
+    return v;
+  };
+  return { repository: field('repository-name', /^[a-z0-9._/-]+$/), tag: field('image-tag', /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/), digest: field('image-digest', /^sha256:[0-9a-f]{64}$/) };
+}
+
+export async function startForImagePush(
+  push: ImagePush,
+  deps: Pick<DriftStarterDeps, 'ledger' | 'starter'>,
+  settings: Pick<StarterSettings, 'stateMachineArn'> & { readonly pipeline: string },
+): Promise<StartOutcome> {
+  const lastRun = (await deps.ledger.history(`pipeline/${settings.pipeline}`)).findLast((r): r is LedgerRecord<'TrainingRun'> => r.kind === 'TrainingRun');
+  const trainedOn = lastRun ? await deps.ledger.get(lastRun.data.datasetVersionIds[0] ?? '') : undefined;
+  if (trainedOn?.kind !== 'DatasetVersion') return { started: false, duplicate: false, reason: `pipeline '${settings.pipeline}' has not trained yet: its first run trains with the new image` };
+  const dataset = (trainedOn as LedgerRecord<'DatasetVersion'>).data.dataset;
+  const newest = (await deps.ledger.history(`dataset/${dataset}`)).findLast((r) => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted')!;
+  const name = executionNameFor(newest.id, `image-${push.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`);
+  const result = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: newest.id, trigger: { type: 'image-push' } }) });
+  return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: newest.id, executionName: name };
+}

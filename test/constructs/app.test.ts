@@ -7,7 +7,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../bin/app';
+import { buildApp, cdkJsonContext } from '../../bin/app';
 import { APP_CONTEXT } from '../helpers/stacks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -128,6 +128,7 @@ describe('reference app', () => {
     [{ 'cdk-mlops:sageMakerEndpoint': { repository: 'infer', initialModelDataUrl: 's3://b/m.tar.gz' } }, /context 'cdk-mlops:sageMakerEndpoint.name' must be a non-empty string/],
     [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'both' } }, /context 'cdk-mlops:driftMonitor.watch' must be 'endpoint' \(the ONNX one\) or 'sageMakerEndpoint' \(got "both"\)/],
     [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'sageMakerEndpoint' } }, /MlopsStack: 'driftMonitor.watch' is 'sageMakerEndpoint', but the stack has no 'sageMakerEndpoint'/],
+    [{ 'cdk-mlops:trainingPipeline': { ...(cdkJsonContext()['cdk-mlops:trainingPipeline'] as object), retrainOnImagePush: 'yes' } }, /context 'cdk-mlops:trainingPipeline.retrainOnImagePush' must be true or false \(got "yes"\)/],
   ])('rejects bad context %o', (context, message) => {
     expect(() => buildApp({ context: { ...APP_CONTEXT(), ...context } })).toThrow(message);
   });

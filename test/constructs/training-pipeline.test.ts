@@ -89,6 +89,22 @@ describe('TrainingPipeline', () => {
     expect(s.Train.Parameters.AlgorithmSpecification['TrainingImage.$']).toBeUndefined();
   });
 
+  it('retrains on a push of its PinnedEcrImage: a rule on that repository and tag to the starter, which may read the ledger', () => {
+    const { template, construct } = pipeline((stack) => ({ trainingImage: PinnedEcrImage.fromRepository(ecr.Repository.fromRepositoryName(stack, 'Pinned', 'churn-trainer'), 'stable'), retrainOnImagePush: true }));
+    const t = template();
+    expect(construct.imagePushRule).toBeDefined();
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecr'], 'detail-type': ['ECR Image Action'], detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': ['churn-trainer'], 'image-tag': ['stable'] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ChurnStarter'), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 } })],
+    });
+    const starter = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => String(f.Properties.Description).includes('image pushes')) as any;
+    expect(Object.keys(starter.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['STATE_MACHINE_ARN', 'PIPELINE_NAME', 'LEDGER_TABLE']));
+  });
+
+  it('refuses retrainOnImagePush without a PinnedEcrImage: there is no repository and tag to match pushes on', () => {
+    expect(() => pipeline({ retrainOnImagePush: true })).toThrow("TrainingPipeline: 'retrainOnImagePush' needs 'trainingImage' to be a PinnedEcrImage");
+  });
+
   it('refuses a PinnedEcrImage tag that is not a tag, naming it', () => {
     const stack = testStack();
     const repo = ecr.Repository.fromRepositoryName(stack, 'Repo', 'trainer');

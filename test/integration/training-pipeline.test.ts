@@ -274,6 +274,29 @@ describe('TrainingPipeline, reference configuration (automatic approval)', () =>
     }
   }, 120_000);
 
+  it('a push of the training image retrains, through the template\'s rule and the bundled starter, once per digest; the run records why', async () => {
+    if (!(await env.ledger().history('pipeline/cps-wages')).some((r) => r.kind === 'TrainingRun')) await run(env, { datasetVersionId: await ingest(env, 'data/cps-wages/cps-first.csv', cpsCsv()) }, []);
+    const newest = (await env.ledger().history('dataset/cps-wages')).filter((r) => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted').at(-1)!;
+    const starterId = logicalIdByPath(env.stack.template, 'CdkMlops/TrainingPipeline/Starter/Resource');
+    const digest = `sha256:${'5e'.repeat(32)}`;
+    const push = (tag: string) => ({ version: '0', id: `push-${tag}`, 'detail-type': 'ECR Image Action', source: 'aws.ecr', account: '000000000000', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: { result: 'SUCCESS', 'repository-name': 'cdk-mlops-logistic-regression', 'image-digest': digest, 'action-type': 'PUSH', 'image-tag': tag } });
+    // WHEN the tag the pipeline trains on is pushed (twice: EventBridge delivers at least once)
+    const first = (await env.stack.putEvent(push('latest'))).find((i) => i.functionId === starterId)!;
+    const again = (await env.stack.putEvent(push('latest'))).find((i) => i.functionId === starterId)!;
+    // THEN one execution on the newest data, named after it and the digest
+    expect(first.error).toBeUndefined();
+    expect(first.result).toEqual({ started: true, duplicate: false, datasetVersionId: newest.id, executionName: `${newest.id}-image-5e5e5e5e5e5e` });
+    expect(again.result).toMatchObject({ started: false, duplicate: true });
+    const queued = env.emulators.stepFunctions.started.filter((e) => e.name === `${newest.id}-image-5e5e5e5e5e5e`);
+    expect(queued.map((e) => e.input)).toEqual([{ datasetVersionId: newest.id, trigger: { type: 'image-push' } }]);
+    // another tag of the repository is not the pipeline's image: the rule does not match
+    expect((await env.stack.putEvent(push('experimental'))).find((i) => i.functionId === starterId)).toBeUndefined();
+    // AND the queued execution, run, records the push as why it trained
+    await runStateMachine(env.stack, env.trainingPipelineId!, queued[0]!.input, { services: localServices({ s3: env.s3, stack: env.stack }), name: queued[0]!.name }).catch(() => undefined);
+    const runs = (await env.ledger().history('pipeline/cps-wages')).filter((r): r is LedgerRecord<'TrainingRun'> => r.kind === 'TrainingRun');
+    expect(runs.at(-1)!.data).toMatchObject({ executionId: `${newest.id}-image-5e5e5e5e5e5e`, datasetVersionIds: [newest.id], trigger: { type: 'image-push' } });
+  }, 180_000);
+
   it('a challenger worse than the champion on the same holdout is not registered or deployed', async () => {
     const before = await env.ledger().history('pipeline/cps-wages');
     if (!before.some((r) => r.kind === 'Deployment')) await run(env, { datasetVersionId: await ingest(env, 'data/cps-wages/cps-champion.csv', cpsCsv()) }, []); // a champion first

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '../../lambdas/core/lineage';
 import { release, rollbackOnAlarm, type ReleaseConfig, type ReleaseDeps } from '../../lambdas/endpoint-deployer/release';
-import { parseDriftTrigger, startForDrift, startForWaitingDrift, waitingDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
+import { parseDriftTrigger, parseImagePush, startForDrift, startForImagePush, startForWaitingDrift, waitingDrift, type DriftStarterDeps } from '../../lambdas/pipeline-starter/start';
 import { MemoryLedger } from '../helpers/memory-ledger';
 
 /*
@@ -204,5 +204,55 @@ describe('rollback on a health alarm (endpoint deployer)', () => {
     // a contract that does not parse: the release is refused, naming it
     objects.set('contracts/cps.yaml', 'version: 1\ncolumns:\n  education: { type: decimal }\n');
     await expect(release({ modelVersionId: 'mv-1' }, releaseDeps, config)).rejects.toThrow(/^model mv-1: the contract of dataset 'cps' is invalid: s3:\/\/artifacts\/contracts\/cps.yaml: columns.education.type/);
+  });
+});
+
+describe('retraining on a push of the training image (pipeline starter)', () => {
+  const DIGEST = `sha256:${'7f5b2640'.repeat(8)}`;
+  const push = (detail: Record<string, unknown> = {}) => ({ version: '0', id: 'e1', 'detail-type': 'ECR Image Action', source: 'aws.ecr', account: '123456789012', time: '2026-12-01T10:00:00Z', region: 'us-west-2', resources: [], detail: { result: 'SUCCESS', 'repository-name': 'trainer', 'image-digest': DIGEST, 'action-type': 'PUSH', 'image-tag': 'latest', ...detail } });
+  let ledger: MemoryLedger;
+  let started: { name: string; input: unknown }[];
+  const deps = () => ({
+    ledger,
+    starter: {
+      async start(input: { name: string; input: string }) {
+        if (started.some((s) => s.name === input.name)) return 'exists' as const;
+        started.push({ name: input.name, input: JSON.parse(input.input) });
+        return 'started' as const;
+      },
+    },
+  });
+  const settings = { stateMachineArn: ARN, pipeline: 'cps' };
+  beforeEach(() => {
+    ledger = new MemoryLedger();
+    started = [];
+  });
+
+  it('reads ECR\'s push event (the documented sample), ignores what is not a successful push, names a missing field', () => {
+    expect(parseImagePush(push())).toEqual({ repository: 'trainer', tag: 'latest', digest: DIGEST });
+    expect(parseImagePush(push({ result: 'FAILURE' }))).toEqual({ ignored: 'not a successful push (PUSH FAILURE)' });
+    expect(parseImagePush(push({ 'action-type': 'DELETE' }))).toEqual({ ignored: 'not a successful push (DELETE SUCCESS)' });
+    expect(() => parseImagePush(push({ 'image-digest': 'sha256:abc' }))).toThrow(/detail\.image-digest: expected/);
+    expect(() => parseImagePush({ source: 'aws.s3', 'detail-type': 'Object Created' })).toThrow(/expected an 'ECR Image Action' event from aws\.ecr/);
+  });
+
+  it('retrains on the newest accepted data of the dataset the pipeline trained on, once per pushed digest', async () => {
+    await dataset(ledger, 'dsv-old');
+    await served(ledger, 'mv-1', 'dsv-old');
+    await dataset(ledger, 'dsv-new');
+    await dataset(ledger, 'dsv-bad', 'rejected');
+    const image = parseImagePush(push()) as Exclude<ReturnType<typeof parseImagePush>, { ignored: string }>;
+    expect(await startForImagePush(image, deps(), settings)).toEqual({ started: true, duplicate: false, datasetVersionId: 'dsv-new', executionName: 'dsv-new-image-7f5b26407f5b' });
+    expect(started).toEqual([{ name: 'dsv-new-image-7f5b26407f5b', input: { datasetVersionId: 'dsv-new', trigger: { type: 'image-push' } } }]);
+    // the same push delivered again starts nothing; another digest trains again on the same data
+    expect(await startForImagePush(image, deps(), settings)).toMatchObject({ started: false, duplicate: true });
+    expect(await startForImagePush({ ...image, digest: `sha256:${'0c'.repeat(32)}` }, deps(), settings)).toMatchObject({ started: true, executionName: 'dsv-new-image-0c0c0c0c0c0c' });
+  });
+
+  it('starts nothing before the pipeline has trained: its first run takes the new image anyway', async () => {
+    await dataset(ledger, 'dsv-1');
+    const image = parseImagePush(push()) as Exclude<ReturnType<typeof parseImagePush>, { ignored: string }>;
+    expect(await startForImagePush(image, deps(), settings)).toEqual({ started: false, duplicate: false, reason: "pipeline 'cps' has not trained yet: its first run trains with the new image" });
+    expect(started).toEqual([]);
   });
 });
