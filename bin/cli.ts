@@ -6,16 +6,14 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionNameFor } from '../lambdas/core/pipeline';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { suggestContract } from '../lambdas/core/constraints';
 import { contractToYaml } from '../lambdas/core/contract-file';
 import type { LedgerRecord, VerifyReport } from '../lambdas/core/lineage';
 import { profileDatasetVersion } from '../lambdas/shared/dataset-reader';
-import { S3ObjectReader } from '../lambdas/shared/s3-objects';
+import { objectDigest, S3ObjectReader } from '../lambdas/shared/s3-objects';
 import { dynamoDocumentClient, s3Client } from '../lambdas/shared/clients';
 import { servingLineage } from '../lambdas/shared/serving-lineage';
-import { parseS3Uri } from '../lambdas/shared/model-artifacts';
-import { digestStream } from '../lambdas/core/digest';
 import { reproduction } from '../lambdas/core/reproduce';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
@@ -189,18 +187,19 @@ async function reproduceCommand(target: Target, id: string, values: { 'job-name'
   const trainingRun = run as LedgerRecord<'TrainingRun'>;
   const jobName = values['job-name'] ?? `${trainingRun.data.pipeline.slice(0, 40)}-repro-${Date.now().toString(36)}`;
   const plan = reproduction(trainingRun, { jobName, ...(values.output ? { outputUri: values.output } : {}) });
-  const found = await objectSha256(target.s3, plan.input.object);
+  const found = await sha256IfThere(target.s3, plan.input.object);
+  const intact = found === plan.input.sha256;
   const gaps = [
     ...plan.gaps,
-    ...(found === plan.input.sha256 ? [] : [found ? `the training input ${plan.input.object} changed since the run (sha256 ${found.slice(0, 16)}, recorded ${plan.input.sha256.slice(0, 16)})` : `the training input ${plan.input.object} is gone: split dataset version ${trainingRun.data.datasetVersionIds.join(', ')} again (the pipeline's split is by content, so it is the same rows)`]),
+    ...(intact ? [] : [found ? `the training input ${plan.input.object} changed since the run (sha256 ${found.slice(0, 16)}, recorded ${plan.input.sha256.slice(0, 16)})` : `the training input ${plan.input.object} is gone: split dataset version ${trainingRun.data.datasetVersionIds.join(', ')} again (the pipeline's split is by content, so it is the same rows)`]),
     ...(model?.data.format.startsWith('neo:') ? [`${model.id} is compiled (${model.data.format}): compile the repeat's model again`] : []),
   ];
   if (values.json) {
-    out(JSON.stringify({ ...plan, input: { ...plan.input, intact: found === plan.input.sha256 }, gaps }, null, 2));
+    out(JSON.stringify({ ...plan, input: { ...plan.input, intact }, gaps }, null, 2));
     return gaps.length ? 1 : 0;
   }
   out(`to repeat ${trainingRun.id}${model ? ` (which trained ${model.id}, sha256:${model.data.artifact.sha256.slice(0, 16)})` : ''}:`);
-  out(`  input: ${plan.input.object}, ${plan.input.rows} rows, sha256:${plan.input.sha256.slice(0, 16)} ${found === plan.input.sha256 ? 'intact' : 'NOT AS RECORDED'}`);
+  out(`  input: ${plan.input.object}, ${plan.input.rows} rows, sha256:${plan.input.sha256.slice(0, 16)} ${intact ? 'intact' : 'NOT AS RECORDED'}`);
   for (const gap of gaps) out(`  open: ${gap}`);
   if (!gaps.length) out('  pinned: the image by digest, the input by its SHA-256, the hyperparameters and instances');
   out('  CreateTrainingJob request (add RoleArn, and your VPC, KMS and spot settings; they do not change the model):');
@@ -209,11 +208,9 @@ async function reproduceCommand(target: Target, id: string, values: { 'job-name'
 }
 
 /** The hex SHA-256 of an s3:// object's bytes, or undefined when it is not there. */
-async function objectSha256(s3: S3Client, uri: string): Promise<string | undefined> {
-  const { bucket, key } = parseS3Uri(uri);
+async function sha256IfThere(s3: S3Client, uri: string): Promise<string | undefined> {
   try {
-    const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as AsyncIterable<Uint8Array>;
-    return (await digestStream(body, { validateUtf8: false, headBytes: 0 })).sha256;
+    return (await objectDigest(s3, uri)).sha256;
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
     throw err;

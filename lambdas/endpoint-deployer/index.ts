@@ -5,17 +5,14 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { SageMakerClient, type DeploymentConfig } from '@aws-sdk/client-sagemaker';
-import type { Readable } from 'node:stream';
-import { digestStream } from '../core/digest';
 import { InvalidEventError } from '../core/errors';
 import { ArtifactStore } from '../shared/artifact-store';
 import { s3Client } from '../shared/clients';
 import { requireEnv } from '../shared/env';
-import { S3ObjectReader } from '../shared/s3-objects';
+import { objectDigest, S3ObjectReader } from '../shared/s3-objects';
 import { LedgerStore } from '../shared/ledger-store';
-import { parseS3Uri, S3ModelArtifacts } from '../shared/model-artifacts';
+import { S3ModelArtifacts } from '../shared/model-artifacts';
 import * as lambdaRelease from './release';
 import * as sagemakerRelease from './sagemaker-release';
 
@@ -48,11 +45,7 @@ function wire(): Record<string, Operation> {
     const deps: sagemakerRelease.SageMakerReleaseDeps = {
       ledger,
       sagemaker: new SageMakerClient({}),
-      async hashObject(uri) {
-        const { bucket, key } = parseS3Uri(uri);
-        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return (await digestStream(out.Body as Readable, { validateUtf8: false, headBytes: 0 })).sha256;
-      },
+      hashObject: async (uri) => (await objectDigest(s3, uri)).sha256,
     };
     const config: sagemakerRelease.SageMakerReleaseConfig = { endpoint, requireApproval, deploymentConfig: JSON.parse(requireEnv('DEPLOYMENT_CONFIG')) as DeploymentConfig };
     operations = { release: (e) => sagemakerRelease.release(e, deps, config), check: (e) => sagemakerRelease.check(e, deps, config), rollback: (e) => sagemakerRelease.rollback(e, deps, config) };

@@ -20,7 +20,7 @@ import { parseDriftTrigger, parseImagePush, startForDrift, startForImagePush, st
  * - ECR "ECR Image Action" (a push of the pipeline's training image tag) -> a
  *   retraining with the new image on the newest data the pipeline trains on.
  * Environment: STATE_MACHINE_ARN, PIPELINE_NAME, DATA_PREFIX, RETRAIN_ON_UPLOAD,
- * DATASETS (JSON list), DRIFT_ENDPOINTS (JSON list), LEDGER_* (for drift),
+ * DATASETS (JSON list), DRIFT_ENDPOINTS (JSON list), LEDGER_* (for drift and image pushes),
  * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
  */
 

@@ -101,6 +101,11 @@ export function parseDriftTrigger(event: unknown): DriftTrigger {
   return { endpoint: field('endpoint'), alarmName: field('alarmName'), time: field('time'), reason: typeof e.reason === 'string' ? e.reason : '' };
 }
 
+/** The newest accepted version of a dataset, from the ledger. */
+async function newestAccepted(ledger: Pick<DriftStarterDeps['ledger'], 'history'>, dataset: string): Promise<LedgerRecord<'DatasetVersion'> | undefined> {
+  return (await ledger.history(`dataset/${dataset}`)).findLast((r): r is LedgerRecord<'DatasetVersion'> => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted');
+}
+
 export async function startForDrift(trigger: DriftTrigger, deps: DriftStarterDeps, settings: Pick<StarterSettings, 'stateMachineArn'> & { pipeline: string }): Promise<DriftOutcome> {
   const serving = servingDeployment(await deps.ledger.history(endpointSubject(trigger.endpoint)));
   if (!serving) return { decision: { action: 'none', why: 'no-model', detail: `no model serves endpoint '${trigger.endpoint}'` } };
@@ -108,9 +113,7 @@ export async function startForDrift(trigger: DriftTrigger, deps: DriftStarterDep
   const dsv = mv?.kind === 'ModelVersion' ? await trainingDataOf(deps.ledger, (mv as LedgerRecord<'ModelVersion'>).data.trainingRunId) : undefined;
   if (!dsv) throw new InvalidEventError(`endpoint ${trigger.endpoint} serves ${serving.data.modelVersionId}, whose training data is not in the ledger`);
   const dataset = dsv.data.dataset;
-  const newest = (await deps.ledger.history(`dataset/${dataset}`))
-    .filter((r): r is LedgerRecord<'DatasetVersion'> => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted')
-    .at(-1);
+  const newest = await newestAccepted(deps.ledger, dataset);
   const running = await deps.running(settings.stateMachineArn);
   let decision: RetrainingDecision;
   if (running.length > 0) decision = { action: 'none', why: 'in-flight', detail: `retraining already in flight: ${running.join(', ')}` };
@@ -205,8 +208,8 @@ export async function startForImagePush(
   const lastRun = (await deps.ledger.history(`pipeline/${settings.pipeline}`)).findLast((r): r is LedgerRecord<'TrainingRun'> => r.kind === 'TrainingRun');
   const trainedOn = lastRun ? await deps.ledger.get(lastRun.data.datasetVersionIds[0] ?? '') : undefined;
   if (trainedOn?.kind !== 'DatasetVersion') return { started: false, duplicate: false, reason: `pipeline '${settings.pipeline}' has not trained yet: its first run trains with the new image` };
-  const dataset = (trainedOn as LedgerRecord<'DatasetVersion'>).data.dataset;
-  const newest = (await deps.ledger.history(`dataset/${dataset}`)).findLast((r) => r.kind === 'DatasetVersion' && (r as LedgerRecord<'DatasetVersion'>).data.status === 'accepted')!;
+  // the version it trained on was accepted: there is one
+  const newest = (await newestAccepted(deps.ledger, (trainedOn as LedgerRecord<'DatasetVersion'>).data.dataset))!;
   const name = executionNameFor(newest.id, `image-${push.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`);
   const result = await deps.starter.start({ stateMachineArn: settings.stateMachineArn, name, input: JSON.stringify({ datasetVersionId: newest.id, trigger: { type: 'image-push' } }) });
   return { started: result === 'started', duplicate: result === 'exists', datasetVersionId: newest.id, executionName: name };

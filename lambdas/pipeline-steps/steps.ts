@@ -20,6 +20,7 @@ import { parseS3Uri } from '../shared/model-artifacts';
 import type { DatasetFile } from '../shared/dataset-reader';
 import { scoreDatasetVersion, type ModelScorer } from '../shared/model-scoring';
 import { sourceModel } from '../shared/serving-lineage';
+import { objectDigest } from '../shared/s3-objects';
 import { splitDatasetVersion, snapshotFormat, type SnapshotFormat } from './split';
 
 /*
@@ -500,9 +501,7 @@ export async function recordCompilation(event: Record<string, unknown>, deps: St
   const job = event.compilation as CompilationJobResult | undefined;
   const uri = job?.ModelArtifacts?.S3ModelArtifacts;
   if (!job || job.CompilationJobStatus !== 'COMPLETED' || typeof uri !== 'string') throw new InvalidEventError('compilation: expected a COMPLETED compilation job with ModelArtifacts.S3ModelArtifacts');
-  const { bucket, key } = parseS3Uri(uri);
-  const out = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const { sha256 } = await digestStream(out.Body as Readable, { validateUtf8: false, headBytes: 0 });
+  const { sha256, versionId } = await objectDigest(deps.s3, uri);
   const device = job.OutputConfig?.TargetDevice ?? 'unknown';
   const { record } = await deps.ledger.append({
     kind: 'ModelVersion',
@@ -512,7 +511,7 @@ export async function recordCompilation(event: Record<string, unknown>, deps: St
     data: {
       pipeline: config.pipeline,
       trainingRunId: model.data.trainingRunId,
-      artifact: { uri, sha256, ...(out.VersionId ? { versionId: out.VersionId } : {}) },
+      artifact: { uri, sha256, ...(versionId ? { versionId } : {}) },
       format: `neo:${device}`,
       metrics: model.data.metrics,
       approval: { status: 'Approved', by: `derived from ${model.id}` },

@@ -3,7 +3,8 @@ import { GetObjectCommand, NoSuchKey, S3ServiceException, type S3Client } from '
 import type { AsyncBuffer } from 'hyparquet';
 import type { ObjectCreated } from '../ingest/event';
 import type { ObjectReader, OpenedObject } from '../ingest/ingest';
-import type { ObjectBytesReader } from './model-artifacts';
+import { digestStream } from '../core/digest';
+import { parseS3Uri, type ObjectBytesReader } from './model-artifacts';
 
 /** Reads the exact object version an event names: by version id, else pinned by ETag. */
 export class S3ObjectReader implements ObjectReader, ObjectBytesReader {
@@ -53,6 +54,14 @@ export class S3ObjectReader implements ObjectReader, ObjectBytesReader {
       },
     };
   }
+}
+
+/** The hex SHA-256 of an s3:// object's bytes (streamed) and the version read; errors are the SDK's (NoSuchKey when it is gone). */
+export async function objectDigest(s3: S3Client, uri: string): Promise<{ readonly sha256: string; readonly versionId?: string }> {
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const { sha256 } = await digestStream(out.Body as Readable, { validateUtf8: false, headBytes: 0 });
+  return out.VersionId ? { sha256, versionId: out.VersionId } : { sha256 };
 }
 
 function pin(ref: ObjectCreated): { VersionId?: string; IfMatch?: string } {
