@@ -173,6 +173,11 @@ export async function runTrainingJob(request: TrainingJobRequest, options: Local
   if ((request.AlgorithmSpecification.TrainingInputMode ?? 'File') !== 'File') throw new Error(`AlgorithmSpecification.TrainingInputMode: only File mode runs locally (got ${request.AlgorithmSpecification.TrainingInputMode})`);
   if ((request.ResourceConfig?.InstanceCount ?? 1) !== 1) throw new Error(`ResourceConfig.InstanceCount: distributed training (${request.ResourceConfig?.InstanceCount} instances) does not run locally`);
   const command = commandForImage(options.images, image);
+  // an image named by digest must be that image: locally, the command's files as they are now
+  const digest = /@(sha256:[0-9a-f]+)$/.exec(image)?.[1];
+  if (digest && digest !== localImageDigest(command)) {
+    throw new Error(`Cannot find the requested image: ${image} (locally: the command mapped to that repository is now ${localImageDigest(command)}; its files changed since that digest)`);
+  }
   const root = mkdtempSync(path.join(tmpdir(), `sm-${name}-`));
   const dirs = { data: path.join(root, 'input', 'data'), config: path.join(root, 'input', 'config'), model: path.join(root, 'model'), output: path.join(root, 'output') };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });

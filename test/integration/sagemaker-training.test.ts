@@ -122,6 +122,14 @@ describe('local ECR DescribeImages (the pinned training image)', () => {
     }
   });
 
+  it('runs an image named by digest only while its command still is that image, as SageMaker pulls only an image that exists', async () => {
+    const repo = '123456789012.dkr.ecr.us-east-1.amazonaws.com/cdk-mlops-logistic-regression';
+    const now = localImageDigest(IMAGES[repo]);
+    const byDigest = (digest: string) => request({ TrainingJobName: `wages-digest-${digest.slice(7, 11)}`, AlgorithmSpecification: { ...request().AlgorithmSpecification, TrainingImage: `${repo}@${digest}` } });
+    await expect(runTrainingJob(byDigest(`sha256:${'0'.repeat(64)}`), { s3, images: IMAGES })).rejects.toThrow(`Cannot find the requested image: ${repo}@sha256:${'0'.repeat(64)} (locally: the command mapped to that repository is now ${now}`);
+    expect(await runTrainingJob(byDigest(now), { s3, images: IMAGES })).toMatchObject({ TrainingJobStatus: 'Completed' });
+  });
+
   it('answers an unknown repository or a malformed request with ECR\'s error, named as Step Functions names it', () => {
     expect(() => describeLocalImages({ RepositoryName: 'nobody', ImageIds: [{ ImageTag: 'latest' }] }, IMAGES)).toThrow(expect.objectContaining({ name: 'Ecr.RepositoryNotFoundException', message: expect.stringContaining("The repository with name 'nobody' does not exist") }));
     expect(() => describeLocalImages({ RepositoryName: 'local/sleeper', ImageIds: [] }, IMAGES)).toThrow(expect.objectContaining({ name: 'Ecr.InvalidParameterException' }));
