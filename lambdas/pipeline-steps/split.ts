@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { DatasetParseError } from '../core/errors';
@@ -22,6 +23,8 @@ export interface SplitFile {
   readonly path: string;
   readonly rows: number;
   readonly bytes: number;
+  /** Hex SHA-256 of the bytes written. */
+  readonly sha256: string;
 }
 
 export interface Split {
@@ -37,9 +40,10 @@ export function snapshotFormat(format: string | null): SnapshotFormat {
   throw new DatasetParseError({ file: 'dataset' }, `format '${String(format)}' cannot be split for training`);
 }
 
-/** A file written in 1 MiB appends. */
+/** A file written in 1 MiB appends, hashed as it is written. */
 class LineFile {
   private readonly fd: number;
+  private readonly hash = createHash('sha256');
   private pending: string[] = [];
   private pendingChars = 0;
   rows = 0;
@@ -58,7 +62,9 @@ class LineFile {
 
   flush(): void {
     if (this.pending.length === 0) return;
-    this.bytes += writeSync(this.fd, this.pending.join(''));
+    const chunk = Buffer.from(this.pending.join(''), 'utf8');
+    this.hash.update(chunk);
+    this.bytes += writeSync(this.fd, chunk);
     this.pending = [];
     this.pendingChars = 0;
   }
@@ -66,7 +72,7 @@ class LineFile {
   close(): SplitFile {
     this.flush();
     closeSync(this.fd);
-    return { path: this.path, rows: this.rows, bytes: this.bytes };
+    return { path: this.path, rows: this.rows, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 }
 

@@ -8,7 +8,6 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import * as tar from 'tar';
 import type { ValueSpec } from '../core/bias-gate';
 import { endpointSubject, servingDeployment } from '../core/deployment';
-import { digestStream } from '../core/digest';
 import { CdkMlopsError, InvalidEventError, ModelError } from '../core/errors';
 import { deterministicId, sha256Hex, type LedgerRecord, type RecordDraft, type TrainingInputs } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
@@ -175,7 +174,6 @@ export async function prepare(event: Record<string, unknown>, deps: StepsDeps, c
   try {
     const holdoutPercent = checkHoldoutPercent(config.holdoutPercent ?? 20);
     const split = await splitDatasetVersion(dsv, deps.objects, { dir, percent: holdoutPercent, salt: config.pipeline });
-    const { sha256: trainSha256 } = await digestStream(createReadStream(split.train.path), { validateUtf8: false, headBytes: 0 });
     for (const [key, file] of [
       [keys.train, split.train],
       [keys.holdout, split.holdout],
@@ -191,7 +189,7 @@ export async function prepare(event: Record<string, unknown>, deps: StepsDeps, c
       format: split.format,
       trainRows: split.train.rows,
       trainObject: `s3://${config.artifactsBucket}/${keys.train}`,
-      trainSha256,
+      trainSha256: split.train.sha256,
       holdoutPercent,
       holdoutRows: split.holdout.rows,
       registrationToken: sha256Hex(`register\u0000${config.pipeline}\u0000${executionName}`).slice(0, 36),

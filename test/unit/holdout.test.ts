@@ -8,6 +8,7 @@ import { buildRecord, type LedgerRecord } from '../../lambdas/core/lineage';
 import { checkHoldoutPercent, fnv1a, inHoldout, rowKey } from '../../lambdas/core/pipeline';
 import type { ObjectReader } from '../../lambdas/ingest/ingest';
 import { delimitedField, splitDatasetVersion } from '../../lambdas/pipeline-steps/split';
+import { sha256Hex } from '../../lambdas/core/lineage';
 import { PipelineBusyError, turn, type StepsDeps } from '../../lambdas/pipeline-steps/steps';
 
 /*
@@ -87,6 +88,9 @@ describe('splitDatasetVersion', () => {
     for (const r of holdout) expect(inHoldout(r, 50, 's')).toBe(true);
     for (const r of train) expect(inHoldout(r, 50, 's')).toBe(false);
     expect(split.train.bytes).toBe(Buffer.byteLength(readFileSync(split.train.path)));
+    // hashed as written: the SHA-256 of the file's bytes (a quoted multi-line field included)
+    expect(split.train.sha256).toBe(sha256Hex(readFileSync(split.train.path)));
+    expect(split.holdout.sha256).toBe(sha256Hex(readFileSync(split.holdout.path)));
   });
 
   it('keeps JSON Lines as JSON Lines with its types', async () => {
