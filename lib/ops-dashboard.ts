@@ -76,6 +76,10 @@ export class OpsDashboard extends Construct {
           width: 12,
         }),
       );
+      if (p.starter) {
+        const t = p.metricTriggers({ period });
+        this.dashboard.addWidgets(new cloudwatch.GraphWidget({ title: `Pipeline ${p.pipelineName}: automatic retraining (uploads, drift, image pushes)`, left: [t.started, t.duplicate, t.declined], width: 24 }));
+      }
     }
 
     // 3. gates

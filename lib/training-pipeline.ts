@@ -1,5 +1,5 @@
 import { Annotations, ArnFormat, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -25,6 +25,7 @@ import type { OnnxEndpoint } from './onnx-endpoint';
 import { PinnedEcrImage } from './pinned-ecr-image';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { alarmActionRule } from './private/alarm-rule';
+import { serviceMetric } from './private/metrics';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { acknowledgeWildcards } from './private/nag';
 import { SecureFunction } from './private/secure-function';
@@ -479,7 +480,7 @@ export class TrainingPipeline extends Construct {
         DATA_PREFIX: props.dataLake.dataPrefix,
         RETRAIN_ON_UPLOAD: String(props.retrainOnUpload !== undefined),
         DATASETS: JSON.stringify(props.retrainOnUpload?.datasets ?? []),
-        POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 56 }) + '-starter',
+        POWERTOOLS_SERVICE_NAME: this.starterServiceName,
         POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops',
       },
     });
@@ -536,6 +537,30 @@ export class TrainingPipeline extends Construct {
   /** Succeeded executions (deployed or champion kept). Statistic: Sum; period: 5 minutes. */
   metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricSucceeded({ period: Duration.minutes(5), ...props });
+  }
+
+  /**
+   * What the starter did with the automatic triggers (uploads, drift alarms, image pushes):
+   * `started` retrainings, `duplicate` events that found their execution started already
+   * (an upload or a push delivered again), and `declined` ones (a dataset that does not
+   * retrain, a drift with no new data or a retraining in flight, a push before the first run).
+   * No data without a starter. Statistic: Sum; period: 5 minutes.
+   */
+  metricTriggers(props?: cloudwatch.MetricOptions): { readonly started: cloudwatch.IMetric; readonly duplicate: cloudwatch.IMetric; readonly declined: cloudwatch.IMetric } {
+    const m = (name: string): cloudwatch.Metric => serviceMetric('cdk-mlops', this.starterServiceName, name, props);
+    // ids unique per expression: both go into one graph
+    const sum = (label: string, names: string[]): cloudwatch.IMetric =>
+      new cloudwatch.MathExpression({ expression: names.map((_, i) => `FILL(${label}${i}, 0)`).join(' + '), usingMetrics: Object.fromEntries(names.map((n, i) => [`${label}${i}`, m(n)])), label, period: props?.period ?? Duration.minutes(5) });
+    return {
+      started: m('RetrainingStarted').with({ label: 'started' }),
+      duplicate: sum('duplicate', ['DuplicateUpload', 'DuplicateImagePush']),
+      declined: sum('declined', ['NotRetrained', 'DriftNotRetrained']),
+    };
+  }
+
+  /** The Powertools service name the starter's metrics carry. */
+  private get starterServiceName(): string {
+    return Names.uniqueResourceName(this, { maxLength: 56 }) + '-starter';
   }
 }
 

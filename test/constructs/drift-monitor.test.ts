@@ -223,6 +223,7 @@ describe('the loop, in the reference app (cdk.json)', () => {
       'Alarm states',
       'Pipeline cps-wages: executions',
       'Pipeline cps-wages: failures and timeouts',
+      'Pipeline cps-wages: automatic retraining (uploads, drift, image pushes)',
       'Validation gate',
       'Bias gate',
       'Endpoint cps-wages: invocations',
@@ -238,6 +239,11 @@ describe('the loop, in the reference app (cdk.json)', () => {
     const widgets = (JSON.parse(body) as { widgets: { properties: { title?: string; metrics?: unknown[][]; alarms?: string[] } }[] }).widgets;
     const metricsOf = (title: string) => JSON.stringify(widgets.find((w) => w.properties.title === title)!.properties.metrics);
     expect(metricsOf('Pipeline cps-wages: executions')).toMatch(/ExecutionsStarted.*ExecutionsSucceeded.*ExecutionsFailed/);
+    // the starter's counts, by its service name: started, duplicates (uploads, pushes), declined (uploads, drift)
+    const starter = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => String(f.Properties.Description).includes('starts training runs')) as any;
+    const triggers = metricsOf('Pipeline cps-wages: automatic retraining (uploads, drift, image pushes)');
+    expect(triggers).toContain(`"cdk-mlops","RetrainingStarted","service","${starter.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME}"`);
+    expect(triggers).toMatch(/"label":"duplicate","expression":"FILL\(duplicate0, 0\) \+ FILL\(duplicate1, 0\)".*"DuplicateUpload".*"DuplicateImagePush".*"label":"declined","expression":"FILL\(declined0, 0\) \+ FILL\(declined1, 0\)".*"NotRetrained".*"DriftNotRetrained"/);
     expect(metricsOf('Validation gate')).toMatch(/ValidationGatePassed.*ValidationGateFailed.*ValidationChecksFailed/);
     expect(metricsOf('Bias gate')).toMatch(/BiasGatePassed.*BiasGateFailed.*BiasChecksFailed/);
     expect(metricsOf('Endpoint cps-wages: invocations')).toContain('Invocations');
