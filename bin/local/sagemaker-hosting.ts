@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { resourcesOfType } from './cloud-assembly';
 import { startJsonApi } from './json-api';
@@ -133,11 +134,25 @@ export class LocalSageMakerHosting {
           else if (u.outcome === 'RolledBack') endpoint.status = 'InService';
           else [endpoint.status, endpoint.failureReason] = ['Failed', `the update to ${u.target} failed`];
         }
-        return { EndpointName: input.EndpointName, EndpointConfigName: endpoint.config, EndpointStatus: endpoint.status, ...(endpoint.failureReason ? { FailureReason: endpoint.failureReason } : {}) };
+        return { EndpointName: input.EndpointName, EndpointConfigName: endpoint.config, EndpointStatus: endpoint.status, ProductionVariants: this.deployedVariants(endpoint.config), ...(endpoint.failureReason ? { FailureReason: endpoint.failureReason } : {}) };
       }
       default:
         throw new SageMakerApiError('ValidationException', `${operation} is not run locally`);
     }
+  }
+
+  /**
+   * DescribeEndpoint's ProductionVariants: each variant of the serving config with the image its
+   * model names, resolved as SageMaker resolves a tag when it deploys. Locally a tag resolves to
+   * the SHA-256 of the image URI (there is no registry); an image given by digest stays as it is.
+   */
+  private deployedVariants(config: string): Record<string, unknown>[] {
+    const variants = (this.configs.get(config)?.ProductionVariants as { VariantName?: string; ModelName?: string }[] | undefined) ?? [];
+    return variants.map((v) => {
+      const image = String((this.models.get(v.ModelName ?? '')?.PrimaryContainer as { Image?: unknown } | undefined)?.Image ?? '');
+      const resolved = /@sha256:[0-9a-f]{64}$/.test(image) ? image : `${image.replace(/:[^/:]+$/, '')}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+      return { VariantName: v.VariantName, DeployedImages: image ? [{ SpecifiedImage: image, ResolvedImage: resolved }] : [] };
+    });
   }
 
   private endpoint(value: unknown): Endpoint {

@@ -127,6 +127,12 @@ export interface DeploymentData {
    * still decides (location and hash).
    */
   readonly modelArtifact?: { readonly uri: string; readonly versionId?: string };
+  /**
+   * The inference images that serve (SageMaker endpoints): each as the config named it and as
+   * SageMaker resolved it when it deployed (DescribeEndpoint's DeployedImages), so the code that
+   * serves is known by digest even when the config names a tag.
+   */
+  readonly images?: readonly { readonly specified: string; readonly resolved: string }[];
   /** Why the release was rolled back or failed. */
   readonly detail?: string;
 }

@@ -1,5 +1,5 @@
 import { CdkMlopsError, InvalidEventError } from '../core/errors';
-import { deterministicId, type LedgerRecord, type RecordDraft } from '../core/lineage';
+import { deterministicId, type DeploymentData, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import { endpointSubject, rollbackTarget } from '../core/deployment';
 
 /*
@@ -86,10 +86,10 @@ export async function recordOutcome(
   ledger: ReleaseLedger,
   endpoint: string,
   r: StartedRelease,
-  outcome: { status: string; succeeded: boolean; rolledBack: boolean; strategy: string; why?: string; functionVersion?: string; errorCode?: string | null },
+  outcome: { status: string; succeeded: boolean; rolledBack: boolean; strategy: string; why?: string; functionVersion?: string; errorCode?: string | null; images?: DeploymentData['images'] },
 ): Promise<ReleaseOutcome> {
   const subject = endpointSubject(endpoint);
-  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy, ...(r.contractKey ? { contractKey: r.contractKey } : {}), ...(r.modelArtifact ? { modelArtifact: r.modelArtifact } : {}) };
+  const common = { endpoint, modelVersionId: r.modelVersionId, ...(r.previousModelVersionId ? { previousModelVersionId: r.previousModelVersionId } : {}), reason: r.reason, ...(outcome.functionVersion ? { functionVersion: outcome.functionVersion } : {}), deploymentId: r.deploymentId ?? r.targetVersion, strategy: outcome.strategy, ...(r.contractKey ? { contractKey: r.contractKey } : {}), ...(r.modelArtifact ? { modelArtifact: r.modelArtifact } : {}), ...(outcome.images?.length ? { images: outcome.images } : {}) };
   const key = r.key ?? r.deploymentId ?? r.targetVersion;
   const id = deterministicId('dp', endpoint, key);
   if (outcome.succeeded) {

@@ -2,6 +2,7 @@ import {
   CreateEndpointConfigCommand,
   CreateModelCommand,
   DescribeEndpointCommand,
+  type DescribeEndpointCommandOutput,
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
   UpdateEndpointCommand,
@@ -111,6 +112,13 @@ export async function release(event: Record<string, unknown>, deps: SageMakerRel
   return { ...base, done: false, targetVersion: name, deploymentId: name };
 }
 
+/** The images the endpoint runs, as SageMaker resolved them (DescribeEndpoint's DeployedImages). */
+export function deployedImages(endpoint: Pick<DescribeEndpointCommandOutput, 'ProductionVariants'>): { specified: string; resolved: string }[] {
+  return (endpoint.ProductionVariants ?? [])
+    .flatMap((v) => v.DeployedImages ?? [])
+    .flatMap((i) => (i.SpecifiedImage && i.ResolvedImage ? [{ specified: i.SpecifiedImage, resolved: i.ResolvedImage }] : []));
+}
+
 export async function check(event: Record<string, unknown>, deps: SageMakerReleaseDeps, config: SageMakerReleaseConfig): Promise<ReleaseOutcome> {
   const r = startedRelease(event.release);
   if (r.unchanged || !r.deploymentId) return { done: true, status: 'Unchanged', succeeded: true, reason: `model ${r.modelVersionId} already serves` };
@@ -125,6 +133,8 @@ export async function check(event: Record<string, unknown>, deps: SageMakerRelea
     rolledBack: status === 'InService' && !live,
     strategy,
     why: endpoint.FailureReason ?? (live ? undefined : `SageMaker kept endpoint config ${endpoint.EndpointConfigName} (an alarm of the update's guardrails fired)`),
+    // what serves now, by digest: only when the release is what serves
+    ...(live && status === 'InService' ? { images: deployedImages(endpoint) } : {}),
   });
 }
 

@@ -82,6 +82,8 @@ describe('SageMakerEndpoint releases, locally from cdk.out (SageMaker hosting st
     expect(hosting.calls.filter((c) => c.startsWith('UpdateEndpoint'))).toEqual([`UpdateEndpoint ${ENDPOINT} ${name}`]);
     const [deployment] = await history();
     expect(deployment).toMatchObject({ kind: 'Deployment', parents: [v1], data: { modelVersionId: v1, status: 'succeeded', reason: 'initial', deploymentId: name } });
+    // the code that serves, by digest: the image the config names, as SageMaker resolved it
+    expect((deployment as LedgerRecord<'Deployment'>).data.images).toEqual([{ specified: model.PrimaryContainer.Image, resolved: expect.stringMatching(/cps-inference@sha256:[0-9a-f]{64}$/) }]);
   }, 120_000);
 
   it("v2's update is rolled back by its guardrails: the execution fails, v1's config still serves, the ledger has the Deployment and the Incident", async () => {
@@ -93,6 +95,7 @@ describe('SageMakerEndpoint releases, locally from cdk.out (SageMaker hosting st
     expect(hosting.endpoints.get(ENDPOINT)).toMatchObject({ status: 'InService', config: (records[0] as LedgerRecord<'Deployment'>).data.deploymentId });
     const rolledBack = records.find((r) => r.kind === 'Deployment' && (r as LedgerRecord<'Deployment'>).data.modelVersionId === v2) as LedgerRecord<'Deployment'>;
     expect(rolledBack.data).toMatchObject({ status: 'rolled-back', reason: 'manual' }); // an operator's release
+    expect(rolledBack.data.images).toBeUndefined(); // it does not serve: no images recorded for it
     expect(records.some((r) => r.kind === 'Incident' && (r as LedgerRecord<'Incident'>).data.type === 'rollback')).toBe(true);
   }, 120_000);
 

@@ -103,9 +103,16 @@ describe('SageMaker endpoint releases', () => {
     const started = await release({ modelVersionId: v1.id }, deps, CONFIG);
     sm.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'Updating', EndpointConfigName: 'c0' });
     expect(await check({ release: started }, deps, CONFIG)).toEqual({ done: false, status: 'Updating' });
-    sm.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: started.targetVersion });
+    const resolved = `123456789012.dkr.ecr.us-east-1.amazonaws.com/infer@sha256:${'9a'.repeat(32)}`;
+    sm.on(DescribeEndpointCommand).resolves({
+      EndpointStatus: 'InService',
+      EndpointConfigName: started.targetVersion,
+      ProductionVariants: [{ VariantName: 'AllTraffic', DeployedImages: [{ SpecifiedImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/infer:latest', ResolvedImage: resolved }, { SpecifiedImage: 'half-described' }] }],
+    });
     expect(await check({ release: started }, deps, CONFIG)).toMatchObject({ done: true, succeeded: true, status: 'Succeeded' });
     expect((await ledger.history('endpoint/wages-gpu')).map((r) => [r.kind, (r.data as any).status, (r.data as any).deploymentId, (r.data as any).strategy])).toEqual([['Deployment', 'succeeded', started.targetVersion, 'sagemaker:CANARY']]);
+    // the serving code by digest, as SageMaker resolved the tag (an image it did not resolve is not recorded)
+    expect(((await ledger.history('endpoint/wages-gpu'))[0]!.data as any).images).toEqual([{ specified: '123456789012.dkr.ecr.us-east-1.amazonaws.com/infer:latest', resolved }]);
   });
 
   it('check: InService on the old config after the update means the guardrails rolled it back: Deployment rolled-back and an Incident', async () => {
