@@ -149,7 +149,8 @@ export class LocalSageMakerHosting {
   private deployedVariants(config: string): Record<string, unknown>[] {
     const variants = (this.configs.get(config)?.ProductionVariants as { VariantName?: string; ModelName?: string }[] | undefined) ?? [];
     return variants.map((v) => {
-      const image = String((this.models.get(v.ModelName ?? '')?.PrimaryContainer as { Image?: unknown } | undefined)?.Image ?? '');
+      const named = (this.models.get(v.ModelName ?? '')?.PrimaryContainer as { Image?: unknown } | undefined)?.Image;
+      const image = typeof named === 'string' ? named : '';
       const resolved = /@sha256:[0-9a-f]{64}$/.test(image) ? image : `${image.replace(/:[^/:]+$/, '')}@sha256:${createHash('sha256').update(image).digest('hex')}`;
       return { VariantName: v.VariantName, DeployedImages: image ? [{ SpecifiedImage: image, ResolvedImage: resolved }] : [] };
     });
