@@ -290,6 +290,7 @@ async function endpointCommand(command: string | undefined, arg: string | undefi
     }
     out(`endpoint ${arg} serves model ${serving.data.modelVersionId} since ${serving.createdAt} (${serving.data.reason}, ${serving.data.strategy}${serving.data.functionVersion ? `, Lambda version ${serving.data.functionVersion}` : ''}${serving.data.deploymentId ? `, ${serving.data.deploymentId}` : ''})`);
     if (model) out(`  model: ${model.data.format}, ${model.data.artifact.uri} sha256:${model.data.artifact.sha256.slice(0, 16)}; metrics ${JSON.stringify(model.data.metrics)}`);
+    for (const image of serving.data.images ?? []) out(`  served by: ${image.resolved}${image.specified === image.resolved ? '' : ` (the config names ${image.specified})`}`);
     for (const a of ancestors) {
       out(`  from ${describe(a)}`);
       if (a.kind === 'TrainingRun') out(`    ${trainingCode(a as LedgerRecord<'TrainingRun'>)}`);

@@ -216,6 +216,19 @@ describe('cdk-mlops endpoint', () => {
     expect(await cli('endpoint', 'serving', 'nowhere', ...target())).toEqual({ code: 1, lines: ["no records about endpoint 'nowhere'"] });
   });
 
+  it('says which image serves a SageMaker endpoint, by the digest SageMaker resolved', async () => {
+    const ledger = env.ledger();
+    const resolved = `123456789012.dkr.ecr.us-east-1.amazonaws.com/infer@sha256:${'9a'.repeat(32)}`;
+    await ledger.append({ kind: 'TrainingRun', subject: 'pipeline/gpu', id: 'tr-sm', parents: ['dsv-1'], data: { pipeline: 'gpu', executionId: 'e', datasetVersionIds: ['dsv-1'], image: { uri: 'trainer:1' }, hyperparameters: {}, instanceType: 'ml.g5.xlarge', instanceCount: 1, status: 'succeeded' } });
+    await ledger.append({ kind: 'ModelVersion', subject: 'pipeline/gpu', id: 'mv-sm', parents: ['tr-sm'], data: { pipeline: 'gpu', trainingRunId: 'tr-sm', artifact: { uri: 's3://b/m.onnx', sha256: '12'.repeat(32) }, format: 'onnx', metrics: {}, approval: { status: 'Approved' } } });
+    await ledger.append({ kind: 'Deployment', subject: 'endpoint/wages-gpu', id: 'dp-sm', parents: ['mv-sm'], data: { endpoint: 'wages-gpu', modelVersionId: 'mv-sm', strategy: 'sagemaker:CANARY', reason: 'initial', status: 'succeeded', deploymentId: 'wages-gpu-sm', images: [{ specified: '123456789012.dkr.ecr.us-east-1.amazonaws.com/infer:latest', resolved }] } });
+    const { code, lines } = await cli('endpoint', 'serving', 'wages-gpu', ...target());
+    expect(code).toBe(0);
+    expect(lines).toContain(`  served by: ${resolved} (the config names 123456789012.dkr.ecr.us-east-1.amazonaws.com/infer:latest)`);
+    // and the training code, by tag only: said so
+    expect(lines).toContain('    code: trainer:1 (a tag: not pinned to a digest); hyperparameters {}; ml.g5.xlarge × 1');
+  });
+
   it('releases a model version through the release state machine', async () => {
     const sfn = mockClient(SFNClient);
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:release:abc' });
