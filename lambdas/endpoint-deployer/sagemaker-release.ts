@@ -126,15 +126,16 @@ export async function check(event: Record<string, unknown>, deps: SageMakerRelea
   const status = endpoint.EndpointStatus ?? 'Unknown';
   if (status !== 'InService' && status !== 'Failed') return { done: false, status };
   const live = endpoint.EndpointConfigName === r.targetVersion;
+  const serves = live && status === 'InService';
   const strategy = `sagemaker:${config.deploymentConfig.BlueGreenUpdatePolicy?.TrafficRoutingConfiguration?.Type ?? 'update'}`;
   return recordOutcome(deps.ledger, config.endpoint, r, {
-    status: live && status === 'InService' ? 'Succeeded' : status === 'Failed' ? 'Failed' : 'RolledBack',
-    succeeded: live && status === 'InService',
+    status: serves ? 'Succeeded' : status === 'Failed' ? 'Failed' : 'RolledBack',
+    succeeded: serves,
     rolledBack: status === 'InService' && !live,
     strategy,
     why: endpoint.FailureReason ?? (live ? undefined : `SageMaker kept endpoint config ${endpoint.EndpointConfigName} (an alarm of the update's guardrails fired)`),
     // what serves now, by digest: only when the release is what serves
-    ...(live && status === 'InService' ? { images: deployedImages(endpoint) } : {}),
+    ...(serves ? { images: deployedImages(endpoint) } : {}),
   });
 }
 
