@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { imageDigest } from '../../lambdas/core/pipeline';
 import { resourcesOfType } from './cloud-assembly';
 import { startJsonApi } from './json-api';
 import type { LocalStack } from './local-stack';
@@ -151,7 +152,7 @@ export class LocalSageMakerHosting {
     return variants.map((v) => {
       const named = (this.models.get(v.ModelName ?? '')?.PrimaryContainer as { Image?: unknown } | undefined)?.Image;
       const image = typeof named === 'string' ? named : '';
-      const resolved = /@sha256:[0-9a-f]{64}$/.test(image) ? image : `${image.replace(/:[^/:]+$/, '')}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+      const resolved = imageDigest(image) ? image : `${image.replace(/:[^/:]+$/, '')}@sha256:${createHash('sha256').update(image).digest('hex')}`;
       return { VariantName: v.VariantName, DeployedImages: image ? [{ SpecifiedImage: image, ResolvedImage: resolved }] : [] };
     });
   }

@@ -175,8 +175,9 @@ export async function runTrainingJob(request: TrainingJobRequest, options: Local
   const command = commandForImage(options.images, image);
   // an image named by digest must be that image: locally, the command's files as they are now
   const digest = /@(sha256:[0-9a-f]+)$/.exec(image)?.[1];
-  if (digest && digest !== localImageDigest(command)) {
-    throw new Error(`Cannot find the requested image: ${image} (locally: the command mapped to that repository is now ${localImageDigest(command)}; its files changed since that digest)`);
+  const local = digest ? localImageDigest(command) : undefined;
+  if (digest && digest !== local) {
+    throw new Error(`Cannot find the requested image: ${image} (locally: the command mapped to that repository is now ${local}; its files changed since that digest)`);
   }
   const root = mkdtempSync(path.join(tmpdir(), `sm-${name}-`));
   const dirs = { data: path.join(root, 'input', 'data'), config: path.join(root, 'input', 'config'), model: path.join(root, 'model'), output: path.join(root, 'output') };

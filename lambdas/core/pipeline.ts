@@ -89,6 +89,11 @@ export function checkHoldoutPercent(percent: number, field = 'holdoutPercent'): 
  * trained). A tag alone records no digest: the tag may since have moved.
  */
 export function trainingImageRecord(uri: string): { readonly uri: string; readonly digest?: string } {
-  const digest = /@(sha256:[0-9a-f]{64})$/.exec(uri)?.[1];
+  const digest = imageDigest(uri);
   return digest ? { uri, digest } : { uri };
+}
+
+/** The digest an image URI names (`<repository>@sha256:<64 hex>`), or undefined for a tag. */
+export function imageDigest(uri: string): string | undefined {
+  return /@(sha256:[0-9a-f]{64})$/.exec(uri)?.[1];
 }
