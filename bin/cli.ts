@@ -19,6 +19,9 @@ import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
 import { startEmulators } from './local/emulators';
 
+/** `lineage verify`'s exit codes: tampering is never confused with a ledger that could not be read. */
+export const VERIFY_EXIT = { intact: 0, tampered: 3, unreadable: 4 } as const;
+
 const USAGE = `Usage: cdk-mlops lineage <command> [args] [target] [--json]
        cdk-mlops contract suggest <dataset-version-id> [target]
        cdk-mlops pipeline start <dataset-version-id> (--stack <name> | --state-machine-arn <arn>) [--attempt <label>]
@@ -36,8 +39,9 @@ Commands:
                         says what the record leaves open; exits 1 unless all is pinned and intact
                         [--job-name <name>] [--output s3://...]
   chains                the ledger's chains
-  verify [chain]        check one chain (or all) against the table and the WORM copies;
-                        exits 1 if anything was altered or removed
+  verify [chain]        check one chain (or all) against the table and every version of the
+                        WORM copies (the authority); exits 0 when intact, ${VERIFY_EXIT.tampered} when anything
+                        was altered, replaced or removed, ${VERIFY_EXIT.unreadable} when the ledger could not be read
   contract suggest <id> profile that dataset version and print a suggested contract (YAML)
                         to review and store as contracts/<dataset>.yaml in the artifacts bucket
   pipeline start <id>   start the training pipeline on a dataset version, named after it (an upload
@@ -138,9 +142,16 @@ export async function main(argv: string[], out: (line: string) => void = console
         return 0;
       }
       default: {
-        const reports = arg ? [await target.ledger.verify(arg)] : await target.ledger.verifyAll();
-        print(reports, () => reports.flatMap(describeReport));
-        return reports.every((r) => r.ok) ? 0 : 1;
+        let reports: VerifyReport[];
+        try {
+          reports = arg ? [await target.ledger.verify(arg)] : await target.ledger.verifyAll();
+        } catch (err) {
+          const e = err as Error;
+          console.error(`cdk-mlops: the ledger could not be read, so nothing was verified: ${e.name}: ${e.message}`);
+          return VERIFY_EXIT.unreadable;
+        }
+        print(reports, () => [...reports.flatMap(describeReport), ...(reports.some((r) => !r.wormVersionsChecked) ? ['note: the WORM store cannot list object versions (s3rver, or an unversioned bucket): only the current version of each copy was compared'] : [])]);
+        return reports.every((r) => r.ok) ? VERIFY_EXIT.intact : VERIFY_EXIT.tampered;
       }
     }
   } finally {
@@ -323,10 +334,10 @@ async function openTarget(values: TargetOptions): Promise<Target> {
     const dir = path.resolve(values['local-dir'] ?? 'local-run');
     const statePath = path.join(dir, 'state.json');
     if (!existsSync(statePath)) throw new UsageError(`${statePath} not found: run \`npm start\` first`);
-    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tableName: string; artifactsBucket: string; wormPrefix: string };
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tableName: string; artifactsBucket: string; ledgerBucket?: string; wormPrefix: string };
     const emulators = await startEmulators({ dataDir: path.join(dir, 'emulators') });
     const s3 = s3Client(emulators.env);
-    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: state.tableName, wormBucket: state.artifactsBucket, wormPrefix: state.wormPrefix });
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName: state.tableName, wormBucket: state.ledgerBucket ?? state.artifactsBucket, wormPrefix: state.wormPrefix });
     return { ledger, s3, close: () => emulators.stop() };
   }
   let table = values.table ?? process.env[LEDGER_ENV.table];
@@ -336,8 +347,8 @@ async function openTarget(values: TargetOptions): Promise<Target> {
     const stack = (await cfn.send(new DescribeStacksCommand({ StackName: values.stack }))).Stacks?.[0];
     const output = (key: string): string | undefined => stack?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
     table = output('LedgerTableName');
-    bucket = output('ArtifactsBucketName');
-    if (!table || !bucket) throw new UsageError(`stack ${values.stack} has no LedgerTableName/ArtifactsBucketName outputs (is it an MlopsStack?)`);
+    bucket = output('LedgerBucketName');
+    if (!table || !bucket) throw new UsageError(`stack ${values.stack} has no LedgerTableName/LedgerBucketName outputs (is it an MlopsStack?)`);
   }
   if (!table || !bucket) throw new UsageError(`no ledger given: use --local, --stack <name>, or --table and --bucket\n\n${USAGE}`);
   const s3 = s3Client();

@@ -76,10 +76,11 @@ async function main(): Promise<void> {
     const url = await serving.serve(endpointFn);
     const dataBucket = stack.output('DataBucketName');
     const artifactsBucket = stack.output('ArtifactsBucketName');
+    const ledgerBucket = stack.output('LedgerBucketName');
     const tableName = stack.output('LedgerTableName');
     const prefix = stack.output('DataPrefix');
     step(`stack ${stackName} provisioned from the template: data bucket ${dataBucket}, ledger table ${tableName}`);
-    const state = { stackName, outdir: OUTDIR, dataBucket, artifactsBucket, tableName, wormPrefix: 'ledger/' };
+    const state = { stackName, outdir: OUTDIR, dataBucket, artifactsBucket, ledgerBucket, tableName, wormPrefix: 'ledger/' };
     writeFileSync(path.join(RUN_DIR, 'state.json'), JSON.stringify(state, null, 2));
 
     const s3 = s3Client(emulators.env);
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
     // SageMaker training job run locally (the example TypeScript trainer, mapped
     // to the image in cdk.json), the model recorded, evaluated, the bias gate on
     // it, registered, approved, and released to the endpoint (the first model at once).
-    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: artifactsBucket });
+    const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3, tableName, wormBucket: ledgerBucket });
     const pipelineId = logicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`);
     const pipelineArn = stack.physical.get(pipelineId)!.attributes.Arn!;
     const sageMaker = new LocalSageMaker({ s3, groups: templateModelPackageGroups(stack) });

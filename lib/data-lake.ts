@@ -9,6 +9,7 @@ import { acknowledgeObjectPrefixGrant } from './private/nag';
 import {
   DEFAULT_ACCESS_LOG_RETENTION,
   DEFAULT_DATA_PREFIX,
+  DEFAULT_LEDGER_RETENTION,
   DEFAULT_NONCURRENT_VERSION_EXPIRATION,
   DEFAULT_OBJECT_LOCK_RETENTION,
   SECURE_BUCKET_DEFAULTS,
@@ -39,11 +40,22 @@ export interface DataLakeProps {
   readonly objectLockRetention?: s3.ObjectLockRetention;
 
   /**
-   * How long noncurrent object versions are kept (Object Lock still protects
-   * versions inside their retention period).
+   * How long noncurrent object versions are kept in the data and artifacts buckets
+   * (Object Lock still protects versions inside their retention period). The ledger
+   * bucket has no expiry at all.
    * @default Duration.days(365)
    */
   readonly noncurrentVersionExpiration?: Duration;
+
+  /**
+   * Object Lock default retention of the ledger bucket, which holds the lineage
+   * ledger's WORM copies. Nothing in that bucket expires, and LineageLedger's bucket
+   * policy denies shortening or bypassing the retention to everyone below its
+   * break-glass role. COMPLIANCE cannot be shortened by anyone, root included, for
+   * as long as it runs: choose it for production records you must keep.
+   * @default - GOVERNANCE mode, 3650 days (10 years)
+   */
+  readonly ledgerRetention?: s3.ObjectLockRetention;
 
   /**
    * Bucket that receives S3 server access logs.
@@ -72,19 +84,25 @@ export interface DataLakeProps {
 }
 
 /**
- * The governed data lake: a data bucket that datasets are uploaded to and an
- * artifacts bucket for models, reports and the ledger's WORM copies. Both are
- * versioned, Object-Locked, KMS-encrypted with a rotating customer-managed key,
- * private, TLS-only, access-logged and retained; the data bucket sends
- * EventBridge notifications so uploads start ingestion.
+ * The governed data lake: a data bucket that datasets are uploaded to, an
+ * artifacts bucket for models and reports, and a ledger bucket for the lineage
+ * ledger's WORM copies. All three are versioned, Object-Locked, KMS-encrypted with
+ * a rotating customer-managed key, private, TLS-only, access-logged and retained;
+ * the data bucket sends EventBridge notifications so uploads start ingestion.
  */
 export class DataLake extends Construct {
   /** The KMS key that encrypts both buckets. */
   readonly encryptionKey: kms.IKey;
   /** Where datasets are uploaded. */
   readonly dataBucket: s3.IBucket;
-  /** Models, reports and the ledger's WORM copies. */
+  /** Models, reports, captures and released contracts. */
   readonly artifactsBucket: s3.Bucket;
+  /**
+   * The lineage ledger's WORM copies, and nothing else: Object-Locked with a long
+   * retention, versioned, KMS, access-logged, and no lifecycle rule that expires
+   * anything (a replaced or deleted copy's versions stay as evidence).
+   */
+  readonly ledgerBucket: s3.Bucket;
   /** Server access logs of both buckets. */
   readonly accessLogsBucket: s3.IBucket;
   /** Key prefix of uploaded datasets (ends with `/`). */
@@ -145,6 +163,12 @@ export class DataLake extends Construct {
       this.dataBucket = dataBucket;
     }
     this.artifactsBucket = new s3.Bucket(this, 'ArtifactsBucket', lockedBucketProps('artifacts-bucket/'));
+    this.ledgerBucket = new s3.Bucket(this, 'LedgerBucket', {
+      ...lockedBucketProps('ledger-bucket/'),
+      objectLockDefaultRetention: props.ledgerRetention ?? DEFAULT_LEDGER_RETENTION,
+      // no expiry of any version: a ledger copy is written once and kept; a second version is evidence
+      lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+    });
   }
 
   /** Read objects (and their versions) under `keyPattern` in the data bucket, and decrypt them. */
@@ -252,3 +276,4 @@ function validateProps(props: DataLakeProps): void {
     throw new Error(`DataLake: 'accessLogsRetention' must be at least 1 day (got ${alr.toHumanString()}).`);
   }
 }
+

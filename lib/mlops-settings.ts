@@ -15,6 +15,10 @@ export interface MlopsSettings {
   readonly dataPrefix: string;
   /** Object Lock mode and retention. Context `cdk-mlops:objectLockMode` (GOVERNANCE|COMPLIANCE, default GOVERNANCE), `cdk-mlops:objectLockRetentionDays` (default 30). */
   readonly objectLockRetention: s3.ObjectLockRetention;
+  /** The ledger bucket's Object Lock: the same mode, context `cdk-mlops:ledgerRetentionDays` (default 3650). */
+  readonly ledgerRetention: s3.ObjectLockRetention;
+  /** The role exempt from the ledger's delete and retention denials. Context `cdk-mlops:breakGlassRoleArn`, default: none. */
+  readonly breakGlassRoleArn?: string;
   /** Context `cdk-mlops:noncurrentVersionExpirationDays`, default 365. */
   readonly noncurrentVersionExpiration: Duration;
   /** Context `cdk-mlops:accessLogRetentionDays`, default 365. */
@@ -125,6 +129,7 @@ export const SETTING_DEFAULTS = {
   dataPrefix: 'data/',
   objectLockMode: 'GOVERNANCE',
   objectLockRetentionDays: 30,
+  ledgerRetentionDays: 3650,
   noncurrentVersionExpirationDays: 365,
   accessLogRetentionDays: 365,
   shardThresholdKiB: 524288,
@@ -142,9 +147,11 @@ export function mlopsStackProps(settings: MlopsSettings): MlopsStackProps {
     dataLake: {
       dataPrefix: settings.dataPrefix,
       objectLockRetention: settings.objectLockRetention,
+      ledgerRetention: settings.ledgerRetention,
       noncurrentVersionExpiration: settings.noncurrentVersionExpiration,
       accessLogsRetention: settings.accessLogsRetention,
     },
+    ...(settings.breakGlassRoleArn ? { breakGlassRoleArn: settings.breakGlassRoleArn } : {}),
     ...(settings.biasGate ? { biasGate: settings.biasGate } : {}),
     datasetValidation: { shardThreshold: settings.shardThreshold, shardSize: settings.shardSize },
     ...(settings.trainingPipeline ? { trainingPipeline: settings.trainingPipeline } : {}),
@@ -171,7 +178,12 @@ export function readSettings(node: Node): MlopsSettings {
   if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') {
     throw new Error(`context 'cdk-mlops:objectLockMode' must be GOVERNANCE or COMPLIANCE (got ${JSON.stringify(get('objectLockMode'))}).`);
   }
+  const lock = (d: Duration) => (mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(d) : s3.ObjectLockRetention.governance(d));
   const retention = Duration.days(days('objectLockRetentionDays'));
+  const breakGlass: unknown = node.tryGetContext('cdk-mlops:breakGlassRoleArn');
+  if (breakGlass !== undefined && (typeof breakGlass !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(breakGlass))) {
+    throw new Error(`context 'cdk-mlops:breakGlassRoleArn' must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/ledger-break-glass (got ${JSON.stringify(breakGlass)}).`);
+  }
   const stackName = String(get('stackName'));
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new Error(`context 'cdk-mlops:stackName' must be a valid CloudFormation stack name (got ${JSON.stringify(stackName)}).`);
@@ -179,7 +191,9 @@ export function readSettings(node: Node): MlopsSettings {
   return {
     stackName,
     dataPrefix: String(get('dataPrefix')),
-    objectLockRetention: mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(retention) : s3.ObjectLockRetention.governance(retention),
+    objectLockRetention: lock(retention),
+    ledgerRetention: lock(Duration.days(days('ledgerRetentionDays'))),
+    ...(typeof breakGlass === 'string' ? { breakGlassRoleArn: breakGlass } : {}),
     noncurrentVersionExpiration: Duration.days(days('noncurrentVersionExpirationDays')),
     accessLogsRetention: Duration.days(days('accessLogRetentionDays')),
     shardThreshold: Size.kibibytes(whole('shardThresholdKiB', 'KiB', 0)),

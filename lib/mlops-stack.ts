@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 import { BiasGate } from './bias-gate';
@@ -23,6 +24,12 @@ export interface MlopsStackProps extends StackProps {
    * @default - the DataLake defaults
    */
   readonly dataLake?: DataLakeProps;
+  /**
+   * ARN of the one role that may still delete the ledger's WORM copies or shorten their
+   * Object Lock (LineageLedger's `breakGlassRole`). Context `cdk-mlops:breakGlassRoleArn`.
+   * @default - no principal is exempt
+   */
+  readonly breakGlassRoleArn?: string;
   /**
    * Bias gate configuration (label, facets, thresholds).
    * @default - no bias gate
@@ -83,7 +90,10 @@ export class MlopsStack extends Stack {
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
     this.dataLake = new DataLake(this, 'DataLake', props.dataLake);
-    this.ledger = new LineageLedger(this, 'Ledger', { wormBucket: this.dataLake.artifactsBucket });
+    this.ledger = new LineageLedger(this, 'Ledger', {
+      wormBucket: this.dataLake.ledgerBucket,
+      ...(props.breakGlassRoleArn ? { breakGlassRole: iam.Role.fromRoleArn(this, 'BreakGlassRole', props.breakGlassRoleArn, { mutable: false }) } : {}),
+    });
     this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
     this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
     this.datasetValidation = new DatasetValidation(this, 'DatasetValidation', { dataLake: this.dataLake, ledger: this.ledger, validationGate: this.validationGate, ...props.datasetValidation });
@@ -190,6 +200,7 @@ export class MlopsStack extends Stack {
     new CfnOutput(this, 'DataBucketName', { value: this.dataLake.dataBucket.bucketName, description: 'Upload datasets to s3://<this>/<dataPrefix><dataset>/<file>' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.dataLake.artifactsBucket.bucketName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    new CfnOutput(this, 'LedgerBucketName', { value: this.ledger.wormBucket.bucketName, description: "The ledger's WORM copies (the authority `cdk-mlops lineage verify` checks the table against)" });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
     new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
     new CfnOutput(this, 'DatasetValidationStateMachineArn', { value: this.datasetValidation.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." }' });

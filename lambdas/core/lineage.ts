@@ -273,9 +273,15 @@ export interface VerifyProblem {
     | 'record-altered'
     | 'worm-mismatch'
     | 'missing-link'
-    | 'unlinked-record';
+    | 'unlinked-record'
+    | 'worm-record-mismatch'
+    | 'worm-record-missing'
+    | 'worm-overwritten'
+    | 'worm-deleted';
   readonly seq?: number;
   readonly recordId?: string;
+  /** The WORM object concerned, for the problems found in the bucket. */
+  readonly key?: string;
   readonly message: string;
 }
 
@@ -287,6 +293,24 @@ export interface VerifyReport {
   readonly problems: readonly VerifyProblem[];
   /** Later links to a record already linked (a retried write): harmless, counted for the record. */
   readonly redundantLinks: number;
+  /**
+   * Whether every version of the WORM copies was read (a second version or a delete marker is
+   * tampering). False when the store cannot list object versions (s3rver, an unversioned bucket):
+   * then only the current versions were compared.
+   */
+  readonly wormVersionsChecked: boolean;
+}
+
+/** A WORM key that holds more than the one version it was written with: a replacement or a delete marker. */
+export interface WormKeyHistory {
+  readonly key: string;
+  /** Object versions under the key (one is expected). */
+  readonly versions: number;
+  /** Delete markers under the key (none is expected). */
+  readonly deleteMarkers: number;
+  /** The link the key holds a copy of, or the record. */
+  readonly seq?: number;
+  readonly recordId?: string;
 }
 
 export interface VerifyInput {
@@ -299,12 +323,24 @@ export interface VerifyInput {
   readonly wormLinks?: ReadonlyMap<number, ChainLink>;
   /** Ids of records of this chain that exist in the table, to find records no link names. */
   readonly chainRecordIds?: readonly string[];
+  /**
+   * WORM copies of the records the links name, by id: the first version of each, the one written
+   * once. With them the table's records are checked against the WORM bucket, the authority.
+   */
+  readonly wormRecords?: ReadonlyMap<string, StoredRecord>;
+  /**
+   * Every WORM key of the chain (its links' and its records') that holds more than one version or a
+   * delete marker; given only when the store listed the versions (see `wormVersionsChecked`).
+   */
+  readonly wormHistory?: readonly WormKeyHistory[];
 }
 
 /**
  * Checks a chain end to end: every link hash, every back-pointer, no gap in the
  * sequence, every record present with the hash its link committed to, and (with
- * WORM copies) that the table still holds every link the WORM bucket has.
+ * WORM copies, the authority) that the table holds every link and record exactly
+ * as the WORM bucket first received it, and that no WORM copy was replaced or
+ * hidden by a delete marker since.
  */
 export function verifyChain(input: VerifyInput): VerifyReport {
   const problems: VerifyProblem[] = [];
@@ -334,6 +370,14 @@ export function verifyChain(input: VerifyInput): VerifyReport {
       } else if (sha256Hex(record.body) !== link.recordHash) {
         problems.push({ code: 'record-altered', seq: link.seq, recordId: link.recordId, message: `record ${link.recordId} (link ${link.seq}) differs from what its link committed to` });
       }
+      if (input.wormRecords) {
+        const copy = input.wormRecords.get(link.recordId);
+        if (!copy) {
+          problems.push({ code: 'worm-record-missing', seq: link.seq, recordId: link.recordId, message: `record ${link.recordId} (link ${link.seq}) has no WORM copy` });
+        } else if (record && copy.body !== record.body) {
+          problems.push({ code: 'worm-record-mismatch', seq: link.seq, recordId: link.recordId, message: `record ${link.recordId} (link ${link.seq}) in the table differs from its WORM copy (rewritten in the table)` });
+        }
+      }
     }
     const worm = input.wormLinks?.get(link.seq);
     if (input.wormLinks && (!worm || worm.hash !== link.hash || worm.recordHash !== link.recordHash)) {
@@ -350,7 +394,13 @@ export function verifyChain(input: VerifyInput): VerifyReport {
   for (const id of input.chainRecordIds ?? []) {
     if (!linked.has(id)) problems.push({ code: 'unlinked-record', recordId: id, message: `record ${id} is in the table but no link names it (removed link, or a write still in progress)` });
   }
+  for (const h of input.wormHistory ?? []) {
+    const what = h.seq !== undefined ? `link ${h.seq}` : `record ${h.recordId ?? '?'}`;
+    const at = { ...(h.seq !== undefined ? { seq: h.seq } : {}), ...(h.recordId ? { recordId: h.recordId } : {}), key: h.key };
+    if (h.versions > 1) problems.push({ code: 'worm-overwritten', ...at, message: `WORM copy ${h.key} (${what}) has ${h.versions} versions: it was replaced after it was written once (its first version is compared)` });
+    if (h.deleteMarkers > 0) problems.push({ code: 'worm-deleted', ...at, message: `WORM copy ${h.key} (${what}) has ${h.deleteMarkers} delete marker(s): it was deleted or hidden` });
+  }
   problems.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
   const head = links.at(-1)?.hash ?? GENESIS_HASH;
-  return { chain: input.chain, ok: problems.length === 0, length: links.length, head, problems, redundantLinks };
+  return { chain: input.chain, ok: problems.length === 0, length: links.length, head, problems, redundantLinks, wormVersionsChecked: input.wormHistory !== undefined };
 }

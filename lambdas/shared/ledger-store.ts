@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LedgerContentionError } from '../core/errors';
@@ -17,6 +17,7 @@ import {
   type RecordKind,
   type StoredRecord,
   type VerifyReport,
+  type WormKeyHistory,
 } from '../core/lineage';
 
 /*
@@ -43,6 +44,13 @@ import {
  * already written waits for its link; if the first writer died between the two
  * puts, the duplicate links it. In the rare case both link it, the later link is
  * a harmless redundant one (same record hash) that `verify` counts, not flags.
+ *
+ * The WORM copies are the authority. The table is what any role holding PutItem
+ * can overwrite (a condition expression is the client's choice, not the table's),
+ * so `verify` checks every record and link of the table against the first version
+ * of its WORM copy, and lists every version of the copies: a second version or a
+ * delete marker under a ledger key is tampering, named as such. The bucket policy
+ * (LineageLedger) makes both impossible below the break-glass role.
  */
 
 export { LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP };
@@ -206,21 +214,61 @@ export class LedgerStore {
     return this.walk(id, async (current) => (await this.get(current))?.parents ?? []);
   }
 
-  /** Verifies one chain against the table and the WORM copies. */
+  /**
+   * Verifies one chain against the table and the WORM copies: the table's links and records
+   * against the first version of each copy, and every version of the copies listed.
+   */
   async verify(chain: string): Promise<VerifyReport> {
-    const [links, wormLinks, chainRecords] = await Promise.all([
-      this.links(chain),
-      this.wormLinks(chain),
-      this.queryAll<RecordItem>({ IndexName: LEDGER_INDEX_BY_CHAIN, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': `CHAINREC#${chain}` } }),
-    ]);
-    const records = await this.batchGet([...new Set(links.map((l) => l.recordId))]);
-    return verifyChain({ chain, links, records, wormLinks, chainRecordIds: chainRecords.map((r) => r.id) });
+    return this.verifyWith(chain);
   }
 
-  /** Verifies every chain, including chains only the WORM bucket still knows. */
+  /** Verifies every chain, including chains only the WORM bucket still knows (a delete marker included). */
   async verifyAll(): Promise<VerifyReport[]> {
-    const chains = new Set([...(await this.chains()), ...(await this.wormChains())]);
-    return Promise.all([...chains].sort().map((c) => this.verify(c)));
+    const worm = await this.listWorm(this.prefix);
+    const wormChains = [...worm.keys.keys()].flatMap((key) => {
+      const m = /^chains\/([^/]+)\/\d+\.json$/.exec(key.slice(this.prefix.length));
+      return m ? [decodeURIComponent(m[1]!)] : [];
+    });
+    const chains = [...new Set([...(await this.chains()), ...wormChains])].sort();
+    const reports: VerifyReport[] = [];
+    for (let i = 0; i < chains.length; i += READ_CONCURRENCY) reports.push(...(await Promise.all(chains.slice(i, i + READ_CONCURRENCY).map((c) => this.verifyWith(c, worm)))));
+    return reports;
+  }
+
+  private async verifyWith(chain: string, listing?: WormListing): Promise<VerifyReport> {
+    const chainPrefix = `${this.prefix}chains/${encodeURIComponent(chain)}/`;
+    const [links, chainRecords, linkCopies] = await Promise.all([
+      this.links(chain),
+      this.queryAll<RecordItem>({ IndexName: LEDGER_INDEX_BY_CHAIN, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': `CHAINREC#${chain}` } }),
+      listing ? Promise.resolve(listing.under(chainPrefix)) : this.listWorm(chainPrefix),
+    ]);
+    const ids = [...new Set(links.map((l) => l.recordId))];
+    const recordKey = (id: string) => `${this.prefix}records/${id}.json`;
+    const [records, recordCopies] = await Promise.all([
+      this.batchGet(ids),
+      listing ? Promise.resolve(listing.only(ids.map(recordKey))) : this.listWormKeys(ids.map(recordKey)),
+    ]);
+    const wormLinks = new Map<number, ChainLink>();
+    for (const [key, body] of await this.readFirstVersions(linkCopies, [...linkCopies.keys.keys()].filter((k) => /^\d+\.json$/.test(k.slice(chainPrefix.length))))) {
+      const link = toLink(JSON.parse(body) as ChainLink);
+      wormLinks.set(Number(key.slice(chainPrefix.length, -'.json'.length)), link);
+    }
+    const wormRecords = new Map<string, StoredRecord>();
+    for (const [key, body] of await this.readFirstVersions(recordCopies, [...recordCopies.keys.keys()])) {
+      const id = key.slice(`${this.prefix}records/`.length, -'.json'.length);
+      wormRecords.set(id, { id, body });
+    }
+    const wormHistory: WormKeyHistory[] = [];
+    for (const copies of [linkCopies, recordCopies]) {
+      for (const [key, k] of copies.keys) {
+        if (k.versionIds.length <= 1 && k.deleteMarkers === 0) continue;
+        const seq = key.startsWith(chainPrefix) ? Number(key.slice(chainPrefix.length, -'.json'.length)) : undefined;
+        const recordId = seq === undefined ? key.slice(`${this.prefix}records/`.length, -'.json'.length) : wormLinks.get(seq)?.recordId;
+        wormHistory.push({ key, versions: k.versionIds.length, deleteMarkers: k.deleteMarkers, ...(seq !== undefined ? { seq } : {}), ...(recordId ? { recordId } : {}) });
+      }
+    }
+    const versioned = linkCopies.versioned && recordCopies.versioned;
+    return verifyChain({ chain, links, records, wormLinks, wormRecords, chainRecordIds: chainRecords.map((r) => r.id), ...(versioned ? { wormHistory } : {}) });
   }
 
   private async link(item: RecordItem): Promise<ChainLink> {
@@ -272,31 +320,63 @@ export class LedgerStore {
     }
   }
 
-  private async wormLinks(chain: string): Promise<Map<number, ChainLink>> {
-    const keys = await this.listKeys(`${this.prefix}chains/${encodeURIComponent(chain)}/`);
-    const links = await Promise.all(keys.map(async (key) => toLink(JSON.parse(await this.getText(key)) as ChainLink)));
-    return new Map(links.map((l) => [l.seq, l]));
+  /**
+   * Every version and delete marker under a prefix of the WORM bucket. A store that cannot list
+   * versions (s3rver; `versioned: false`) is listed by its current objects instead, paged by
+   * StartAfter (s3rver's continuation tokens fail on Node 20's OpenSSL).
+   */
+  private async listWorm(prefix: string): Promise<WormListing> {
+    const keys = new Map<string, WormKey>();
+    const entry = (key: string): WormKey => {
+      let k = keys.get(key);
+      if (!k) keys.set(key, (k = { versionIds: [], deleteMarkers: 0 }));
+      return k;
+    };
+    try {
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      do {
+        const out = await this.s3.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+        // newest first within a key, as S3 lists them: the last one listed is the version written first
+        for (const v of out.Versions ?? []) entry(v.Key!).versionIds.push(v.VersionId ?? 'null');
+        for (const d of out.DeleteMarkers ?? []) entry(d.Key!).deleteMarkers++;
+        [keyMarker, versionMarker] = out.IsTruncated ? [out.NextKeyMarker, out.NextVersionIdMarker] : [undefined, undefined];
+      } while (keyMarker);
+      return new WormListing(keys, true);
+    } catch (err) {
+      if (!cannotListVersions(err)) throw err;
+    }
+    let startAfter: string | undefined;
+    for (;;) {
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: startAfter }));
+      for (const c of out.Contents ?? []) entry(c.Key!).versionIds.push('null');
+      const last = out.Contents?.at(-1)?.Key;
+      if (!out.IsTruncated || !last) return new WormListing(keys, false);
+      startAfter = last;
+    }
   }
 
-  private async wormChains(): Promise<string[]> {
-    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}chains/`, Delimiter: '/' }));
-    return (out.CommonPrefixes ?? []).map((p) => decodeURIComponent(p.Prefix!.slice(`${this.prefix}chains/`.length, -1)));
+  /** The listing of these exact keys (a prefix listing each, so `records/a.json` never lists `records/ab.json`). */
+  private async listWormKeys(keys: readonly string[]): Promise<WormListing> {
+    const listings: WormListing[] = [];
+    for (let i = 0; i < keys.length; i += READ_CONCURRENCY) listings.push(...(await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map(async (key) => (await this.listWorm(key)).only([key])))));
+    return WormListing.merge(listings);
   }
 
-  private async listKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      keys.push(...(out.Contents ?? []).map((c) => c.Key!));
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return keys;
-  }
-
-  private async getText(key: string): Promise<string> {
-    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-    return out.Body!.transformToString('utf8');
+  /** The body of each key's first version (the one written once); keys with no version left are absent. */
+  private async readFirstVersions(listing: WormListing, keys: readonly string[]): Promise<Map<string, string>> {
+    const bodies = new Map<string, string>();
+    const readable = keys.filter((k) => (listing.keys.get(k)?.versionIds.length ?? 0) > 0);
+    for (let i = 0; i < readable.length; i += READ_CONCURRENCY) {
+      await Promise.all(
+        readable.slice(i, i + READ_CONCURRENCY).map(async (key) => {
+          const first = listing.keys.get(key)!.versionIds.at(-1)!;
+          const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(first !== 'null' && listing.versioned ? { VersionId: first } : {}) }));
+          bodies.set(key, await out.Body!.transformToString('utf8'));
+        }),
+      );
+    }
+    return bodies;
   }
 
   private async walk(start: string, next: (id: string) => Promise<readonly string[]>): Promise<LedgerRecord[]> {
@@ -354,6 +434,43 @@ export class LedgerStore {
     } while (start && items.length < max);
     return items;
   }
+}
+
+/** How many WORM objects (or chains) are read at once. */
+const READ_CONCURRENCY = 16;
+
+interface WormKey {
+  /** Newest first; 'null' for an object of an unversioned store. */
+  readonly versionIds: string[];
+  deleteMarkers: number;
+}
+
+/** What the WORM bucket holds under a prefix: each key's versions and delete markers. */
+class WormListing {
+  constructor(
+    readonly keys: ReadonlyMap<string, WormKey>,
+    /** Whether versions and delete markers were listed (false: current objects only). */
+    readonly versioned: boolean,
+  ) {}
+
+  under(prefix: string): WormListing {
+    return new WormListing(new Map([...this.keys].filter(([k]) => k.startsWith(prefix))), this.versioned);
+  }
+
+  only(keys: readonly string[]): WormListing {
+    const wanted = new Set(keys);
+    return new WormListing(new Map([...this.keys].filter(([k]) => wanted.has(k))), this.versioned);
+  }
+
+  static merge(listings: readonly WormListing[]): WormListing {
+    return new WormListing(new Map(listings.flatMap((l) => [...l.keys])), listings.every((l) => l.versioned));
+  }
+}
+
+/** The store answers that it cannot list object versions (s3rver: MethodNotAllowed; others: NotImplemented). */
+function cannotListVersions(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return ['MethodNotAllowed', 'NotImplemented'].includes((err as Error).name) || status === 405 || status === 501;
 }
 
 function toLink(item: ChainLink): ChainLink {

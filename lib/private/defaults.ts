@@ -17,6 +17,8 @@ export const SECURE_BUCKET_DEFAULTS = {
 
 /** @default governance mode, 30 days */
 export const DEFAULT_OBJECT_LOCK_RETENTION = s3.ObjectLockRetention.governance(Duration.days(30));
+/** The ledger bucket's: governance mode, 10 years (LineageLedger denies shortening it below its break-glass role). */
+export const DEFAULT_LEDGER_RETENTION = s3.ObjectLockRetention.governance(Duration.days(3650));
 export const DEFAULT_NONCURRENT_VERSION_EXPIRATION = Duration.days(365);
 export const DEFAULT_ACCESS_LOG_RETENTION = Duration.days(365);
 export const DEFAULT_DATA_PREFIX = 'data/';

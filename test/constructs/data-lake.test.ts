@@ -14,16 +14,17 @@ function lake(props: ConstructorParameters<typeof DataLake>[2] = {}) {
 }
 
 describe('DataLake', () => {
-  it('creates versioned, Object-Locked (GOVERNANCE, 30 days), KMS-encrypted, private data and artifacts buckets', () => {
+  it('creates versioned, Object-Locked (GOVERNANCE, 30 days; the ledger 3650), KMS-encrypted, private data, artifacts and ledger buckets', () => {
     // GIVEN / WHEN
-    const { template } = lake();
+    const { template, stack, dataLake } = lake();
     // THEN
     const locked = template.findResources('AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } });
-    expect(Object.keys(locked)).toHaveLength(2);
-    for (const bucket of Object.values(locked)) {
+    expect(Object.keys(locked)).toHaveLength(3);
+    const ledgerId = stack.getLogicalId(dataLake.ledgerBucket.node.defaultChild as s3.CfnBucket);
+    for (const [id, bucket] of Object.entries(locked)) {
       expect(bucket.Properties).toMatchObject({
         VersioningConfiguration: { Status: 'Enabled' },
-        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } },
+        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: id === ledgerId ? 3650 : 30 } } },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: expect.anything() }, BucketKeyEnabled: true }] },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
@@ -32,6 +33,20 @@ describe('DataLake', () => {
       expect(bucket.DeletionPolicy).toBe('Retain');
       expect(bucket.UpdateReplacePolicy).toBe('Retain');
     }
+  });
+
+  it('expires nothing in the ledger bucket: no expiration of any version, only incomplete uploads aborted', () => {
+    // GIVEN / WHEN
+    const { template, stack, dataLake } = lake({ noncurrentVersionExpiration: Duration.days(30) });
+    // THEN
+    const ledger = template.toJSON().Resources[stack.getLogicalId(dataLake.ledgerBucket.node.defaultChild as s3.CfnBucket)];
+    expect(ledger.Properties.LifecycleConfiguration).toEqual({ Rules: [{ Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' }] });
+    expect(JSON.stringify(ledger.Properties.LifecycleConfiguration)).not.toMatch(/Expiration/);
+  });
+
+  it('takes the ledger retention from props', () => {
+    const { template } = lake({ ledgerRetention: s3.ObjectLockRetention.compliance(Duration.days(3653)) });
+    template.hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 3653 } } } });
   });
 
   it('uses a customer-managed key with rotation, retained', () => {
@@ -47,7 +62,7 @@ describe('DataLake', () => {
   it('denies any request that is not TLS 1.2+ on every bucket', () => {
     const { template } = lake();
     const policies = template.findResources('AWS::S3::BucketPolicy');
-    expect(Object.keys(policies)).toHaveLength(3);
+    expect(Object.keys(policies)).toHaveLength(4);
     for (const policy of Object.values(policies)) {
       expect(policy.Properties.PolicyDocument.Statement).toEqual(
         expect.arrayContaining([
@@ -110,7 +125,7 @@ describe('DataLake', () => {
     const dataLake = new DataLake(stack, 'Lake', { encryptionKey: key, dataBucket: bucket });
     expect(dataLake.dataBucket).toBe(bucket);
     expect(dataLake.encryptionKey).toBe(key);
-    Template.fromStack(stack).resourceCountIs('AWS::S3::Bucket', 2); // artifacts + access logs only
+    Template.fromStack(stack).resourceCountIs('AWS::S3::Bucket', 3); // artifacts + access logs only
     Annotations.fromStack(stack).hasWarning('/Test/Lake', Match.stringLikeRegexp('dataBucket is brought by you'));
   });
 

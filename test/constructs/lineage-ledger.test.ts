@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { LEDGER_DENIED_ACTIONS, LineageLedger } from '../../lib';
+import { LEDGER_DENIED_ACTIONS, LineageLedger, WORM_GUARDED_ACTIONS } from '../../lib';
 import { asArray, iamStatements, referenceTemplate, testStack } from '../helpers/stacks';
 
 function ledger() {
@@ -51,9 +51,60 @@ describe('LineageLedger', () => {
     expect(JSON.stringify(worm.Resource)).toContain('/ledger/*');
   });
 
+  it('makes every WORM copy write-once for every principal, and kept: no delete, no retention change below the break-glass role', () => {
+    // GIVEN
+    const stack = testStack();
+    const bucket = new s3.Bucket(stack, 'Worm', { objectLockEnabled: true });
+    const breakGlass = iam.Role.fromRoleArn(stack, 'BreakGlass', 'arn:aws:iam::123456789012:role/ledger-break-glass');
+    // WHEN
+    new LineageLedger(stack, 'Ledger', { wormBucket: bucket, breakGlassRole: breakGlass });
+    // THEN
+    const copies = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Worm'), 'Arn'] }, '/ledger/*']] };
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Sid: 'LedgerCopiesAreWrittenOnce', Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: copies, Condition: { Null: { 's3:if-none-match': 'true' } } },
+          { Sid: 'LedgerCopiesAreNeverReplaced', Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: copies, Condition: { Null: { 's3:if-match': 'false' } } },
+          { Sid: 'LedgerCopiesAreKept', Effect: 'Deny', Principal: { AWS: '*' }, Action: WORM_GUARDED_ACTIONS, Resource: copies, Condition: { ArnNotEquals: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/ledger-break-glass' } } },
+        ]),
+      },
+    });
+  });
+
+  it('without a break-glass role, denies deleting and unlocking WORM copies to everyone, unconditionally', () => {
+    const { stack } = ledger();
+    const statements = Template.fromStack(stack).findResources('AWS::S3::BucketPolicy');
+    const kept = Object.values(statements).flatMap((p) => p.Properties.PolicyDocument.Statement as { Sid?: string; Condition?: unknown }[]).find((s) => s.Sid === 'LedgerCopiesAreKept')!;
+    expect(kept.Condition).toBeUndefined();
+  });
+
+  it('refuses a WORM bucket without Object Lock, and an imported one unless its policy is attached elsewhere', () => {
+    // GIVEN
+    const stack = testStack();
+    const unlocked = new s3.Bucket(stack, 'Plain');
+    const imported = s3.Bucket.fromBucketName(stack, 'Imported', 'someone-elses-ledger');
+    // WHEN / THEN
+    expect(() => new LineageLedger(stack, 'A', { wormBucket: unlocked })).toThrow(/'wormBucket' has no Object Lock, so its copies are not WORM/);
+    expect(() => new LineageLedger(stack, 'B', { wormBucket: imported })).toThrow(/'wormBucket' is not managed by this stack.*'wormBucketPolicyAttachedElsewhere: true'/);
+    expect(() => new LineageLedger(stack, 'C', { wormBucket: imported, wormBucketPolicyAttachedElsewhere: true })).not.toThrow();
+    const locked = new s3.Bucket(stack, 'Locked', { objectLockEnabled: true });
+    expect(() => new LineageLedger(stack, 'D', { wormBucket: locked, wormBucketPolicyAttachedElsewhere: true })).toThrow(/'wormBucketPolicyAttachedElsewhere' is for an imported 'wormBucket'/);
+  });
+
+  it('in the reference app, keeps the WORM copies in the ledger bucket, whose policy carries the three denials', () => {
+    const { template } = referenceTemplate();
+    const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));
+    const ledgerPolicy = policies.find((p) => JSON.stringify(p.Properties.Bucket).includes('LedgerBucket'))!;
+    const sids = (ledgerPolicy.Properties.PolicyDocument.Statement as { Sid?: string }[]).map((s) => s.Sid);
+    expect(sids).toEqual(expect.arrayContaining(['LedgerCopiesAreWrittenOnce', 'LedgerCopiesAreNeverReplaced', 'LedgerCopiesAreKept']));
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment?.Variables?.LEDGER_WORM_BUCKET).filter(Boolean);
+    expect(fns.length).toBeGreaterThan(0);
+    for (const bucket of fns) expect(JSON.stringify(bucket)).toContain('LedgerBucket');
+  });
+
   it('rejects a bad WORM prefix', () => {
     const stack = testStack();
-    const bucket = new s3.Bucket(stack, 'Worm');
+    const bucket = new s3.Bucket(stack, 'Worm', { objectLockEnabled: true });
     expect(() => new LineageLedger(stack, 'L', { wormBucket: bucket, wormPrefix: 'ledger' })).toThrow(/'wormPrefix' must be one or more path segments ending in '\/'/);
   });
 

@@ -23,6 +23,8 @@ export interface LocalEnvironment {
   readonly ddb: DynamoDBDocumentClient;
   readonly dataBucket: string;
   readonly artifactsBucket: string;
+  /** The ledger's WORM copies. */
+  readonly ledgerBucket: string;
   readonly tableName: string;
   readonly ingestFunctionId: string;
   readonly validationGateFunctionId: string;
@@ -64,6 +66,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
   const ddb = dynamoDocumentClient(emulators.env);
   const tableName = stack.output('LedgerTableName');
   const artifactsBucket = stack.output('ArtifactsBucketName');
+  const ledgerBucket = stack.output('LedgerBucketName');
   return {
     emulators,
     stack,
@@ -73,6 +76,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
     ddb,
     dataBucket: stack.output('DataBucketName'),
     artifactsBucket,
+    ledgerBucket,
     tableName,
     ingestFunctionId: logicalIdByPath(stack.template, `${stackName}/Ingest/Function/Resource`),
     validationGateFunctionId: logicalIdByPath(stack.template, `${stackName}/ValidationGate/Function/Resource`),
@@ -80,7 +84,7 @@ export async function startLocal(options: { bundle?: boolean; context?: Record<s
     datasetValidationId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/Resource`),
     profileShardsFunctionId: logicalIdByPath(stack.template, `${stackName}/DatasetValidation/ProfileShards/Function/Resource`),
     trainingPipelineId: findLogicalIdByPath(stack.template, `${stackName}/TrainingPipeline/Resource`),
-    ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: artifactsBucket, ...o }),
+    ledger: (o = {}) => new LedgerStore({ ddb, s3, tableName, wormBucket: ledgerBucket, ...o }),
     async stop() {
       s3.destroy();
       ddb.destroy();

@@ -6,7 +6,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNClient, StartExecutionCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, UsageError } from '../../bin/cli';
+import { main, UsageError, VERIFY_EXIT } from '../../bin/cli';
 import { startEmulators } from '../../bin/local/emulators';
 import { LocalStack } from '../../bin/local/local-stack';
 import { LedgerStore } from '../../lambdas/shared/ledger-store';
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe('cdk-mlops lineage', () => {
-  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+  const target = () => ['--table', env.tableName, '--bucket', env.ledgerBucket];
 
   it('prints the history of a subject', async () => {
     const { code, lines } = await cli('lineage', 'history', 'dataset/wages', ...target());
@@ -57,25 +57,29 @@ describe('cdk-mlops lineage', () => {
     expect((JSON.parse(json.lines.join('\n')) as { id: string }[]).map((r) => r.id)).toEqual(['inc-1']);
   });
 
-  it('verifies every chain (exit 0), and exits 1 naming the problem once a record is removed', async () => {
-    expect(await cli('lineage', 'verify', ...target())).toEqual({ code: 0, lines: [expect.stringMatching(/^OK +dataset\/wages: 1 links/), expect.stringMatching(/^OK +pipeline\/wages: 1 links/)] });
+  it('verifies every chain (exit 0), and exits 3 (tampered) naming the problem once a record is removed', async () => {
+    expect(await cli('lineage', 'verify', ...target())).toEqual({ code: 0, lines: [expect.stringMatching(/^OK +dataset\/wages: 1 links/), expect.stringMatching(/^OK +pipeline\/wages: 1 links/), expect.stringMatching(/^note: the WORM store cannot list object versions/)] });
     await env.ddb.send(new DeleteCommand({ TableName: env.tableName, Key: { pk: 'REC#inc-1', sk: 'REC' } }));
     const broken = await cli('lineage', 'verify', 'pipeline/wages', ...target());
-    expect(broken.code).toBe(1);
-    expect(broken.lines).toEqual([expect.stringMatching(/^FAILED pipeline\/wages/), expect.stringContaining('missing-record: record inc-1 (link 1) is missing')]);
+    expect(broken.code).toBe(VERIFY_EXIT.tampered);
+    expect(broken.lines).toEqual([
+      expect.stringMatching(/^FAILED pipeline\/wages/),
+      expect.stringContaining('missing-record: record inc-1 (link 1) is missing'),
+      expect.stringMatching(/^note: the WORM store cannot list object versions/),
+    ]);
   });
 
   it('finds the ledger from a deployed stack\'s outputs (CloudFormation mocked: it has no emulator)', async () => {
     const cfn = mockClient(CloudFormationClient);
     cfn.on(DescribeStacksCommand, { StackName: 'CdkMlops' }).resolves({
-      Stacks: [{ StackName: 'CdkMlops', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'LedgerTableName', OutputValue: env.tableName }, { OutputKey: 'ArtifactsBucketName', OutputValue: env.artifactsBucket }] }],
+      Stacks: [{ StackName: 'CdkMlops', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'LedgerTableName', OutputValue: env.tableName }, { OutputKey: 'LedgerBucketName', OutputValue: env.ledgerBucket }] }],
     });
     try {
       const { code, lines } = await cli('lineage', 'chains', '--stack', 'CdkMlops');
       expect(code).toBe(0);
       expect(lines).toEqual(expect.arrayContaining(['dataset/wages', 'pipeline/wages']));
       cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
-      await expect(cli('lineage', 'chains', '--stack', 'Other')).rejects.toThrow('stack Other has no LedgerTableName/ArtifactsBucketName outputs');
+      await expect(cli('lineage', 'chains', '--stack', 'Other')).rejects.toThrow('stack Other has no LedgerTableName/LedgerBucketName outputs');
     } finally {
       cfn.restore();
     }
@@ -163,11 +167,11 @@ describe('cdk-mlops lineage', () => {
     try {
       const emulators = await startEmulators({ dataDir: path.join(dir, 'emulators') });
       const stack = await LocalStack.start({ outdir: env.outdir, stackName: 'CdkMlops', emulators });
-      const [tableName, artifactsBucket] = [stack.output('LedgerTableName'), stack.output('ArtifactsBucketName')];
-      const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3: s3Client(emulators.env), tableName, wormBucket: artifactsBucket });
+      const [tableName, artifactsBucket, ledgerBucket] = [stack.output('LedgerTableName'), stack.output('ArtifactsBucketName'), stack.output('LedgerBucketName')];
+      const ledger = new LedgerStore({ ddb: dynamoDocumentClient(emulators.env), s3: s3Client(emulators.env), tableName, wormBucket: ledgerBucket });
       await ledger.append({ kind: 'Incident', subject: 'endpoint/persisted', id: 'inc-p', data: { type: 'rollback', reason: 'kept on disk' } });
       await emulators.stop();
-      writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ tableName, artifactsBucket, wormPrefix: 'ledger/' }));
+      writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ tableName, artifactsBucket, ledgerBucket, wormPrefix: 'ledger/' }));
       // Act
       const { code, lines } = await cli('lineage', 'verify', 'endpoint/persisted', '--local-dir', dir);
       // Assess
@@ -180,7 +184,7 @@ describe('cdk-mlops lineage', () => {
 });
 
 describe('cdk-mlops endpoint', () => {
-  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+  const target = () => ['--table', env.tableName, '--bucket', env.ledgerBucket];
 
   it('says what serves now and why: the release, the model and its lineage, the gates of the model and of its data, the releases and incidents', async () => {
     // Prepare: dsv-1 (above) -> a training run -> a model with its gates -> two releases, the second rolled back
@@ -245,7 +249,7 @@ describe('cdk-mlops endpoint', () => {
 });
 
 describe('cdk-mlops lineage reproduce', () => {
-  const target = () => ['--table', env.tableName, '--bucket', env.artifactsBucket];
+  const target = () => ['--table', env.tableName, '--bucket', env.ledgerBucket];
   const digest = `sha256:${'4f'.repeat(32)}`;
   const channel = () => `s3://${env.artifactsBucket}/training/repro/snapshots/dsv-1/train/`;
   const trainingRun = (id: string, image: { uri: string; digest?: string }, inputs?: TrainingInputs) => ({

@@ -31,7 +31,7 @@ describe('LedgerStore on dynalite + s3rver (tables and buckets from the synthesi
     expect(await ledger.get(a.record.id)).toEqual(a.record);
     expect((await ledger.history('endpoint/basic')).map((r) => r.id)).toEqual([a.record.id, b.record.id]);
     expect(await ledger.chains()).toContain('endpoint/basic');
-    const copy = await env.s3.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: env.artifactsBucket, Key: `ledger/records/${a.record.id}.json` }));
+    const copy = await env.s3.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: env.ledgerBucket, Key: `ledger/records/${a.record.id}.json` }));
     expect(await copy.Body!.transformToString()).toBe(sealRecord(a.record).body);
     expect(await ledger.verify('endpoint/basic')).toMatchObject({ ok: true, length: 2 });
   });
@@ -48,7 +48,7 @@ describe('LedgerStore on dynalite + s3rver (tables and buckets from the synthesi
 
   it('keeps one chain under concurrent writers: no lost records, no forks', async () => {
     // Prepare: 8 independent writers (own SDK clients), 25 appends each, all at once, one chain
-    const writers = Array.from({ length: 8 }, () => new LedgerStore({ ddb: dynamoDocumentClient(env.emulators.env), s3: s3Client(env.emulators.env), tableName: env.tableName, wormBucket: env.artifactsBucket }));
+    const writers = Array.from({ length: 8 }, () => new LedgerStore({ ddb: dynamoDocumentClient(env.emulators.env), s3: s3Client(env.emulators.env), tableName: env.tableName, wormBucket: env.ledgerBucket }));
     // Act
     const results = await Promise.all(writers.map((w, i) => Promise.all(Array.from({ length: 25 }, (_, j) => w.append(incident('pipeline/busy', `inc-w${i}-${j}`))))));
     // Assess
@@ -146,7 +146,7 @@ describe('LedgerStore on dynalite + s3rver (tables and buckets from the synthesi
     it('(control) a WORM copy that is missing is reported too', async () => {
       const fresh = env.ledger();
       await fresh.append(incident('endpoint/worm', 'inc-w1'));
-      await env.s3.send(new DeleteObjectCommand({ Bucket: env.artifactsBucket, Key: 'ledger/chains/endpoint%2Fworm/000000000001.json' }));
+      await env.s3.send(new DeleteObjectCommand({ Bucket: env.ledgerBucket, Key: 'ledger/chains/endpoint%2Fworm/000000000001.json' }));
       expect((await fresh.verify('endpoint/worm')).problems).toEqual([expect.objectContaining({ code: 'worm-mismatch', seq: 1 })]);
     });
   });

@@ -146,4 +146,49 @@ describe('verifyChain', () => {
     const report = verifyChain({ chain: 'endpoint/e', links: [...links, again], records });
     expect(report).toMatchObject({ ok: true, length: 3, redundantLinks: 1 });
   });
+
+  it('checks the table against the WORM record copies: a record and its link rewritten together in the table is caught', () => {
+    // Prepare: the attacker rewrites record 2 and re-links 2 and 3 so that the table is consistent with itself
+    const { links, records, worm } = chainOf(3);
+    const wormRecords = new Map(records);
+    const edited = buildRecord({ kind: 'Incident', subject: 'endpoint/e', id: 'inc-2', data: { type: 'drift', reason: 'r2 (rewritten)' } }, NOW, ids);
+    const tableRecords = new Map(records).set('inc-2', { id: 'inc-2', body: sealRecord(edited).body });
+    const rehashed: ChainLink[] = [links[0]!];
+    for (const l of links.slice(1)) rehashed.push(nextLink('endpoint/e', rehashed.at(-1), l.recordId, l.seq === 2 ? sealRecord(edited).hash : l.recordHash));
+    expect(verifyChain({ chain: 'endpoint/e', links: rehashed, records: tableRecords }).ok).toBe(true); // the table alone proves nothing
+    // Act
+    const report = verifyChain({ chain: 'endpoint/e', links: rehashed, records: tableRecords, wormLinks: worm, wormRecords });
+    // Assess
+    expect(report.problems.map((p) => [p.code, p.seq])).toEqual([
+      ['worm-record-mismatch', 2],
+      ['worm-mismatch', 2],
+      ['worm-mismatch', 3],
+    ]);
+  });
+
+  it('reports a linked record with no WORM copy', () => {
+    const { links, records, worm } = chainOf(2);
+    const wormRecords = new Map(records);
+    wormRecords.delete('inc-1');
+    expect(verifyChain({ chain: 'endpoint/e', links, records, wormLinks: worm, wormRecords }).problems).toEqual([expect.objectContaining({ code: 'worm-record-missing', seq: 1, recordId: 'inc-1' })]);
+  });
+
+  it('names a replaced WORM copy and a delete marker as tampering, and says whether versions were read at all', () => {
+    const { links, records, worm } = chainOf(2);
+    const base = { chain: 'endpoint/e', links, records, wormLinks: worm, wormRecords: new Map(records) };
+    expect(verifyChain(base)).toMatchObject({ ok: true, wormVersionsChecked: false });
+    expect(verifyChain({ ...base, wormHistory: [] })).toMatchObject({ ok: true, wormVersionsChecked: true });
+    const report = verifyChain({
+      ...base,
+      wormHistory: [
+        { key: 'ledger/records/inc-1.json', versions: 2, deleteMarkers: 0, recordId: 'inc-1' },
+        { key: 'ledger/chains/endpoint%2Fe/000000000002.json', versions: 1, deleteMarkers: 1, seq: 2, recordId: 'inc-2' },
+      ],
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ code: 'worm-deleted', seq: 2, key: 'ledger/chains/endpoint%2Fe/000000000002.json', message: expect.stringContaining('1 delete marker(s)') }),
+      expect.objectContaining({ code: 'worm-overwritten', recordId: 'inc-1', message: expect.stringContaining('has 2 versions') }),
+    ]);
+  });
 });
