@@ -21,6 +21,11 @@ export interface Emulators {
   readonly dataDir: string;
   /** StartExecution calls the Lambdas made (queued for the local runner). */
   readonly stepFunctions: StepFunctionsApi;
+  /**
+   * What the S3 emulator implements beyond plain objects: buckets are then created with the
+   * template's versioning and Object Lock (s3rver has neither; moto's server has both).
+   */
+  readonly capabilities: { readonly versioning: boolean; readonly objectLock: boolean };
   stop(): Promise<void>;
 }
 
@@ -59,6 +64,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     dynamoEndpoint,
     dataDir,
     stepFunctions,
+    capabilities: { versioning: false, objectLock: false },
     env: {
       AWS_ENDPOINT_URL_S3: s3Endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTableExists, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client, type DefaultRetention } from '@aws-sdk/client-s3';
 import { IntrinsicResolver, readTemplate, resourcesOfType, type CfnTemplate, type PhysicalResource } from './cloud-assembly';
 import type { Emulators } from './emulators';
 import { matchesPattern } from './event-pattern';
@@ -199,12 +199,22 @@ export class LocalStack {
     const s3 = new S3Client({ endpoint: this.options.emulators.s3Endpoint, forcePathStyle: true, region: REGION, credentials });
     const ddb = new DynamoDBClient({ endpoint: this.options.emulators.dynamoEndpoint, region: REGION, credentials });
     try {
-      for (const [id] of resourcesOfType(this.template, 'AWS::S3::Bucket')) {
+      const { versioning, objectLock } = this.options.emulators.capabilities;
+      for (const [id, bucket] of resourcesOfType(this.template, 'AWS::S3::Bucket')) {
+        const props = bucket.Properties ?? {};
+        const locked = objectLock && props.ObjectLockEnabled === true;
         try {
-          await s3.send(new CreateBucketCommand({ Bucket: this.ref(id) }));
+          await s3.send(new CreateBucketCommand({ Bucket: this.ref(id), ...(locked ? { ObjectLockEnabledForBucket: true } : {}) }));
         } catch (err) {
           if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+          continue; // kept as it was
         }
+        // as the template has them, where the emulator implements them (Object Lock turns versioning on by itself)
+        if (versioning && (props.VersioningConfiguration as { Status?: string } | undefined)?.Status === 'Enabled') {
+          await s3.send(new PutBucketVersioningCommand({ Bucket: this.ref(id), VersioningConfiguration: { Status: 'Enabled' } }));
+        }
+        const rule = (props.ObjectLockConfiguration as { Rule?: { DefaultRetention?: DefaultRetention } } | undefined)?.Rule?.DefaultRetention;
+        if (locked && rule) await s3.send(new PutObjectLockConfigurationCommand({ Bucket: this.ref(id), ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: rule } } }));
       }
       for (const [id, table] of resourcesOfType(this.template, 'AWS::DynamoDB::Table')) {
         try {

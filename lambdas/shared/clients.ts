@@ -32,8 +32,11 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   // Against an emulator only: send checksums only where an operation requires
   // them. By default the SDK uploads streams with aws-chunked encoding (for its
   // CRC32 trailer), and s3rver stores that framing as if it were the object.
-  // In AWS the default stays: Object-Locked buckets require a checksum on PutObject.
-  const local = endpoint ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {};
+  // In AWS the default stays: Object-Locked buckets require a checksum on PutObject, and an
+  // emulator that implements Object Lock (moto's server) says so with
+  // AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_SUPPORTED in its environment.
+  const checksums = env.AWS_REQUEST_CHECKSUM_CALCULATION?.toUpperCase() === 'WHEN_SUPPORTED' ? ('WHEN_SUPPORTED' as const) : ('WHEN_REQUIRED' as const);
+  const local = endpoint ? { endpoint, forcePathStyle: true, requestChecksumCalculation: checksums } : {};
   return new S3Client({ ...baseConfig(env), ...local });
 }
 

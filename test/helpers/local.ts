@@ -7,6 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { findLogicalIdByPath, logicalIdByPath } from '../../bin/local/cloud-assembly';
 import { startEmulators, type Emulators } from '../../bin/local/emulators';
 import { LocalStack } from '../../bin/local/local-stack';
+import { startMoto } from '../../bin/local/moto';
 import { startLocalServing, type LocalServing } from '../../bin/local/serving';
 import { synthesize } from '../../bin/local/synth';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
@@ -54,12 +55,12 @@ async function sharedBundledAssembly(): Promise<{ outdir: string; stackName: str
  * Synthesizes the reference app (bundled or not), starts s3rver and dynalite on
  * ephemeral ports and creates the template's buckets and table in them.
  */
-export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown>; serving?: Parameters<typeof startLocalServing>[1] } = {}): Promise<LocalEnvironment> {
+export async function startLocal(options: { bundle?: boolean; context?: Record<string, unknown>; serving?: Parameters<typeof startLocalServing>[1]; emulators?: 'embedded' | 'moto' } = {}): Promise<LocalEnvironment> {
   // the bundled app as cdk.json has it is synthesized once per run (test/global-setup.ts), read-only here
   const shared = options.bundle && options.context === undefined ? await sharedBundledAssembly() : undefined;
   const outdir = shared?.outdir ?? mkdtempSync(path.join(tmpdir(), 'cdk-mlops-test-'));
   const stackName = shared?.stackName ?? synthesize(outdir, { ...(options.bundle ? {} : SKIP_BUNDLING), ...options.context });
-  const emulators = await startEmulators();
+  const emulators = options.emulators === 'moto' ? await startMoto() : await startEmulators();
   const stack = await LocalStack.start({ outdir, stackName, emulators, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } });
   const serving = await startLocalServing(stack, options.serving);
   const s3 = s3Client(emulators.env);
