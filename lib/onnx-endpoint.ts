@@ -63,7 +63,12 @@ export interface OnnxEndpointProps {
   readonly maxRequestSize?: Size;
   /** Share of requests captured (inputs and predictions) to the artifacts bucket for the drift monitor, 0 to 1. @default 0.05 */
   readonly captureSampleRate?: number;
-  /** Check request values against the dataset contract of the model's training data (`contracts/<dataset>.yaml`). @default true */
+  /**
+   * Check request values against the dataset contract of the model's training data: the
+   * deployer fixes `contracts/<dataset>.yaml` as it is at release (write-once, content-addressed),
+   * and the function applies exactly that one, refusing to serve (503, the integrity alarm) when
+   * it is missing or altered. @default true
+   */
   readonly checkContract?: boolean;
   /** Scores above it count as positive (metric PositiveRate). @default 0.5 */
   readonly predictionThreshold?: number;
@@ -210,7 +215,6 @@ export class OnnxEndpoint extends Construct {
     props.dataLake.grantReadArtifacts(fn.role, `${DEFAULT_MODELS_PREFIX}*`);
     // Released contracts: written by the deployer, read by the function (its cold start reads one JSON, no ledger walk).
     const releasesPrefix = `releases/${this.endpointName}/contracts/`;
-    if (props.checkContract !== false) props.dataLake.grantReadArtifacts(fn.role, 'contracts/*');
     props.dataLake.grantWriteArtifacts(fn.role, `${capturePrefix}*`);
 
     this.alias = new lambda.Alias(this, 'Live', {

@@ -15,7 +15,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ValueSpec } from '../lambdas/core/bias-gate';
 import type { PipelineConfig } from '../lambdas/pipeline-steps/steps';
-import { TrainingJobTask } from '../stepfunctions/training-job';
+import { PreGrantedS3Location, TrainingJobTask } from '../stepfunctions/training-job';
 import { TrainingPipelineDefinition } from '../stepfunctions/training-pipeline';
 import { ValidateDataset } from '../stepfunctions/validate-dataset';
 import type { BiasGate } from './bias-gate';
@@ -337,8 +337,9 @@ export class TrainingPipeline extends Construct {
           role: this.trainingRole,
           algorithmSpecification: { trainingImage, trainingInputMode: tasks.InputMode.FILE, metricDefinitions: props.metricDefinitions ? [...props.metricDefinitions] : undefined },
           hyperparameters: { ...props.hyperparameters },
-          inputDataConfig: [{ channelName: 'train', dataSource: { s3DataSource: { s3DataType: tasks.S3DataType.S3_PREFIX, s3Location: tasks.S3Location.fromJsonExpression('$.prepare.trainUri') } } }],
-          outputDataConfig: { s3OutputLocation: tasks.S3Location.fromJsonExpression('$.prepare.outputUri'), encryptionKey: key },
+          inputDataConfig: [{ channelName: 'train', dataSource: { s3DataSource: { s3DataType: tasks.S3DataType.S3_PREFIX, s3Location: new PreGrantedS3Location('$.prepare.trainUri') } } }],
+          // the training role's S3 grants are made above, on this pipeline's prefixes (snapshots/, jobs/, checkpoints/)
+          outputDataConfig: { s3OutputLocation: new PreGrantedS3Location('$.prepare.outputUri'), encryptionKey: key },
           resourceConfig: { instanceCount, instanceType: new ec2.InstanceType(instanceType.replace(/^ml\./, '')), volumeSize: props.volumeSize ?? Size.gibibytes(30), volumeEncryptionKey: key },
           stoppingCondition: { maxRuntime },
           enableNetworkIsolation: props.networkIsolation ?? true,
@@ -372,7 +373,10 @@ export class TrainingPipeline extends Construct {
       if (!pinned) throw new Error("TrainingPipeline: 'retrainOnImagePush' needs 'trainingImage' to be a PinnedEcrImage (its repository and tag are what a push is matched on).");
       this.imagePushRule = this.retrainOnImagePush(pinned);
     }
-    ValidateDataset.acknowledgeNagFindings(this.stateMachine);
+    ValidateDataset.acknowledgeNagFindings(
+      this.stateMachine,
+      "Besides, CDK's SageMaker training task grants sagemaker:ListTags on Resource::*, as Step Functions' documented policy for the .sync integration does (it reads the job's tags while it waits).",
+    );
     acknowledgeWildcards(this.stateMachine, [
       {
         resource: /:sagemaker:.+:training-job\/\*$/,

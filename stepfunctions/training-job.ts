@@ -1,5 +1,5 @@
 import type { Duration } from 'aws-cdk-lib';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 
@@ -34,5 +34,21 @@ export class TrainingJobTask extends tasks.SageMakerCreateTrainingJob {
     }
     if (this.extras.interContainerTrafficEncryption) params.EnableInterContainerTrafficEncryption = true;
     return rendered;
+  }
+}
+
+/**
+ * An S3 location the task reads from the state (a JSONPath), whose access the construct grants
+ * itself, scoped to the prefixes the pipeline writes. CDK's `S3Location.fromJsonExpression` grants
+ * s3:GetObject, s3:ListBucket and s3:PutObject on `Resource: *` instead: any object of the account.
+ */
+export class PreGrantedS3Location extends tasks.S3Location {
+  /** @param path JSONPath of the s3:// URI in the state, e.g. `$.prepare.trainUri`. */
+  constructor(private readonly path: string) {
+    super();
+  }
+
+  bind(): tasks.S3LocationConfig {
+    return { uri: sfn.JsonPath.stringAt(this.path) };
   }
 }

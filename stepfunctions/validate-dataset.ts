@@ -45,11 +45,13 @@ export class ValidateDataset extends sfn.StateMachineFragment {
    * Acknowledges, with their reasons, the cdk-nag findings (AwsSolutions-IAM5) a
    * state machine running this fragment gets from CDK's own grants: invoking
    * the Lambdas' versions, managing the Distributed Map's child executions, and
-   * X-Ray and log delivery. Any other wildcard is still reported.
+   * X-Ray and log delivery. Any other wildcard is still reported. `alsoOnAnyResource` names
+   * the other actions the state machine's tasks grant on `Resource: *`, and why, so that the one
+   * acknowledgement of `Resource::*` says every action it covers.
    */
-  static acknowledgeNagFindings(stateMachine: sfn.StateMachine): void {
+  static acknowledgeNagFindings(stateMachine: sfn.StateMachine, alsoOnAnyResource?: string): void {
     acknowledgeWildcards(stateMachine, [
-      ...STATE_MACHINE_WILDCARDS,
+      ...STATE_MACHINE_WILDCARDS.map((w) => (alsoOnAnyResource && w.resource.source === '^\\*$' ? { ...w, reason: `${w.reason} ${alsoOnAnyResource}` } : w)),
       {
         resource: /:states:.+:execution:.*:\*$/,
         reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",

@@ -24,7 +24,7 @@ export async function registerLocalModel(
   options: { pipeline: string; model: TrainedLinearModel; datasetVersionIds: readonly string[]; hyperparameters?: Record<string, string> },
 ): Promise<RegisteredModel> {
   const sha256 = sha256Hex(options.model.onnx);
-  const uri = await new ArtifactStore(s3, artifactsBucket).putOnce(`models/${options.pipeline}/${sha256.slice(0, 16)}/model.onnx`, options.model.onnx, 'application/octet-stream');
+  const { uri, versionId } = await new ArtifactStore(s3, artifactsBucket).putPinned(`models/${options.pipeline}/${sha256.slice(0, 16)}/model.onnx`, options.model.onnx, 'application/octet-stream');
   const run = await ledger.append({
     kind: 'TrainingRun',
     id: deterministicId('tr', options.pipeline, sha256),
@@ -50,7 +50,7 @@ export async function registerLocalModel(
     data: {
       pipeline: options.pipeline,
       trainingRunId: run.record.id,
-      artifact: { uri, sha256 },
+      artifact: { uri, sha256, ...(versionId ? { versionId } : {}) },
       format: 'onnx',
       signature: options.model.signature,
       metrics: { 'train:accuracy': options.model.accuracy },

@@ -132,10 +132,11 @@ export function describeLocalImages(request: Record<string, unknown>, images: Lo
 
 async function downloadPrefix(s3: S3Client, uri: string, into: string): Promise<number> {
   const { bucket, key: prefix } = parseS3(uri, 'S3Uri');
-  let token: string | undefined;
+  let startAfter: string | undefined;
   let count = 0;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    // paged by StartAfter: s3rver's continuation tokens fail on Node 20's OpenSSL past 1,000 keys
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: startAfter }));
     for (const o of page.Contents ?? []) {
       if (!o.Key || o.Key.endsWith('/')) continue;
       const relative = o.Key.slice(prefix.length).replace(/^\/+/, '') || path.basename(o.Key);
@@ -145,8 +146,8 @@ async function downloadPrefix(s3: S3Client, uri: string, into: string): Promise<
       await pipeline(body, createWriteStream(target));
       count++;
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+    startAfter = page.IsTruncated ? page.Contents?.at(-1)?.Key : undefined;
+  } while (startAfter);
   return count;
 }
 

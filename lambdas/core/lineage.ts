@@ -78,7 +78,11 @@ export interface TrainingInputs {
 export interface ModelVersionData {
   readonly pipeline: string;
   readonly trainingRunId: string;
-  /** Where the model is (s3://bucket/key) and the hex SHA-256 of its bytes, checked by whoever loads it. */
+  /**
+   * Where the model is (s3://bucket/key), the object version that holds it (every model the kit
+   * records in a versioned bucket: whoever loads it reads that version) and the hex SHA-256 of its
+   * bytes, checked by whoever loads it.
+   */
   readonly artifact: { readonly uri: string; readonly sha256: string; readonly versionId?: string };
   /** e.g. 'onnx', 'neo:ml_inf2' */
   readonly format: string;

@@ -4,10 +4,9 @@ import { CdkMlopsError, ModelError } from '../core/errors';
 import { InferenceRequestError, requestParser, sampled, summarizeScores, type FieldError, type InferenceLimits, type RequestParser, type ScoreSummary } from '../core/inference';
 import type { LedgerRecord } from '../core/lineage';
 import { checkModelSignature, type ModelSignature } from '../core/model-signature';
-import { loadContract, parseReleasedContract, type ContractSource } from '../shared/contracts';
+import { parseReleasedContract, type ContractSource } from '../shared/contracts';
 import { ModelIntegrityError, type ArtifactLocation, type ModelArtifactReader, type StartedDownload } from '../shared/model-artifacts';
 import type { ModelScorer } from '../shared/model-scoring';
-import { trainingDataOf } from '../shared/serving-lineage';
 
 /*
  * The ONNX endpoint: one model per container, loaded on first use from its
@@ -32,7 +31,7 @@ export interface EndpointSettings {
   /**
    * The key of the contract the release fixed (`releases/<endpoint>/contracts/<sha256>.json`),
    * pinned by the deployer: read in one request, without the ledger walk and the YAML parser.
-   * Unreadable, the contract is found as without it (ledger, then `contracts/<dataset>.yaml`).
+   * Missing, unreadable or not hashing to its key: the endpoint refuses to serve (ContractIntegrityError).
    */
   readonly contractKey?: string;
   readonly limits: InferenceLimits;
@@ -79,8 +78,11 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   if (!id) {
     // A version no release pinned: what the ledger's serving Deployment names (the model, where its artifact is,
     // the contract its release fixed), read as the pins would be.
-    const serving = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
-    if (!serving) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
+    const found = servingDeployment(await deps.ledger.history(endpointSubject(settings.endpoint)));
+    if (!found) throw new NoModelDeployedError(`no model is deployed to endpoint '${settings.endpoint}' yet`);
+    // the history is the table's: the Deployment that decides is read again through `get`, checked against its WORM copy
+    const serving = (await deps.ledger.get(found.id)) as LedgerRecord<'Deployment'> | undefined;
+    if (!serving || serving.kind !== 'Deployment') throw new ModelIntegrityError(`Deployment ${found.id} of endpoint '${settings.endpoint}' cannot be read back from the ledger`);
     id = serving.data.modelVersionId;
     if (serving.data.modelArtifact) started = startDownload(deps, serving.data.modelArtifact);
     released = readReleased(serving.data.contractKey);
@@ -92,7 +94,7 @@ export async function loadServingModel(settings: EndpointSettings, deps: Endpoin
   const signature = checkModelSignature(model.data.signature);
   // The contract and the model's bytes at once; the session is created only when both are in, so a failure
   // leaves no onnxruntime session behind (the next request loads again). The contract's error wins, then the bytes'.
-  const [contractRead, bytesRead] = await Promise.allSettled([contractOf(settings, deps, model, released), deps.models.read(model, started)]); // the read throws ModelIntegrityError on a hash mismatch
+  const [contractRead, bytesRead] = await Promise.allSettled([contractOf(settings, model, released), deps.models.read(model, started)]); // the read throws ModelIntegrityError on a hash mismatch
   if (contractRead.status === 'rejected') throw contractRead.reason;
   if (bytesRead.status === 'rejected') throw bytesRead.reason;
   const { contract, dataset } = contractRead.value;
@@ -118,25 +120,35 @@ function startRead<T>(read: Promise<T>): Promise<T> {
 }
 
 /**
- * The contract of the dataset the model was trained on, when the endpoint checks one and the
- * dataset has one: the one the release fixed, else found through the ledger.
+ * A release's contract cannot be applied: the release fixed none, or the object it fixed is
+ * missing or does not hash to what its key (recorded in the release) names. The endpoint refuses
+ * to serve rather than check requests against anything else: an integrity failure (503, alarm).
  */
-async function contractOf(settings: EndpointSettings, deps: EndpointDeps, model: LedgerRecord<'ModelVersion'>, released?: { file: string; text: Promise<string | undefined> }): Promise<{ contract?: DatasetContract; dataset?: string }> {
+export class ContractIntegrityError extends ModelIntegrityError {}
+
+/**
+ * The contract of the dataset the model was trained on, when the endpoint checks one: exactly the
+ * one the release fixed (a dataset without a contract is fixed as `contract: null`). Fails closed:
+ * no fallback to the editable `contracts/<dataset>.yaml`, nor to no contract.
+ */
+async function contractOf(settings: EndpointSettings, model: LedgerRecord<'ModelVersion'>, released?: { file: string; text: Promise<string | undefined> }): Promise<{ contract?: DatasetContract; dataset?: string }> {
   if (settings.contractsPrefix === undefined) return {};
-  if (released) {
-    try {
-      const text = await released.text;
-      if (text !== undefined) {
-        const fixed = parseReleasedContract(text, released.file);
-        return fixed.contract && fixed.dataset ? { contract: fixed.contract, dataset: fixed.dataset } : {};
-      }
-      console.warn(`released contract ${released.file} is missing; reading the dataset's contract`);
-    } catch (err) {
-      console.warn(`released contract ${released.file} is unreadable (${(err as Error).message}); reading the dataset's contract`);
-    }
+  if (!released) throw new ContractIntegrityError(`model ${model.id}: its release fixed no contract, and this endpoint checks one; release the model again`);
+  let text: string | undefined;
+  try {
+    text = await released.text;
+  } catch (err) {
+    if (err instanceof Error && ['NoSuchKey', 'AccessDenied', 'NoSuchBucket'].includes(err.name)) throw new ContractIntegrityError(`model ${model.id}: the released contract ${released.file} cannot be read (${err.name})`, { cause: err });
+    throw err; // transient: the next request loads again
   }
-  const dataset = (await trainingDataOf(deps.ledger, model.data.trainingRunId))?.data.dataset;
-  return dataset ? { contract: await loadContract(deps.artifacts, settings.contractsPrefix, dataset), dataset } : {};
+  if (text === undefined) throw new ContractIntegrityError(`model ${model.id}: the released contract ${released.file} is missing`);
+  let fixed;
+  try {
+    fixed = parseReleasedContract(text, released.file);
+  } catch (err) {
+    throw new ContractIntegrityError(`model ${model.id}: the released contract is not what the release fixed: ${(err as Error).message}`, { cause: err });
+  }
+  return fixed.contract && fixed.dataset ? { contract: fixed.contract, dataset: fixed.dataset } : {};
 }
 
 /** An HTTP request as a Function URL or API Gateway delivers it. */
@@ -193,7 +205,7 @@ export class InferenceEndpoint {
     } catch (err) {
       if (err instanceof ModelError || err instanceof NoModelDeployedError) {
         const integrity = err instanceof ModelIntegrityError;
-        return { response: json(503, { error: integrity ? 'ModelIntegrityError' : err.name, message: err.message, endpoint: this.settings.endpoint }, { 'retry-after': '30' }), observation: { outcome: 'unavailable', integrity } };
+        return { response: json(503, { error: err.name, message: err.message, endpoint: this.settings.endpoint }, { 'retry-after': '30' }), observation: { outcome: 'unavailable', integrity } };
       }
       throw err; // transient (S3, DynamoDB): Lambda reports the error; the next request loads again
     }

@@ -76,7 +76,7 @@ export interface StepsDeps {
   };
   readonly objects: ObjectReader;
   /** The artifacts bucket: models and evaluation reports are written there once. */
-  readonly artifacts: Pick<ArtifactStore, 'putOnce' | 'putJson'>;
+  readonly artifacts: Pick<ArtifactStore, 'putOnce' | 'putPinned' | 'putJson'>;
   readonly models: ModelArtifactReader;
   readonly executions: ExecutionLister;
   loadModel(bytes: Uint8Array, signature: ModelSignature): Promise<ModelScorer>;
@@ -251,7 +251,8 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
   const { onnx, signature, metrics, archiveSha256 } = await extractModel(deps.s3, artifacts);
   const sha256 = sha256Hex(onnx);
   const key = `${config.modelsPrefix ?? 'models/'}${config.pipeline}/${sha256.slice(0, 16)}/model.onnx`;
-  const modelUri = await deps.artifacts.putOnce(key, onnx, 'application/octet-stream');
+  // the record pins the object version: replacing the bytes at the key later changes nothing that serves
+  const { uri: modelUri, versionId } = await deps.artifacts.putPinned(key, onnx, 'application/octet-stream');
   const jobMetrics = Object.fromEntries((job.FinalMetricDataList ?? []).map((m) => [m.MetricName, m.Value]));
   const trigger = await runTrigger(deps, event.executionInput);
   const inputs = trainingInputs(event.prepared);
@@ -283,7 +284,7 @@ export async function recordModel(event: Record<string, unknown>, deps: StepsDep
     data: {
       pipeline: config.pipeline,
       trainingRunId: run.record.id,
-      artifact: { uri: modelUri, sha256 },
+      artifact: { uri: modelUri, sha256, ...(versionId ? { versionId } : {}) },
       format: 'onnx',
       // the job's archive, for SageMaker endpoints (hashed as it was read)
       archive: { uri: artifacts, sha256: archiveSha256 },

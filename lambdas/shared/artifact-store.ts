@@ -1,4 +1,9 @@
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { CdkMlopsError } from '../core/errors';
+import { sha256Hex } from '../core/lineage';
+
+/** A write-once key already holds other bytes than the ones to be pinned there. */
+export class ArtifactConflictError extends CdkMlopsError {}
 
 /** Reads and writes JSON/text artifacts (profiles, contracts, reports) in one bucket. Writes never overwrite. */
 export class ArtifactStore {
@@ -22,19 +27,43 @@ export class ArtifactStore {
     }
   }
 
-  /** Keys under `prefix`, in key order (every page). */
+  /**
+   * Keys under `prefix`, in key order (every page). Paged by StartAfter, not continuation
+   * tokens: S3 takes either, and s3rver's tokens fail on Node 20's OpenSSL past 1,000 keys.
+   */
   async *list(prefix: string): AsyncIterable<string> {
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: startAfter }));
       for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      const last = page.Contents?.at(-1)?.Key;
+      if (!page.IsTruncated || !last) return;
+      startAfter = last;
+    }
   }
 
   /** Writes JSON once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */
   async putJson(key: string, value: unknown): Promise<string> {
     return this.putOnce(key, JSON.stringify(value, jsonNumbers), 'application/json');
+  }
+
+  /**
+   * Writes bytes once and says which object version holds them (a model, pinned by its record):
+   * the version written, or, when the key already holds these very bytes, that object's version.
+   * A key holding other bytes is an ArtifactConflictError (nothing is overwritten). `versionId`
+   * is absent where the bucket keeps no versions (s3rver).
+   */
+  async putPinned(key: string, body: Uint8Array, contentType: string): Promise<{ uri: string; versionId?: string }> {
+    try {
+      const out = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch: '*' }));
+      return { uri: this.uri(key), ...(out.VersionId && out.VersionId !== 'null' ? { versionId: out.VersionId } : {}) };
+    } catch (err) {
+      if (!(err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === 'PreconditionFailed'))) throw err;
+    }
+    const existing = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const bytes = await existing.Body!.transformToByteArray();
+    if (sha256Hex(bytes) !== sha256Hex(body)) throw new ArtifactConflictError(`${this.uri(key)} already holds other bytes (SHA-256 ${sha256Hex(bytes)}); nothing was overwritten`);
+    return { uri: this.uri(key), ...(existing.VersionId && existing.VersionId !== 'null' ? { versionId: existing.VersionId } : {}) };
   }
 
   /** Writes bytes once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */

@@ -85,6 +85,7 @@ export const STATE_MACHINE_WILDCARDS: readonly WildcardReason[] = [
   },
   {
     resource: /^\*$/,
-    reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions, so tracing and execution logging need Resource::*.',
+    reason:
+      'X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and CloudWatch Logs vended log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) support no resource-level permissions, so tracing and execution logging need Resource::*.',
   },
 ];

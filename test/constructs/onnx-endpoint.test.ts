@@ -100,6 +100,8 @@ describe('OnnxEndpoint', () => {
     expect(on(/Deployer/, 'releases/wages/contracts/*', 's3:PutObject')).toBe(true);
     expect(on(/^WagesFunction/, 'releases/wages/contracts/*', 's3:GetObject')).toBe(true);
     expect(on(/^WagesFunction/, 'releases/', 's3:PutObject')).toBe(false);
+    // the function applies the released contract only: the editable contracts/ are not its to read
+    expect(on(/^WagesFunction/, '"/contracts/*"', 's3:GetObject')).toBe(false);
     const deployerEnv = (tpl: ReturnType<typeof t.findResources>) => (Object.values(tpl).find((f: any) => String(f.Properties.Description).includes('releases models')) as any).Properties.Environment.Variables;
     expect(deployerEnv(t.findResources('AWS::Lambda::Function'))).toMatchObject({ CONTRACTS_PREFIX: 'contracts/', ARTIFACTS_BUCKET: expect.anything() });
     // no contract checks: nothing of it

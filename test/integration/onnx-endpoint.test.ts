@@ -1,8 +1,9 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpsRows } from '../../bin/local/sample-data';
 import { endpointSubject } from '../../lambdas/core/deployment';
-import { deterministicId } from '../../lambdas/core/lineage';
+import { deterministicId, sealRecord, sha256Hex } from '../../lambdas/core/lineage';
 import { releasedContractObject } from '../../lambdas/shared/contracts';
 import { DynamoDbHttp } from '../../lambdas/shared/dynamodb-http';
 import { LedgerReader } from '../../lambdas/shared/ledger-reader';
@@ -24,11 +25,15 @@ import { recordTestModel, referenceScore, type RecordedTestModel } from '../help
 let env: LocalEnvironment;
 let model: RecordedTestModel;
 const GENDER = { female: 1, male: 0 };
+/** The contract a release of the test model fixed (as the deployer writes it): education ≤ 30. */
+let releasedKey: string;
 
 beforeAll(async () => {
   env = await startLocal();
   model = await recordTestModel(env, { name: 'edu-gender', features: ['education', 'experience', { column: 'gender', categories: GENDER }] });
-  await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: 'contracts/cps-wages.yaml', Body: 'version: 1\ncolumns:\n  education: { type: integer, nullable: false, min: 0, max: 30 }\n  experience: { type: integer, min: 0 }\n  gender: { type: string, allowedValues: [female, male] }\n' }));
+  const released = releasedContractObject('wages', { dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', nullable: false, min: 0, max: 30 }, experience: { type: 'integer', min: 0 }, gender: { type: 'string', allowedValues: ['female', 'male'] } } } });
+  await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: released.key, Body: released.body }));
+  releasedKey = released.key;
 }, 120_000);
 afterAll(async () => env?.stop());
 
@@ -44,8 +49,8 @@ function endpoint(settings: Partial<EndpointSettings> = {}): InferenceEndpoint {
     },
   };
   return new InferenceEndpoint(
-    { ...endpointSettings({ ENDPOINT_NAME: 'wages', CONTRACTS_PREFIX: 'contracts/' }), modelVersionId: model.model.id, ...settings },
-    { ledger: new LedgerReader(DynamoDbHttp.fromEnvironment(env.emulators.env), env.tableName), models: new S3ModelArtifacts(objects), artifacts: new S3HttpArtifacts(s3, env.artifactsBucket), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
+    { ...endpointSettings({ ENDPOINT_NAME: 'wages', CONTRACTS_PREFIX: 'contracts/' }), modelVersionId: model.model.id, contractKey: releasedKey, ...settings },
+    { ledger: new LedgerReader(DynamoDbHttp.fromEnvironment(env.emulators.env), env.tableName, { s3, bucket: env.ledgerBucket }), models: new S3ModelArtifacts(objects), artifacts: new S3HttpArtifacts(s3, env.artifactsBucket), loadModel: (bytes, signature) => OnnxModel.load(bytes, signature) },
   );
 }
 
@@ -122,10 +127,34 @@ describe('OnnxEndpoint handler logic', () => {
     }
   });
 
+  it('refuses a model whose bytes were replaced and whose record was rewritten to match them in one PutItem (503, the record differs from its WORM copy)', async () => {
+    // Prepare: the attack of the audit: other bytes at the victim's key, and its ModelVersion item rewritten with their hash
+    const victim = await recordTestModel(env, { name: 'swapped', features: ['education'] });
+    const other = await recordTestModel(env, { name: 'swapped-other', features: ['education'], iterations: 5 });
+    await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: victim.key, Body: other.trained.onnx }));
+    const item = (await env.ddb.send(new GetCommand({ TableName: env.tableName, Key: { pk: `REC#${victim.model.id}`, sk: 'REC' } }))).Item!;
+    const forged = { ...victim.model, data: { ...victim.model.data, artifact: { ...victim.model.data.artifact, sha256: sha256Hex(other.trained.onnx) } } };
+    await env.ddb.send(new PutCommand({ TableName: env.tableName, Item: { ...item, body: sealRecord(forged).body, recordHash: sealRecord(forged).hash } }));
+    // Act
+    const { response, observation } = await endpoint({ modelVersionId: victim.model.id }).handle(post({ rows: [{ education: 12 }] }));
+    // Assess: nothing served, the reason named, counted as an integrity failure (the alarm)
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'LedgerIntegrityError', message: expect.stringContaining(`ledger record ${victim.model.id} in the table differs from its WORM copy`) });
+    expect(observation).toEqual({ outcome: 'unavailable', integrity: true });
+  });
+
+  it('refuses a ModelVersion that has no WORM copy (written to the table alone)', async () => {
+    const ghost = await recordTestModel(env, { name: 'ghost', features: ['education'] });
+    await env.s3.send(new DeleteObjectCommand({ Bucket: env.ledgerBucket, Key: `ledger/records/${ghost.model.id}.json` }));
+    const { response } = await endpoint({ modelVersionId: ghost.model.id }).handle(post({ rows: [{ education: 12 }] }));
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'LedgerIntegrityError', message: expect.stringContaining('has no WORM copy') });
+  });
+
   it('serves what the ledger says serves when the version pins no model; 503 before anything is deployed', async () => {
     const e = endpoint({ modelVersionId: undefined, endpoint: 'fresh' });
     expect((await e.handle(post({ rows: [{ education: 12, experience: 1, gender: 'male' }] }))).response).toMatchObject({ statusCode: 503, body: expect.stringContaining("no model is deployed to endpoint 'fresh' yet") });
-    await env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', 'fresh', '1'), subject: endpointSubject('fresh'), parents: [model.model.id], data: { endpoint: 'fresh', modelVersionId: model.model.id, strategy: 'all-at-once', reason: 'initial', status: 'succeeded' } });
+    await env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', 'fresh', '1'), subject: endpointSubject('fresh'), parents: [model.model.id], data: { endpoint: 'fresh', modelVersionId: model.model.id, strategy: 'all-at-once', reason: 'initial', status: 'succeeded', contractKey: releasedKey } });
     // "no model yet" is not cached: the next request finds the deployment
     const served = await e.handle(post({ rows: [{ education: 12, experience: 1, gender: 'male' }] }));
     expect(served.response.statusCode).toBe(200);
@@ -176,7 +205,7 @@ describe('OnnxEndpoint handler logic', () => {
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_ARTIFACT_URI: uri })).not.toHaveProperty('modelArtifact'); // only beside a pinned model
   });
 
-  it('checks requests against the contract the release fixed (one JSON read, no ledger walk); without it, the dataset\'s contract', async () => {
+  it('checks requests against the contract the release fixed (one JSON read, no ledger walk); a missing or replaced one refuses to serve', async () => {
     // Prepare: the release fixed a stricter contract than the dataset's current one (education ≤ 20, not 30)
     const { key, body } = releasedContractObject('wages', { dataset: 'cps-wages', contract: { version: 1, columns: { education: { type: 'integer', nullable: false, min: 0, max: 20 } } } });
     await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: body }));
@@ -191,8 +220,14 @@ describe('OnnxEndpoint handler logic', () => {
     // Assess
     expect(fixed.response.statusCode).toBe(400);
     expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
-    expect(missing.response.statusCode).toBe(200); // the dataset's contract (max 30) applies
-    expect(replaced.response.statusCode).toBe(200);
+    // fail closed: never the editable contracts/<dataset>.yaml, never no contract
+    for (const [r, why] of [[missing, /the released contract s3:\/\/.+\/releases\/wages\/contracts\/none\.json is missing$/], [replaced, /the released contract is not what the release fixed: .*its SHA-256 is [0-9a-f]{64}, not the one its key names/]] as const) {
+      expect(r.response.statusCode).toBe(503);
+      expect(JSON.parse(r.response.body)).toMatchObject({ error: 'ContractIntegrityError', message: expect.stringMatching(why) });
+      expect(r.observation).toEqual({ outcome: 'unavailable', integrity: true });
+    }
+    const none = await endpoint({ contractKey: undefined }).handle(post(row));
+    expect(JSON.parse(none.response.body)).toMatchObject({ error: 'ContractIntegrityError', message: expect.stringContaining('its release fixed no contract, and this endpoint checks one') });
     expect(JSON.parse((await endpoint({ contractKey: key }).handle({ method: 'GET', requestId: 'g' })).response.body)).toMatchObject({ contract: 'cps-wages' });
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_VERSION_ID: 'mv', MODEL_CONTRACT_KEY: key }).contractKey).toBe(key);
     expect(endpointSettings({ ENDPOINT_NAME: 'e', MODEL_CONTRACT_KEY: key })).not.toHaveProperty('contractKey'); // only beside a pinned model
@@ -210,7 +245,7 @@ describe('OnnxEndpoint handler logic', () => {
     const deployment = (endpointName: string, named: { contractKey?: string; modelArtifact?: { uri: string } }) => env.ledger().append({ kind: 'Deployment', id: deterministicId('dp', endpointName, '1'), subject: endpointSubject(endpointName), parents: [model.model.id], data: { endpoint: endpointName, modelVersionId: model.model.id, strategy: 'codedeploy:CodeDeployDefault.LambdaAllAtOnce', reason: 'initial', status: 'succeeded', functionVersion: '2', ...named } });
     await deployment('unpinned', { contractKey: key, modelArtifact: { uri } });
     await deployment('before', {});
-    await deployment('misnamed', { modelArtifact: { uri: elsewhere } });
+    await deployment('misnamed', { modelArtifact: { uri: elsewhere }, contractKey: releasedKey });
     const row = { rows: [{ education: 25, experience: 3, gender: 'female' }] };
     // Act
     downloads = [];
@@ -224,7 +259,7 @@ describe('OnnxEndpoint handler logic', () => {
     expect(fixed.response.statusCode).toBe(400);
     expect(JSON.parse(fixed.response.body)).toMatchObject({ errors: [{ field: 'rows[0].education', message: "25 is above the contract's max 20" }] });
     expect(fixedDownloads).toEqual([uri]); // one download: the Deployment's location, which the record agreed with
-    expect(before.response.statusCode).toBe(200); // no fixed contract recorded: the dataset's (max 30)
+    expect(before.response).toMatchObject({ statusCode: 503, body: expect.stringContaining('its release fixed no contract') }); // nothing to check against: refused
     expect(misnamed.response.statusCode).toBe(200); // the record decides: its artifact is read too, and serves
     expect(downloads).toEqual([elsewhere, uri]);
   });
