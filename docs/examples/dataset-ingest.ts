@@ -15,7 +15,7 @@ export class DatasetIngestExampleStack extends Stack {
     const lake = new DataLake(this, 'Lake', {
       dataBucket: s3.Bucket.fromBucketName(this, 'Existing', props.existingDataBucketName),
     });
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.ledgerBucket });
     const ingest = new DatasetIngest(this, 'Ingest', { dataLake: lake, ledger });
     // Operators: the DLQ alarm is created; wire it to your paging.
     ingest.deadLetterAlarm.node.addMetadata('owner', 'data-platform');

@@ -17,7 +17,7 @@ export class EndpointsExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const lake = new DataLake(this, 'Lake');
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.ledgerBucket });
 
     // Serverless ONNX: 2..20 warm containers tracking 70% utilization; each release shifts
     // 10% of traffic a minute, rolled back by the error, p99, shift and integrity alarms.

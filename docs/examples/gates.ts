@@ -12,7 +12,7 @@ export class GatesExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const lake = new DataLake(this, 'Lake');
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.ledgerBucket });
     // Contracts live in the artifacts bucket at contracts/<dataset>.yaml.
     this.validation = new ValidationGate(this, 'Validation', {
       dataLake: lake,
@@ -47,7 +47,7 @@ export class ValidateThenTrainExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const dataLake = new DataLake(this, 'Lake');
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: dataLake.ledgerBucket });
     const validationGate = new ValidationGate(this, 'Validation', { dataLake, ledger });
     const profileShards = new ProfileShards(this, 'Shards', { dataLake, ledger, thresholdSize: Size.gibibytes(1), shardSize: Size.mebibytes(256) });
     const validate = new ValidateDataset(this, 'Validate', { validationGate, profileShards, maxConcurrency: 50 });

@@ -13,7 +13,7 @@ export class LineageLedgerExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const lake = new DataLake(this, 'Lake');
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.ledgerBucket });
     this.recorder = new nodejs.NodejsFunction(this, 'Recorder', {
       entry: path.join(__dirname, 'ledger-library.ts'),
       handler: 'recordTrainingRun',

@@ -14,7 +14,7 @@ export class MonitoringExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const lake = new DataLake(this, 'Lake');
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: lake.ledgerBucket });
     const validationGate = new ValidationGate(this, 'Validation', { dataLake: lake, ledger });
 
     // Releases watched for an hour after they finish: a health alarm in that time rolls back.

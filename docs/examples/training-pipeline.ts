@@ -27,7 +27,7 @@ export class TrainingPipelineExampleStack extends Stack {
     super(scope, id, props);
     const key = kms.Key.fromKeyArn(this, 'TeamKey', props.existingKeyArn);
     const dataLake = new DataLake(this, 'Lake', { dataBucket: s3.Bucket.fromBucketName(this, 'Data', props.existingDataBucketName), encryptionKey: key });
-    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: dataLake.artifactsBucket });
+    const ledger = new LineageLedger(this, 'Ledger', { wormBucket: dataLake.ledgerBucket });
     const validationGate = new ValidationGate(this, 'Validation', { dataLake, ledger });
     const biasGate = new BiasGate(this, 'Bias', {
       dataLake,

@@ -62,7 +62,7 @@ import { DataLake, LineageLedger, OnnxEndpoint, type DataLakeProps } from 'cdk-m
 const stack = new Stack(new App(), 'Typed');
 const props: DataLakeProps = { dataPrefix: ${dataPrefix} };
 const lake = new DataLake(stack, 'Lake', props);
-const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: lake.artifactsBucket });
+const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: lake.ledgerBucket });
 const endpoint = new OnnxEndpoint(stack, 'Endpoint', { dataLake: lake, ledger, endpointName: 'wages' });
 endpoint.grantInvoke(new iam.AccountRootPrincipal());
 `;
