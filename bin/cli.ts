@@ -17,7 +17,7 @@ import { servingLineage } from '../lambdas/shared/serving-lineage';
 import { reproduction } from '../lambdas/core/reproduce';
 import { LedgerStore } from '../lambdas/shared/ledger-store';
 import { LEDGER_ENV } from '../lambdas/shared/ledger-schema';
-import { startEmulators } from './local/emulators';
+import { LocalStateInUseError, startEmulators } from './local/emulators';
 
 /** `lineage verify`'s exit codes: tampering is never confused with a ledger that could not be read. */
 export const VERIFY_EXIT = { intact: 0, tampered: 3, unreadable: 4 } as const;
@@ -106,7 +106,14 @@ export async function main(argv: string[], out: (line: string) => void = console
   if (!['history', 'show', 'derived', 'reproduce', 'chains', 'verify'].includes(command)) throw new UsageError(`unknown lineage command '${command}'\n\n${USAGE}`);
   if (needsArg && !arg) throw new UsageError(`'lineage ${command}' needs ${command === 'history' ? 'a subject, e.g. dataset/cps-wages' : 'a record id'}`);
 
-  const target = await openTarget(values);
+  let target: Target;
+  try {
+    target = await openTarget(values);
+  } catch (err) {
+    if (!(err instanceof LocalStateInUseError)) throw err;
+    console.error(`cdk-mlops: ${err.message}`);
+    return command === 'verify' ? VERIFY_EXIT.unreadable : 1;
+  }
   try {
     const print = (value: unknown, text: () => string[]): void => (values.json ? out(JSON.stringify(value, null, 2)) : text().forEach((l) => out(l)));
     switch (command) {

@@ -41,11 +41,38 @@ export interface EmulatorOptions {
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
+/** The local state on disk is held by another process (its LevelDB is locked): nothing can be read from it now. */
+export class LocalStateInUseError extends Error {
+  override name = 'LocalStateInUseError';
+}
+
+/**
+ * Opens and closes the LevelDB that dynalite will open, so that a database another process holds
+ * is a clear error here: dynalite itself would throw "Database is closed" from inside a request.
+ */
+async function checkNotLocked(dir: string): Promise<void> {
+  // the LevelDB binding dynalite uses, resolved from dynalite itself
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Level } = require(require.resolve('level', { paths: [path.dirname(require.resolve('dynalite'))] })) as { Level: new (dir: string) => { open(): Promise<void>; close(): Promise<void> } };
+  const db = new Level(dir);
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if ((err as { code?: string }).code === 'LEVEL_LOCKED' || cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String((err as Error).message))) {
+      throw new LocalStateInUseError(`the local state in ${path.dirname(dir)} is in use by another process (is \`npm start\` still running?); wait for it to finish and try again`, { cause: err });
+    }
+    throw err;
+  }
+  await db.close();
+}
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const keep = options.dataDir !== undefined;
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'cdk-mlops-'));
   mkdirSync(path.join(dataDir, 's3'), { recursive: true });
   mkdirSync(path.join(dataDir, 'dynamodb'), { recursive: true });
+  if (keep) await checkNotLocked(path.join(dataDir, 'dynamodb'));
 
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(dataDir, 's3') });
   const s3Address = await s3.run();

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listObjects } from '../../lambdas/shared/s3-objects';
 import * as tar from 'tar';
 
 /*
@@ -132,22 +133,16 @@ export function describeLocalImages(request: Record<string, unknown>, images: Lo
 
 async function downloadPrefix(s3: S3Client, uri: string, into: string): Promise<number> {
   const { bucket, key: prefix } = parseS3(uri, 'S3Uri');
-  let startAfter: string | undefined;
   let count = 0;
-  do {
-    // paged by StartAfter: s3rver's continuation tokens fail on Node 20's OpenSSL past 1,000 keys
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: startAfter }));
-    for (const o of page.Contents ?? []) {
-      if (!o.Key || o.Key.endsWith('/')) continue;
-      const relative = o.Key.slice(prefix.length).replace(/^\/+/, '') || path.basename(o.Key);
-      const target = path.join(into, relative);
-      mkdirSync(path.dirname(target), { recursive: true });
-      const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }))).Body as Readable;
-      await pipeline(body, createWriteStream(target));
-      count++;
-    }
-    startAfter = page.IsTruncated ? page.Contents?.at(-1)?.Key : undefined;
-  } while (startAfter);
+  for await (const o of listObjects(s3, bucket, prefix)) {
+    if (o.Key.endsWith('/')) continue;
+    const relative = o.Key.slice(prefix.length).replace(/^\/+/, '') || path.basename(o.Key);
+    const target = path.join(into, relative);
+    mkdirSync(path.dirname(target), { recursive: true });
+    const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }))).Body as Readable;
+    await pipeline(body, createWriteStream(target));
+    count++;
+  }
   return count;
 }
 

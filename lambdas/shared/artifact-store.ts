@@ -1,4 +1,5 @@
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { listObjects } from './s3-objects';
 import { CdkMlopsError } from '../core/errors';
 import { sha256Hex } from '../core/lineage';
 
@@ -27,19 +28,9 @@ export class ArtifactStore {
     }
   }
 
-  /**
-   * Keys under `prefix`, in key order (every page). Paged by StartAfter, not continuation
-   * tokens: S3 takes either, and s3rver's tokens fail on Node 20's OpenSSL past 1,000 keys.
-   */
+  /** Keys under `prefix`, in key order (every page, past 1,000 keys on s3rver too: see listObjects). */
   async *list(prefix: string): AsyncIterable<string> {
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: startAfter }));
-      for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
-      const last = page.Contents?.at(-1)?.Key;
-      if (!page.IsTruncated || !last) return;
-      startAfter = last;
-    }
+    for await (const o of listObjects(this.s3, this.bucket, prefix)) yield o.Key;
   }
 
   /** Writes JSON once (If-None-Match: *); an existing object at the key is kept. Returns its s3:// URI. */

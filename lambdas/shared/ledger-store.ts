@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LedgerContentionError } from '../core/errors';
 import { dynamoDocumentClient, s3Client } from './clients';
 import { requireEnv } from './env';
+import { listObjects } from './s3-objects';
 import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP, LEDGER_KEYS } from './ledger-schema';
 import {
   buildRecord,
@@ -322,8 +323,7 @@ export class LedgerStore {
 
   /**
    * Every version and delete marker under a prefix of the WORM bucket. A store that cannot list
-   * versions (s3rver; `versioned: false`) is listed by its current objects instead, paged by
-   * StartAfter (s3rver's continuation tokens fail on Node 20's OpenSSL).
+   * versions (s3rver; `versioned: false`) is listed by its current objects instead (listObjects).
    */
   private async listWorm(prefix: string): Promise<WormListing> {
     const keys = new Map<string, WormKey>();
@@ -346,14 +346,8 @@ export class LedgerStore {
     } catch (err) {
       if (!cannotListVersions(err)) throw err;
     }
-    let startAfter: string | undefined;
-    for (;;) {
-      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: startAfter }));
-      for (const c of out.Contents ?? []) entry(c.Key!).versionIds.push('null');
-      const last = out.Contents?.at(-1)?.Key;
-      if (!out.IsTruncated || !last) return new WormListing(keys, false);
-      startAfter = last;
-    }
+    for await (const c of listObjects(this.s3, this.bucket, prefix)) entry(c.Key).versionIds.push('null');
+    return new WormListing(keys, false);
   }
 
   /** The listing of these exact keys (a prefix listing each, so `records/a.json` never lists `records/ab.json`). */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, NoSuchKey, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, ListObjectsV2Command, NoSuchKey, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import type { AsyncBuffer } from 'hyparquet';
 import type { ObjectCreated } from '../ingest/event';
 import type { ObjectReader, OpenedObject } from '../ingest/ingest';
@@ -74,4 +74,32 @@ function isGone(err: unknown): boolean {
   if (err instanceof NoSuchKey) return true;
   if (err instanceof S3ServiceException) return err.name === 'NoSuchKey' || err.name === 'NoSuchVersion' || err.$metadata.httpStatusCode === 412;
   return false;
+}
+
+/**
+ * Every object under `prefix`, in key order: ListObjectsV2, paged by StartAfter. A store that
+ * fails to write a truncated V2 page (s3rver on Node 20: its continuation tokens use DES, which
+ * OpenSSL 3 refuses, so any listing past 1,000 keys answers InternalError) is read with
+ * ListObjects (V1), paged by Marker, which S3 serves too.
+ */
+export async function* listObjects(s3: S3Client, bucket: string, prefix: string): AsyncIterable<{ readonly Key: string; readonly Size?: number }> {
+  let after: string | undefined;
+  let v1 = false;
+  for (;;) {
+    let page: { Contents?: { Key?: string; Size?: number }[]; IsTruncated?: boolean };
+    try {
+      page = v1
+        ? await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: after }))
+        : await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: after }));
+    } catch (err) {
+      if (v1 || (err as Error).name !== 'InternalError') throw err;
+      v1 = true;
+      continue;
+    }
+    const contents = (page.Contents ?? []).filter((c): c is { Key: string; Size?: number } => typeof c.Key === 'string');
+    yield* contents;
+    const last = contents.at(-1)?.Key;
+    if (!page.IsTruncated || !last) return;
+    after = last;
+  }
 }

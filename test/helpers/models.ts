@@ -1,8 +1,8 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { cpsRows } from '../../bin/local/sample-data';
 import { trainLogisticRegression, type TrainedLinearModel } from '../../bin/local/trainers/logistic-regression';
 import { deterministicId, sha256Hex, type LedgerRecord } from '../../lambdas/core/lineage';
 import type { ModelSignature } from '../../lambdas/core/model-signature';
+import { ArtifactStore } from '../../lambdas/shared/artifact-store';
 import type { LocalEnvironment } from './local';
 
 /*
@@ -23,7 +23,8 @@ export async function recordTestModel(env: LocalEnvironment, options: { name: st
   const trained = trainLogisticRegression(rows, { signature, target: (r) => ((r.wage as number) > 10 ? 1 : 0), iterations: options.iterations ?? 300 });
   const sha256 = sha256Hex(trained.onnx);
   const key = `models/test/${options.name}/${sha256.slice(0, 16)}/model.onnx`;
-  await env.s3.send(new PutObjectCommand({ Bucket: env.artifactsBucket, Key: key, Body: trained.onnx }));
+  // pinned as the pipeline pins it: the object version is recorded where the bucket keeps versions (moto; not s3rver)
+  const { versionId } = await new ArtifactStore(env.s3, env.artifactsBucket).putPinned(key, trained.onnx, 'application/octet-stream');
   const ledger = env.ledger();
   const dataset = options.dataset ?? 'cps-wages';
   const dsv = await ledger.append({
@@ -44,7 +45,7 @@ export async function recordTestModel(env: LocalEnvironment, options: { name: st
     id: deterministicId('mv', 'test', options.name, sha256),
     subject: 'pipeline/test',
     parents: [run.record.id],
-    data: { pipeline: 'test', trainingRunId: run.record.id, artifact: { uri: `s3://${env.artifactsBucket}/${key}`, sha256 }, format: 'onnx', signature, metrics: { 'train:accuracy': trained.accuracy, 'score:mean': trained.meanScore }, approval: { status: 'PendingManualApproval' } },
+    data: { pipeline: 'test', trainingRunId: run.record.id, artifact: { uri: `s3://${env.artifactsBucket}/${key}`, sha256, ...(versionId ? { versionId } : {}) }, format: 'onnx', signature, metrics: { 'train:accuracy': trained.accuracy, 'score:mean': trained.meanScore }, approval: { status: 'PendingManualApproval' } },
   });
   return { trained, model: model.record, key };
 }

@@ -293,4 +293,26 @@ describe('cdk-mlops lineage reproduce', () => {
     await expect(cli('lineage', 'reproduce', 'tr-rp3', ...target())).rejects.toThrow(/tr-rp3 records no training input/);
     await expect(cli('lineage', 'reproduce', 'dsv-1', ...target())).rejects.toThrow(/'dsv-1' is not a training run or a model version/);
   });
+
+  it('says the local state is in use (exit 4 for verify) instead of crashing when another process holds it', async () => {
+    // Prepare: a run that holds its emulators' data (as `npm start` does while it runs)
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdk-mlops-held-'));
+    const held = await startEmulators({ dataDir: path.join(dir, 'emulators') });
+    const errors: string[] = [];
+    const error = console.error;
+    console.error = (line: string) => errors.push(line);
+    try {
+      await LocalStack.start({ outdir: env.outdir, stackName: 'CdkMlops', emulators: held });
+      writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ tableName: env.tableName, artifactsBucket: env.artifactsBucket, ledgerBucket: env.ledgerBucket, wormPrefix: 'ledger/' }));
+      // Act
+      const { code } = await cli('lineage', 'verify', '--local-dir', dir);
+      // Assess
+      expect(code).toBe(VERIFY_EXIT.unreadable);
+      expect(errors).toEqual([expect.stringMatching(/^cdk-mlops: the local state in .*emulators is in use by another process \(is `npm start` still running\?\)/)]);
+    } finally {
+      console.error = error;
+      await held.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,7 +1,8 @@
 import { DeleteCommand, PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sealRecord, buildRecord } from '../../lambdas/core/lineage';
+import { sealRecord, buildRecord, nextLink, sha256Hex, type ChainLink } from '../../lambdas/core/lineage';
+import { ArtifactStore } from '../../lambdas/shared/artifact-store';
 import { dynamoDocumentClient, s3Client } from '../../lambdas/shared/clients';
 import { LedgerStore } from '../../lambdas/shared/ledger-store';
 import { startLocal, type LocalEnvironment } from '../helpers/local';
@@ -150,4 +151,22 @@ describe('LedgerStore on dynalite + s3rver (tables and buckets from the synthesi
       expect((await fresh.verify('endpoint/worm')).problems).toEqual([expect.objectContaining({ code: 'worm-mismatch', seq: 1 })]);
     });
   });
+
+  it('lists past 1,000 objects on s3rver (paged by StartAfter): a chain of 1,001 WORM links is read whole', async () => {
+    // Prepare: the WORM copies of 1,001 links of a chain the table does not have (written straight to the bucket)
+    const chain = 'endpoint/long';
+    let link: ChainLink | undefined;
+    const links = Array.from({ length: 1001 }, (_, i) => {
+      link = nextLink(chain, link, `inc-long-${i + 1}`, sha256Hex(String(i + 1)));
+      return { key: `ledger/chains/${encodeURIComponent(chain)}/${String(i + 1).padStart(12, '0')}.json`, body: JSON.stringify(link) };
+    });
+    for (let i = 0; i < links.length; i += 50) await Promise.all(links.slice(i, i + 50).map((l) => env.s3.send(new PutObjectCommand({ Bucket: env.ledgerBucket, Key: l.key, Body: l.body }))));
+    // Act
+    const report = await env.ledger().verify(chain);
+    const listed: string[] = [];
+    for await (const key of new ArtifactStore(env.s3, env.ledgerBucket).list(`ledger/chains/${encodeURIComponent(chain)}/`)) listed.push(key);
+    // Assess: every link found (each missing from the table), none lost at the page boundary
+    expect(listed).toHaveLength(1001);
+    expect(report.problems.filter((p) => p.code === 'missing-link')).toHaveLength(1001);
+  }, 120_000);
 });
