@@ -134,6 +134,8 @@ export function jsonLinesSchema(head: Buffer, headIsWholeFile: boolean): SchemaF
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new UnreadableDatasetError(`line ${i + 1}: expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
     }
+    const deep = tooDeepField(value as Record<string, unknown>);
+    if (deep !== undefined) throw new UnreadableDatasetError(`line ${i + 1}, field '${deep}': the value nests deeper than ${MAX_JSON_DEPTH} levels`);
     for (const [key, v] of Object.entries(value)) {
       const set = types.get(key) ?? new Set<string>();
       set.add(v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -161,4 +163,46 @@ export function parquetSchemaFingerprint(metadata: FileMetaData): SchemaFingerpr
   };
   visit(parquetSchema(metadata));
   return fingerprintOf('parquet', columns, { numRows: Number(metadata.num_rows), source: 'Parquet footer' });
+}
+
+/**
+ * How deep a JSON Lines value may nest (objects and arrays inside a record's field). Deeper
+ * values are refused, naming the line and the field: past a few thousand levels V8's
+ * JSON.stringify, and so the profilers, exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The first field of a record whose value nests deeper than MAX_JSON_DEPTH (undefined: none). Iterative: no recursion. */
+export function tooDeepField(record: Readonly<Record<string, unknown>>): string | undefined {
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null || typeof value !== 'object') continue;
+    const stack: [unknown, number][] = [[value, 1]];
+    while (stack.length > 0) {
+      const [v, depth] = stack.pop()!;
+      if (depth > MAX_JSON_DEPTH) return key;
+      for (const child of Array.isArray(v) ? v : Object.values(v as object)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/** Magic numbers of binary formats a text upload must not be. */
+const BINARY_MAGIC: readonly { readonly name: string; readonly bytes: readonly number[] }[] = [
+  { name: 'Parquet (it starts with PAR1)', bytes: [0x50, 0x41, 0x52, 0x31] },
+  { name: 'gzip (it starts with 1f 8b)', bytes: [0x1f, 0x8b] },
+  { name: 'a ZIP archive (it starts with PK 03 04)', bytes: [0x50, 0x4b, 0x03, 0x04] },
+];
+
+/**
+ * What the first bytes of a file say against the format its name or Content-Type declared,
+ * or undefined when they agree: a text format must not start like a binary format nor hold a
+ * NUL byte; Parquet must start with its magic.
+ */
+export function contentProblem(format: DatasetFormat, head: Uint8Array): string | undefined {
+  const startsWith = (bytes: readonly number[]) => bytes.every((b, i) => head[i] === b);
+  if (format === 'parquet') return head.length > 0 && !startsWith(BINARY_MAGIC[0]!.bytes) ? 'content is not Parquet: it does not start with the PAR1 magic' : undefined;
+  const binary = BINARY_MAGIC.find((m) => startsWith(m.bytes));
+  if (binary) return `content is ${binary.name}, not ${format} as its name or Content-Type says`;
+  const nul = head.indexOf(0);
+  return nul >= 0 ? `a NUL byte at byte ${nul}: binary content, not ${format} text` : undefined;
 }

@@ -1,5 +1,6 @@
 import type { ColumnContract, DatasetContract } from './constraints';
 import { CdkMlopsError } from './errors';
+import { parseDecimal } from './numbers';
 import type { ModelSignature } from './model-signature';
 
 /*
@@ -201,9 +202,13 @@ function encoderFor(column: string, categories: Readonly<Record<string, number>>
     if (raw === undefined || raw === null || raw === '') return missing;
     let value: number;
     if (typeof raw === 'number') value = raw;
-    else if (typeof raw === 'string' && raw.trim() !== '') value = Number(raw);
-    else return `expected a number, got ${describe(raw)}`;
-    if (!Number.isFinite(value)) return `${JSON.stringify(raw)} is not a finite number`;
+    else if (typeof raw === 'string' && raw.trim() !== '') {
+      // decimal literals only: Number() would also take "0x0C", "0b1100", "0o14" as 12
+      value = parseDecimal(raw);
+      if (Number.isNaN(value)) return /^\s*[+-]?(infinity|nan)\s*$/i.test(raw) ? `${JSON.stringify(raw)} is not a finite number` : `${JSON.stringify(raw)} is not a decimal number`;
+    } else return `expected a number, got ${describe(raw)}`;
+    // a JSON number beyond a double's range (1e309) arrives as Infinity: say so, not "null"
+    if (!Number.isFinite(value)) return typeof raw === 'number' ? `${raw} is not a finite number (a number beyond ±1.8e308, such as 1e309, overflows)` : `${JSON.stringify(raw)} is not a finite number`;
     if (integer && !Number.isInteger(value)) return `${value} is not a whole number (the contract's type for '${column}' is integer)`;
     if (min !== undefined && value < min) return `${value} is below the contract's min ${min}`;
     if (max !== undefined && value > max) return `${value} is above the contract's max ${max}`;

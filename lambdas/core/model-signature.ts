@@ -1,4 +1,5 @@
 import { DatasetParseError, ModelError } from './errors';
+import { parseDecimal } from './numbers';
 
 /*
  * How a model's inputs and outputs map to dataset columns: the contract between
@@ -88,7 +89,7 @@ export class FeatureEncoder {
         if (!Object.hasOwn(table, key)) throw new DatasetParseError({ file: this.file, row, column }, `model feature: ${raw === undefined || raw === null || raw === '' ? 'missing value' : `'${key}' is not one of the signature's categories (${Object.keys(table).join(', ')})`}`);
         value = table[key]!;
       } else {
-        value = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? Number(raw) : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+        value = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? Number(raw) : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' ? parseDecimal(raw) : Number.NaN;
         if (!Number.isFinite(value)) throw new DatasetParseError({ file: this.file, row, column }, `model feature: ${raw === undefined || raw === null || raw === '' ? 'missing value' : `${typeof raw === 'string' ? JSON.stringify(raw) : text(raw)} is not a finite number`}`);
       }
       into[base + j] = value;

@@ -34,7 +34,9 @@ export function evaluateValidation(profile: DatasetProfile, config: ValidationCo
   const summary = profile.summary();
   const violations = config.contract ? checkContract(config.contract, profile) : [];
   const drift = config.baseline ? compareProfiles(config.baseline, profile, { thresholds: config.driftThresholds, columnThresholds: config.columnDriftThresholds }) : null;
-  const reasons = [...violations.map((v) => v.message), ...(drift?.columns.flatMap((c) => (c.drifted ? c.reasons : [])) ?? [])];
+  // a dataset with no records fails whatever else is configured (a header-only CSV, blank JSON Lines)
+  const empty = summary.rows === 0 ? [`no data rows: the file has ${profile.format === 'csv' || profile.format === 'tsv' ? 'a header and no records' : 'no records'}`] : [];
+  const reasons = [...empty, ...violations.map((v) => v.message), ...(drift?.columns.flatMap((c) => (c.drifted ? c.reasons : [])) ?? [])];
   const metrics: Record<string, number | null> = {
     rows: summary.rows,
     columns: Object.keys(summary.columns).length,

@@ -1,6 +1,6 @@
 import { parquetMetadataAsync, type AsyncBuffer } from 'hyparquet';
 import { digestStream } from '../core/digest';
-import { delimitedSchema, detectFormat, isTextFormat, jsonLinesSchema, parquetSchemaFingerprint, SUPPORTED_FORMATS, type SchemaFingerprint } from '../core/dataset-format';
+import { contentProblem, delimitedSchema, detectFormat, isTextFormat, jsonLinesSchema, parquetSchemaFingerprint, SUPPORTED_FORMATS, type SchemaFingerprint } from '../core/dataset-format';
 import { UnreadableDatasetError } from '../core/errors';
 import { deterministicId, type DatasetVersionData, type LedgerRecord, type RecordDraft } from '../core/lineage';
 import type { ObjectCreated } from './event';
@@ -100,6 +100,8 @@ async function describe(ref: ObjectCreated, objects: ObjectReader, base: Base, p
   if (placementProblem) return reject(placementProblem);
   if (format === null) return reject(`unsupported format: '${ref.key}' is none of ${SUPPORTED_FORMATS.join(', ')} (by extension or Content-Type)`);
   if (digest.size === 0) return reject('empty file');
+  const sniffed = contentProblem(format, digest.head);
+  if (sniffed) return reject(sniffed);
   if (digest.utf8 && !digest.utf8.valid) return reject(`not valid UTF-8 at byte ${digest.utf8.offset}: ${digest.utf8.reason}`);
 
   let schema: SchemaFingerprint;

@@ -55,7 +55,7 @@ describe('npm start', () => {
     const v1 = /model-package\/cdk-mlops-cps-wages\/1/.test(stdout) ? /registered model (mv-\w+) as [^ ]+\/1 /.exec(stdout)![1]! : '';
     // the endpoint over HTTP: the bundled handler on Lambda version 2 (the release), real predictions and field-level 400s
     expect(stdout).toMatch(/endpoint http:\/\/127\.0\.0\.1:\d+\/ POST 5 CPS rows -> 200 \(model mv-\w+, Lambda version 2\): predictions (0\.\d{3}, ){4}0\.\d{3}$/m);
-    expect(stdout).toMatch(/POST a bad request .* -> 400 .*: rows\[0\]\.education: "twelve" is not a finite number; rows\[1\]\.education: 45 is above the contract's max 30$/m);
+    expect(stdout).toMatch(/POST a bad request .* -> 400 .*: rows\[0\]\.education: "twelve" is not a decimal number; rows\[1\]\.education: 45 is above the contract's max 30$/m);
     // traffic like the training data: no drift; the world changes: drift, the template's alarm, its rule, the starter
     expect(stdout).toMatch(/drift monitor \(traffic like the training data\): \d+ captured rows of mv-\w+ .*→ no drift$/m);
     expect(stdout).toMatch(/drift monitor \(drifted traffic\): .*education PSI \d\.\d{3}, JS \d\.\d{3}.*→ DRIFT/);

@@ -88,7 +88,7 @@ describe('OnnxEndpoint handler logic', () => {
   it.each([
     ['not JSON', 400, 'body', 'rows: 1', /^not JSON/],
     ['wrong shape', 400, 'rows', { rows: { education: 1 } }, /^expected a list of row objects/],
-    ['wrong type', 400, 'rows[0].education', { rows: [{ education: 'twelve', experience: 1, gender: 'male' }] }, /"twelve" is not a finite number/],
+    ['wrong type', 400, 'rows[0].education', { rows: [{ education: 'twelve', experience: 1, gender: 'male' }] }, /"twelve" is not a decimal number/],
     ['NaN', 400, 'rows[0].education', { rows: [{ education: 'NaN', experience: 1, gender: 'male' }] }, /"NaN" is not a finite number/],
     ['missing feature', 400, 'rows[0].experience', { rows: [{ education: 12, gender: 'male' }] }, /^missing value$/],
     ['outside the contract', 400, 'rows[0].experience', { rows: [{ education: 12, experience: -3, gender: 'male' }] }, /below the contract's min 0/],

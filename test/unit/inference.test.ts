@@ -27,6 +27,11 @@ describe('parseInferenceRequest', () => {
     expect(r.records()).toEqual([{ education: 12, gender: 'female' }, { education: '16', gender: 'male' }]);
   });
 
+  it('reads numeric text as decimal literals in all their forms', () => {
+    const r = parseInferenceRequest(JSON.stringify({ rows: ['12', ' 12 ', '1.2e1', '+12.', '.5e1'].map((education) => ({ education, gender: 'male' })) }), SIGNATURE, LIMITS);
+    expect(Array.from(r.features).filter((_, i) => i % 2 === 0)).toEqual([12, 12, 12, 12, 5]);
+  });
+
   it('takes columnar batches too, with the same layout', () => {
     const r = parseInferenceRequest(JSON.stringify({ columns: { education: [12, 16], gender: ['female', 'male'] } }), SIGNATURE, LIMITS);
     expect(Array.from(r.features)).toEqual([12, 1, 16, 0]);
@@ -43,15 +48,20 @@ describe('parseInferenceRequest', () => {
     ['a row that is not an object', '{"rows": [{"education": 1, "gender": "male"}, 7]}', 400, [{ field: 'rows[1]', message: 'expected an object of column values, got number 7' }]],
     ['a missing feature', '{"rows": [{"education": 12}]}', 400, [{ field: 'rows[0].gender', message: 'missing value' }]],
     ['null for a number', '{"rows": [{"education": null, "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: 'missing value' }]],
-    ['wrong type: text', '{"rows": [{"education": "twelve", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"twelve" is not a finite number' }]],
+    ['wrong type: text', '{"rows": [{"education": "twelve", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"twelve" is not a decimal number' }]],
+    ['hexadecimal text (Number() reads 12)', '{"rows": [{"education": "0x0C", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"0x0C" is not a decimal number' }]],
+    ['binary text', '{"rows": [{"education": "0b1100", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"0b1100" is not a decimal number' }]],
+    ['octal text', '{"rows": [{"education": "0o14", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"0o14" is not a decimal number' }]],
+    ['"Infinity" as text', '{"rows": [{"education": "-Infinity", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"-Infinity" is not a finite number' }]],
     ['wrong type: boolean', '{"rows": [{"education": true, "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: 'expected a number, got boolean true' }]],
     ['wrong type: a list', '{"rows": [{"education": [12], "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: 'expected a number, got a list' }]],
     ['"NaN" as text', '{"rows": [{"education": "NaN", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"NaN" is not a finite number' }]],
-    ['an overflowing number', '{"rows": [{"education": 1e999, "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: 'null is not a finite number' }]],
+    ['an overflowing number', '{"rows": [{"education": 1e309, "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: 'Infinity is not a finite number (a number beyond ±1.8e308, such as 1e309, overflows)' }]],
+    ['an overflowing decimal text', '{"rows": [{"education": "1e309", "gender": "male"}]}', 400, [{ field: 'rows[0].education', message: '"1e309" is not a finite number' }]],
     ['an unknown category', '{"rows": [{"education": 12, "gender": "x"}]}', 400, [{ field: 'rows[0].gender', message: '"x" is not one of the model\'s categories (female, male)' }]],
     ['columns of different lengths', '{"columns": {"education": [1, 2], "gender": ["male"]}}', 400, [{ field: 'columns.gender', message: "1 values, but 'education' has 2: every column needs one value per row" }]],
     ['a missing column', '{"columns": {"education": [1]}}', 400, [{ field: 'columns.gender', message: 'missing: the model needs this feature' }]],
-    ['a bad value in a column', '{"columns": {"education": [1, "x"], "gender": ["male", "male"]}}', 400, [{ field: 'columns.education[1]', message: '"x" is not a finite number' }]],
+    ['a bad value in a column', '{"columns": {"education": [1, "x"], "gender": ["male", "male"]}}', 400, [{ field: 'columns.education[1]', message: '"x" is not a decimal number' }]],
   ])('%s -> %i with a message naming the field', (_case, body, status, errors) => {
     const err = errorOf(body);
     expect(err.statusCode).toBe(status);
@@ -84,9 +94,9 @@ describe('parseInferenceRequest', () => {
     const rows = Array.from({ length: 30 }, () => ({ education: 'x', gender: 'male' }));
     const err = errorOf(JSON.stringify({ rows }));
     expect(err.errors).toHaveLength(21);
-    expect(err.errors[19]).toEqual({ field: 'rows[19].education', message: '"x" is not a finite number' });
+    expect(err.errors[19]).toEqual({ field: 'rows[19].education', message: '"x" is not a decimal number' });
     expect(err.errors[20]).toEqual({ field: 'body', message: 'and 10 more invalid values' });
-    expect(err.message).toMatch(/^rows\[0\]\.education: "x" is not a finite number; rows\[1\]/);
+    expect(err.message).toMatch(/^rows\[0\]\.education: "x" is not a decimal number; rows\[1\]/);
   });
 });
 

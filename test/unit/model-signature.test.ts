@@ -43,6 +43,7 @@ describe('FeatureEncoder', () => {
     [{ age: 'NaN', gender: 'male', union: 0 }, `s3://b/data.csv, row 7, column 'age': model feature: "NaN" is not a finite number`],
     [{ age: Number.POSITIVE_INFINITY, gender: 'male', union: 0 }, "s3://b/data.csv, row 7, column 'age': model feature: Infinity is not a finite number"],
     [{ age: '4 2', gender: 'male', union: 0 }, `s3://b/data.csv, row 7, column 'age': model feature: "4 2" is not a finite number`],
+    [{ age: '0x0C', gender: 'male', union: 0 }, `s3://b/data.csv, row 7, column 'age': model feature: "0x0C" is not a finite number`],
     [{ age: 40, gender: 'other', union: 0 }, "s3://b/data.csv, row 7, column 'gender': model feature: 'other' is not one of the signature's categories (female, male)"],
     [{ age: 40, gender: '', union: 0 }, "s3://b/data.csv, row 7, column 'gender': model feature: missing value"],
   ])('names file, row and column of a value a model cannot take: %#', (record, message) => {

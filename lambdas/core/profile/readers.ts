@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hyparquet';
 import Papa from 'papaparse';
-import { headerProblem } from '../dataset-format';
+import { headerProblem, MAX_JSON_DEPTH, tooDeepField } from '../dataset-format';
 import { DatasetParseError } from '../errors';
 import { Utf8StreamValidator } from '../utf8';
 import { DatasetProfile, type ProfileOptions } from './dataset-profile';
@@ -18,14 +18,18 @@ export interface ReadOptions extends ProfileOptions {
   readonly file: string;
 }
 
-/** UTF-8 text chunks from bytes; invalid UTF-8 stops with the byte offset. */
+/** UTF-8 text chunks from bytes; invalid UTF-8, or a NUL byte (binary content, not text), stops with the byte offset. */
 async function* utf8Text(source: AsyncIterable<Uint8Array>, file: string): AsyncGenerator<string> {
   const validator = new Utf8StreamValidator();
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let offset = 0;
   for await (const chunk of source) {
     validator.push(chunk);
     const bad = validator.failed;
     if (bad) throw new DatasetParseError({ file, byteOffset: bad.offset }, `not valid UTF-8 (${bad.reason})`);
+    const nul = chunk.indexOf(0);
+    if (nul >= 0) throw new DatasetParseError({ file, byteOffset: offset + nul }, 'a NUL byte: binary content, not text');
+    offset += chunk.length;
     const text = decoder.decode(chunk, { stream: true });
     if (text) yield text;
   }
@@ -127,6 +131,8 @@ export function parseJsonLine(text: string, file: string, line: number): Record<
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DatasetParseError({ file, row: line }, `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   }
+  const deep = tooDeepField(value as Record<string, unknown>);
+  if (deep !== undefined) throw new DatasetParseError({ file, row: line, column: deep }, `the value nests deeper than ${MAX_JSON_DEPTH} levels`);
   return value as Record<string, unknown>;
 }
 
