@@ -226,28 +226,29 @@ export class LedgerStore {
   /** Verifies every chain, including chains only the WORM bucket still knows (a delete marker included). */
   async verifyAll(): Promise<VerifyReport[]> {
     const worm = await this.listWorm(this.prefix);
-    const wormChains = [...worm.keys.keys()].flatMap((key) => {
-      const m = /^chains\/([^/]+)\/\d+\.json$/.exec(key.slice(this.prefix.length));
-      return m ? [decodeURIComponent(m[1]!)] : [];
-    });
-    const chains = [...new Set([...(await this.chains()), ...wormChains])].sort();
+    const wormChains = worm.byChain(this.prefix);
+    const chains = [...new Set([...(await this.chains()), ...wormChains.keys()])].sort();
+    const none = new WormListing(new Map(), worm.versioned);
     const reports: VerifyReport[] = [];
-    for (let i = 0; i < chains.length; i += READ_CONCURRENCY) reports.push(...(await Promise.all(chains.slice(i, i + READ_CONCURRENCY).map((c) => this.verifyWith(c, worm)))));
+    for (let i = 0; i < chains.length; i += READ_CONCURRENCY) {
+      reports.push(...(await Promise.all(chains.slice(i, i + READ_CONCURRENCY).map((c) => this.verifyWith(c, { links: wormChains.get(c) ?? none, records: worm })))));
+    }
     return reports;
   }
 
-  private async verifyWith(chain: string, listing?: WormListing): Promise<VerifyReport> {
+  /** One chain, with the WORM listing already made (verifyAll: one listing of the whole prefix) or listed here. */
+  private async verifyWith(chain: string, listing?: { links: WormListing; records: WormListing }): Promise<VerifyReport> {
     const chainPrefix = `${this.prefix}chains/${encodeURIComponent(chain)}/`;
     const [links, chainRecords, linkCopies] = await Promise.all([
       this.links(chain),
       this.queryAll<RecordItem>({ IndexName: LEDGER_INDEX_BY_CHAIN, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': `CHAINREC#${chain}` } }),
-      listing ? Promise.resolve(listing.under(chainPrefix)) : this.listWorm(chainPrefix),
+      listing ? Promise.resolve(listing.links) : this.listWorm(chainPrefix),
     ]);
     const ids = [...new Set(links.map((l) => l.recordId))];
     const recordKey = (id: string) => `${this.prefix}records/${id}.json`;
     const [records, recordCopies] = await Promise.all([
       this.batchGet(ids),
-      listing ? Promise.resolve(listing.only(ids.map(recordKey))) : this.listWormKeys(ids.map(recordKey)),
+      listing ? Promise.resolve(listing.records.only(ids.map(recordKey))) : this.listWormKeys(ids.map(recordKey)),
     ]);
     const wormLinks = new Map<number, ChainLink>();
     for (const [key, body] of await this.readFirstVersions(linkCopies, [...linkCopies.keys.keys()].filter((k) => /^\d+\.json$/.test(k.slice(chainPrefix.length))))) {
@@ -447,13 +448,22 @@ class WormListing {
     readonly versioned: boolean,
   ) {}
 
-  under(prefix: string): WormListing {
-    return new WormListing(new Map([...this.keys].filter(([k]) => k.startsWith(prefix))), this.versioned);
-  }
 
   only(keys: readonly string[]): WormListing {
-    const wanted = new Set(keys);
-    return new WormListing(new Map([...this.keys].filter(([k]) => wanted.has(k))), this.versioned);
+    return new WormListing(new Map(keys.flatMap((k) => (this.keys.has(k) ? [[k, this.keys.get(k)!] as const] : []))), this.versioned);
+  }
+
+  /** The listing split by chain (`<prefix>chains/<chain>/…`), in one pass over the keys. */
+  byChain(prefix: string): Map<string, WormListing> {
+    const groups = new Map<string, Map<string, WormKey>>();
+    for (const [key, k] of this.keys) {
+      const m = /^chains\/([^/]+)\/\d+\.json$/.exec(key.slice(prefix.length));
+      if (!key.startsWith(prefix) || !m) continue;
+      const chain = decodeURIComponent(m[1]!);
+      if (!groups.has(chain)) groups.set(chain, new Map());
+      groups.get(chain)!.set(key, k);
+    }
+    return new Map([...groups].map(([chain, keys]) => [chain, new WormListing(keys, this.versioned)]));
   }
 
   static merge(listings: readonly WormListing[]): WormListing {
