@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -90,6 +90,9 @@ export interface DataLakeProps {
  * a rotating customer-managed key, private, TLS-only, access-logged and retained;
  * the data bucket sends EventBridge notifications so uploads start ingestion.
  */
+/** What CloudWatch Logs needs of a key to encrypt log groups (its documented key policy, actions spelled out). */
+export const LOGS_KEY_POLICY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey'] as const;
+
 export class DataLake extends Construct {
   /** The KMS key that encrypts both buckets. */
   readonly encryptionKey: kms.IKey;
@@ -120,13 +123,13 @@ export class DataLake extends Construct {
     this.dataPrefix = props.dataPrefix ?? DEFAULT_DATA_PREFIX;
     this.objectLockRetention = props.objectLockRetention ?? DEFAULT_OBJECT_LOCK_RETENTION;
 
-    this.encryptionKey =
-      props.encryptionKey ??
-      new kms.Key(this, 'Key', {
-        description: `cdk-mlops data lake key (${this.node.path})`,
-        enableKeyRotation: true,
-        removalPolicy,
-      });
+    this.encryptionKey = props.encryptionKey ?? this.createKey(removalPolicy);
+    if (props.encryptionKey) {
+      Annotations.of(this).addWarningV2(
+        'cdk-mlops:DataLake.byoKeyLogs',
+        `encryptionKey is brought by you: the kit's log groups are encrypted with it, so its key policy must let the CloudWatch Logs service principal (logs.<region>.amazonaws.com) use it for log groups of this account (see LOGS_KEY_POLICY_ACTIONS in lib/data-lake.ts).`,
+      );
+    }
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createAccessLogsBucket(props.accessLogsRetention ?? DEFAULT_ACCESS_LOG_RETENTION, removalPolicy);
 
@@ -169,6 +172,25 @@ export class DataLake extends Construct {
       // no expiry of any version: a ledger copy is written once and kept; a second version is evidence
       lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
+  }
+
+  /**
+   * The lake's key, and CloudWatch Logs allowed to use it for this account's log groups: the kit's
+   * functions and state machines log what they read (the state machines every input and output).
+   */
+  private createKey(removalPolicy: RemovalPolicy): kms.Key {
+    const key = new kms.Key(this, 'Key', { description: `cdk-mlops data lake key (${this.node.path})`, enableKeyRotation: true, removalPolicy });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsEncryptsLogGroupsOfThisAccount',
+        principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+        actions: [...LOGS_KEY_POLICY_ACTIONS],
+        // '*' in a key policy means this key
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
+      }),
+    );
+    return key;
   }
 
   /** Read objects (and their versions) under `keyPattern` in the data bucket, and decrypt them. */

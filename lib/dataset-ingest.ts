@@ -1,6 +1,9 @@
 import { Duration, Names, Size, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -33,6 +36,11 @@ export interface DatasetIngestProps {
   readonly metricsNamespace?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where the dead-letter alarm notifies (subscribe an operator's e-mail or pager to it).
+   * @default - a new SNS topic, TLS-only, encrypted with the data lake's key
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -46,8 +54,10 @@ export class DatasetIngest extends Construct {
   readonly function: lambda.IFunction;
   readonly rule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
-  /** In ALARM when any event is in the dead-letter queue. */
+  /** In ALARM when any event is in the dead-letter queue; it notifies `alarmTopic`. */
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** The topic the dead-letter alarm notifies. */
+  readonly alarmTopic: sns.ITopic;
   readonly metricsNamespace: string;
   /** Value of the `service` dimension of the ingest metrics. */
   readonly serviceName: string;
@@ -72,6 +82,7 @@ export class DatasetIngest extends Construct {
     });
 
     const fn = new SecureFunction(this, 'Function', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'ingest',
       description: 'cdk-mlops: records each uploaded dataset file as a DatasetVersion in the lineage ledger',
       memorySize: memory,
@@ -110,6 +121,16 @@ export class DatasetIngest extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.dataLake);
+    this.deadLetterAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+  }
+
+  /** A TLS-only topic encrypted with the lake's key, which CloudWatch alarms may publish to. */
+  private createAlarmTopic(dataLake: DataLake): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: dataLake.encryptionKey, enforceSSL: true, displayName: 'cdk-mlops dataset ingest alarms' });
+    // an alarm publishing to an encrypted topic needs the key (CloudWatch's service principal)
+    dataLake.encryptionKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+    return topic;
   }
 
   /** Dataset versions accepted. Statistic: Sum; period: 5 minutes. */

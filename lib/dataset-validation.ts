@@ -56,7 +56,7 @@ export class DatasetValidation extends Construct {
       maxShards: props.maxShards,
     });
     this.definition = new ValidateDataset(this, 'Definition', { validationGate: props.validationGate, profileShards: this.profileShards, maxConcurrency: props.maxConcurrency });
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, encryptionKey: props.dataLake.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     this.stateMachine = new sfn.StateMachine(this, 'Resource', {
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition),
       stateMachineType: sfn.StateMachineType.STANDARD,

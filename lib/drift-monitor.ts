@@ -131,6 +131,7 @@ export class DriftMonitor extends Construct {
     const capturePrefix = captures.prefix;
     if (!Token.isUnresolved(capturePrefix) && !capturePrefix.endsWith('/')) throw new Error(`DriftMonitor: the captures prefix of endpoint '${this.endpointName}' must end in '/' (got '${capturePrefix}').`);
     const fn = new SecureFunction(this, 'Function', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'drift-monitor',
       description: `cdk-mlops drift monitor of endpoint ${this.endpointName}: captured traffic vs the serving model's training data`,
       memorySize: props.memorySize ?? Size.gibibytes(1),

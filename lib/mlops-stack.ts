@@ -202,6 +202,7 @@ export class MlopsStack extends Stack {
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
     new CfnOutput(this, 'LedgerBucketName', { value: this.ledger.wormBucket.bucketName, description: "The ledger's WORM copies (the authority `cdk-mlops lineage verify` checks the table against)" });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
+    new CfnOutput(this, 'IngestAlarmTopicArn', { value: this.ingest.alarmTopic.topicArn, description: 'Subscribe to be told when uploads could not be ingested (the dead-letter alarm)' });
     new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
     new CfnOutput(this, 'DatasetValidationStateMachineArn', { value: this.datasetValidation.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." }' });
     if (this.biasGate) new CfnOutput(this, 'BiasGateFunctionName', { value: this.biasGate.function.functionName });

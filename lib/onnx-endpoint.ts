@@ -185,6 +185,7 @@ export class OnnxEndpoint extends Construct {
     const capturePrefix = `captures/${this.endpointName}/`;
     if (Token.isUnresolved(captureSampleRate) || captureSampleRate > 0) this.captures = { prefix: capturePrefix, format: 'cdk-mlops' };
     const fn = new SecureFunction(this, 'Function', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'onnx-endpoint',
       description: `cdk-mlops endpoint ${this.endpointName}: ONNX model inference (onnxruntime-node)`,
       sourceMaps: false, // about 20 ms of every cold start
@@ -270,6 +271,7 @@ export class OnnxEndpoint extends Construct {
 
     // The deployer: publishes a version per model and starts/reads CodeDeploy deployments.
     const deployer = new SecureFunction(this, 'Deployer', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'endpoint-deployer',
       description: `cdk-mlops endpoint ${this.endpointName}: releases models through CodeDeploy and rolls back`,
       memorySize: Size.mebibytes(512),
@@ -326,7 +328,7 @@ export class OnnxEndpoint extends Construct {
       });
     }
 
-    this.releaseStateMachine = createReleaseStateMachine(this, { deployer: this.deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval, logRetention: props.logRetention });
+    this.releaseStateMachine = createReleaseStateMachine(this, { deployer: this.deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval, logRetention: props.logRetention, logsEncryptionKey: props.dataLake.encryptionKey });
   }
 
   /** Lets `grantee` call the endpoint (the Function URL, or the live alias directly). */

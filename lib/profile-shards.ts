@@ -70,6 +70,7 @@ export class ProfileShards extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const fn = new SecureFunction(this, 'Function', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'profile-shards',
       description: 'cdk-mlops: plans, profiles and merges the shards of a big dataset version',
       memorySize: props.memorySize ?? Size.gibibytes(2),

@@ -280,7 +280,7 @@ export class SageMakerEndpoint extends Construct {
     if (props.ledger) {
       const deployer = this.createDeployer(props, props.ledger, guardrails, stack);
       this.deployer = deployer;
-      this.releaseStateMachine = createReleaseStateMachine(this, { deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval ?? Duration.minutes(1), logRetention: props.logRetention });
+      this.releaseStateMachine = createReleaseStateMachine(this, { deployer, endpointName: this.endpointName, pollInterval: props.releasePollInterval ?? Duration.minutes(1), logRetention: props.logRetention, logsEncryptionKey: props.dataLake.encryptionKey });
     }
 
     if (a && !serverless) {
@@ -299,6 +299,7 @@ export class SageMakerEndpoint extends Construct {
   /** The deployer: new SageMaker models and endpoint configs named `<endpoint>-<model version>`, UpdateEndpoint with the guardrails. */
   private createDeployer(props: SageMakerEndpointProps, ledger: LineageLedger, guardrails: Record<string, unknown>, stack: Stack): lambda.IFunction {
     const fn = new SecureFunction(this, 'Deployer', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'endpoint-deployer',
       description: `cdk-mlops endpoint ${this.endpointName}: releases models to the SageMaker endpoint and rolls back`,
       memorySize: Size.mebibytes(512),

@@ -280,6 +280,7 @@ export class TrainingPipeline extends Construct {
       ...(props.endpoint ? { endpoint: props.endpoint.endpointName } : {}),
     };
     const steps = new SecureFunction(this, 'Steps', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'pipeline-steps',
       description: `cdk-mlops ${this.pipelineName}: prepares data, records models, evaluates and records deployments`,
       memorySize: Size.gibibytes(2),
@@ -351,7 +352,7 @@ export class TrainingPipeline extends Construct {
           },
         }),
     });
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, encryptionKey: props.dataLake.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     this.stateMachine = new sfn.StateMachine(this, 'Resource', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -472,6 +473,7 @@ export class TrainingPipeline extends Construct {
     const props = this.props;
     const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     const starter = new SecureFunction(this, 'Starter', {
+      logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'pipeline-starter',
       description: `cdk-mlops ${this.pipelineName}: starts training runs on uploads, drift alarms and image pushes (one per dataset version and image)`,
       memorySize: Size.mebibytes(256),

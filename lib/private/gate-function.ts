@@ -47,6 +47,7 @@ export function createGateFunction(gate: Construct, props: GateCommonProps & { e
   const metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
   const serviceName = Names.uniqueResourceName(gate, { maxLength: 64 });
   const fn = new SecureFunction(gate, 'Function', {
+    logsEncryptionKey: props.dataLake.encryptionKey,
     entry: props.entry,
     description: props.description,
     memorySize: props.memorySize ?? Size.gibibytes(2),

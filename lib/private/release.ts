@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -12,8 +13,9 @@ import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from './nag';
  * `{ "modelVersionId": "mv-..." }` in, ReleaseModel on the endpoint's
  * deployer, then Released or Rolled back (the reason as the cause).
  */
-export function createReleaseStateMachine(scope: Construct, props: { deployer: lambda.IFunction; endpointName: string; pollInterval?: Duration; logRetention?: logs.RetentionDays }): sfn.StateMachine {
-  const logGroup = new logs.LogGroup(scope, 'ReleaseLogs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, removalPolicy: RemovalPolicy.RETAIN });
+export function createReleaseStateMachine(scope: Construct, props: { deployer: lambda.IFunction; endpointName: string; pollInterval?: Duration; logRetention?: logs.RetentionDays; logsEncryptionKey: kms.IKey }): sfn.StateMachine {
+  // the execution log holds every input and output (includeExecutionData): encrypted with the data lake's key
+  const logGroup = new logs.LogGroup(scope, 'ReleaseLogs', { retention: props.logRetention ?? DEFAULT_LOG_RETENTION, encryptionKey: props.logsEncryptionKey, removalPolicy: RemovalPolicy.RETAIN });
   const failed = new sfn.Fail(scope, 'Rolled back', { errorPath: '$.releaseStatus.status', causePath: '$.releaseStatus.reason' });
   // an operator's release (the pipelines release through their own ReleaseModel)
   const release = new ReleaseModel(scope, 'Release', { deployer: props.deployer, pollInterval: props.pollInterval, reason: 'manual' });

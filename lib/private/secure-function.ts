@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { RemovalPolicy, Validations, type Duration, type Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -33,6 +34,8 @@ export interface SecureFunctionProps {
   readonly timeout: Duration;
   readonly environment: Record<string, string>;
   readonly logRetention?: logs.RetentionDays;
+  /** Encrypts the function's log group (the data lake's key: logs hold what the function reads). */
+  readonly logsEncryptionKey: kms.IKey;
   readonly deadLetterQueue?: sqs.IQueue;
   readonly reservedConcurrentExecutions?: number;
   /** /tmp size. @default 512 MiB (Lambda's) */
@@ -71,6 +74,7 @@ export class SecureFunction extends Construct {
     super(scope, id);
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
+      encryptionKey: props.logsEncryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.role = new iam.Role(this, 'Role', {

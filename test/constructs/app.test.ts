@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { App } from 'aws-cdk-lib';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { isWildcardOnlyAction } from '@cloud-copilot/iam-simulate';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -154,6 +154,31 @@ describe('reference app', () => {
         for (const action of [statement.Action].flat()) expect(named(reason, action), `${path}: ${action} is not named by the acknowledgement on ${where}: "${reason}"`).toBe(true);
       }
     }
+  });
+
+  it("encrypts every log group with the data lake's key, which CloudWatch Logs may use for this account's log groups only", () => {
+    const { stack } = buildApp({ context: APP_CONTEXT() });
+    const t = Template.fromStack(stack);
+    const keyId = stack.getLogicalId(stack.dataLake.encryptionKey.node.defaultChild as CfnElement);
+    const groups = Object.entries(t.findResources('AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThan(10); // each function's, and the three state machines' (which log every input and output)
+    for (const [id, g] of groups) expect(g.Properties.KmsKeyId, id).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'CloudWatchLogsEncryptsLogGroupsOfThisAccount', Effect: 'Allow', Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } }, Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } } }),
+        ]),
+      },
+    });
+  });
+
+  it('notifies a topic when uploads land in the ingest dead-letter queue', () => {
+    const { stack } = buildApp({ context: APP_CONTEXT() });
+    const t = Template.fromStack(stack);
+    const topicId = stack.getLogicalId(stack.ingest.alarmTopic.node.defaultChild as CfnElement);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('dead-letter queue'), AlarmActions: [{ Ref: topicId }] });
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasOutput('IngestAlarmTopicArn', {});
   });
 
   it.each([

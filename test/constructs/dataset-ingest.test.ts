@@ -1,5 +1,6 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { DataLake, DatasetIngest, LineageLedger } from '../../lib';
 import { testStack } from '../helpers/stacks';
@@ -78,5 +79,20 @@ describe('DatasetIngest', () => {
     [{ timeout: Duration.seconds(5) }, /'timeout' must be between 30 seconds and 15 minutes/],
   ])('rejects bad props: %o', (props, message) => {
     expect(() => ingest(props)).toThrow(message);
+  });
+
+  it('notifies the topic you bring from its dead-letter alarm, and creates none', () => {
+    // GIVEN
+    const stack = testStack();
+    const dataLake = new DataLake(stack, 'Lake');
+    const ledger = new LineageLedger(stack, 'Ledger', { wormBucket: dataLake.ledgerBucket });
+    const topic = new sns.Topic(stack, 'Pager');
+    // WHEN
+    const construct = new DatasetIngest(stack, 'Ingest', { dataLake, ledger, alarmTopic: topic });
+    // THEN
+    const t = Template.fromStack(stack);
+    expect(construct.alarmTopic).toBe(topic);
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }] });
   });
 });
