@@ -52,8 +52,8 @@ export class ArtifactStore {
       if (!(err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === 'PreconditionFailed'))) throw err;
     }
     const existing = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-    const bytes = await existing.Body!.transformToByteArray();
-    if (sha256Hex(bytes) !== sha256Hex(body)) throw new ArtifactConflictError(`${this.uri(key)} already holds other bytes (SHA-256 ${sha256Hex(bytes)}); nothing was overwritten`);
+    const found = sha256Hex(await existing.Body!.transformToByteArray());
+    if (found !== sha256Hex(body)) throw new ArtifactConflictError(`${this.uri(key)} already holds other bytes (SHA-256 ${found}); nothing was overwritten`);
     return { uri: this.uri(key), ...(existing.VersionId && existing.VersionId !== 'null' ? { versionId: existing.VersionId } : {}) };
   }
 

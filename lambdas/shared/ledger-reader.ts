@@ -1,6 +1,6 @@
 import type { LedgerRecord } from '../core/lineage';
 import { DynamoDbHttp } from './dynamodb-http';
-import { LEDGER_ENV, LEDGER_KEYS } from './ledger-schema';
+import { LEDGER_ENV, LEDGER_KEYS, WORM_KEYS } from './ledger-schema';
 import { requireEnv } from './env';
 import { ModelIntegrityError } from './model-artifacts';
 import { S3Http } from './s3-http';
@@ -45,11 +45,12 @@ export class LedgerReader {
 
   /** The record with this id, as its WORM copy has it (when the reader has the copies). */
   async get(id: string): Promise<LedgerRecord | undefined> {
-    const [item, copy] = await Promise.all([this.ddb.getItem(this.table, LEDGER_KEYS.record(id), true), this.worm ? this.worm.s3.getText(this.worm.bucket, `${this.worm.prefix ?? 'ledger/'}records/${id}.json`) : undefined]);
+    const copyKey = this.worm ? WORM_KEYS.record(this.worm.prefix ?? 'ledger/', id) : undefined;
+    const [item, copy] = await Promise.all([this.ddb.getItem(this.table, LEDGER_KEYS.record(id), true), this.worm && copyKey ? this.worm.s3.getText(this.worm.bucket, copyKey) : undefined]);
     if (!item) return undefined;
     const body = item.body as string;
     if (this.worm) {
-      const where = `s3://${this.worm.bucket}/${this.worm.prefix ?? 'ledger/'}records/${id}.json`;
+      const where = `s3://${this.worm.bucket}/${copyKey}`;
       if (copy === undefined) throw new LedgerIntegrityError(`ledger record ${id} has no WORM copy (${where}); refusing to trust it`);
       if (copy !== body) throw new LedgerIntegrityError(`ledger record ${id} in the table differs from its WORM copy (${where}): the table was rewritten; refusing to trust it`);
     }

@@ -6,7 +6,7 @@ import { LedgerContentionError } from '../core/errors';
 import { dynamoDocumentClient, s3Client } from './clients';
 import { requireEnv } from './env';
 import { listObjects } from './s3-objects';
-import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP, LEDGER_KEYS } from './ledger-schema';
+import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP, LEDGER_KEYS, LEDGER_SEQ_WIDTH, WORM_KEYS } from './ledger-schema';
 import {
   buildRecord,
   nextLink,
@@ -56,8 +56,7 @@ import {
 
 export { LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP };
 
-const SEQ_WIDTH = 12;
-const pad = (seq: number): string => String(seq).padStart(SEQ_WIDTH, '0');
+const pad = (seq: number): string => String(seq).padStart(LEDGER_SEQ_WIDTH, '0');
 
 export interface LedgerStoreOptions {
   readonly ddb: DynamoDBDocumentClient;
@@ -238,34 +237,33 @@ export class LedgerStore {
 
   /** One chain, with the WORM listing already made (verifyAll: one listing of the whole prefix) or listed here. */
   private async verifyWith(chain: string, listing?: { links: WormListing; records: WormListing }): Promise<VerifyReport> {
-    const chainPrefix = `${this.prefix}chains/${encodeURIComponent(chain)}/`;
+    const chainPrefix = WORM_KEYS.chain(this.prefix, chain);
     const [links, chainRecords, linkCopies] = await Promise.all([
       this.links(chain),
       this.queryAll<RecordItem>({ IndexName: LEDGER_INDEX_BY_CHAIN, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': `CHAINREC#${chain}` } }),
       listing ? Promise.resolve(listing.links) : this.listWorm(chainPrefix),
     ]);
     const ids = [...new Set(links.map((l) => l.recordId))];
-    const recordKey = (id: string) => `${this.prefix}records/${id}.json`;
+    const recordKey = (id: string) => WORM_KEYS.record(this.prefix, id);
     const [records, recordCopies] = await Promise.all([
       this.batchGet(ids),
       listing ? Promise.resolve(listing.records.only(ids.map(recordKey))) : this.listWormKeys(ids.map(recordKey)),
     ]);
     const wormLinks = new Map<number, ChainLink>();
-    for (const [key, body] of await this.readFirstVersions(linkCopies, [...linkCopies.keys.keys()].filter((k) => /^\d+\.json$/.test(k.slice(chainPrefix.length))))) {
-      const link = toLink(JSON.parse(body) as ChainLink);
-      wormLinks.set(Number(key.slice(chainPrefix.length, -'.json'.length)), link);
+    for (const [key, body] of await this.readFirstVersions(linkCopies, [...linkCopies.keys.keys()].filter((k) => WORM_KEYS.seqOf(chainPrefix, k) !== undefined))) {
+      wormLinks.set(WORM_KEYS.seqOf(chainPrefix, key)!, toLink(JSON.parse(body) as ChainLink));
     }
     const wormRecords = new Map<string, StoredRecord>();
     for (const [key, body] of await this.readFirstVersions(recordCopies, [...recordCopies.keys.keys()])) {
-      const id = key.slice(`${this.prefix}records/`.length, -'.json'.length);
+      const id = WORM_KEYS.recordIdOf(this.prefix, key)!;
       wormRecords.set(id, { id, body });
     }
     const wormHistory: WormKeyHistory[] = [];
     for (const copies of [linkCopies, recordCopies]) {
       for (const [key, k] of copies.keys) {
         if (k.versionIds.length <= 1 && k.deleteMarkers === 0) continue;
-        const seq = key.startsWith(chainPrefix) ? Number(key.slice(chainPrefix.length, -'.json'.length)) : undefined;
-        const recordId = seq === undefined ? key.slice(`${this.prefix}records/`.length, -'.json'.length) : wormLinks.get(seq)?.recordId;
+        const seq = WORM_KEYS.seqOf(chainPrefix, key);
+        const recordId = seq === undefined ? WORM_KEYS.recordIdOf(this.prefix, key) : wormLinks.get(seq)?.recordId;
         wormHistory.push({ key, versions: k.versionIds.length, deleteMarkers: k.deleteMarkers, ...(seq !== undefined ? { seq } : {}), ...(recordId ? { recordId } : {}) });
       }
     }
@@ -307,8 +305,8 @@ export class LedgerStore {
   private async writeCopies(item: RecordItem, link: ChainLink, record: LedgerRecord): Promise<void> {
     await Promise.all([
       ...record.parents.map((parent) => this.putIfAbsent({ pk: `CHILDREN#${parent}`, sk: record.id, kind: record.kind })),
-      this.putWorm(`${this.prefix}records/${item.id}.json`, item.body),
-      this.putWorm(`${this.prefix}chains/${encodeURIComponent(link.chain)}/${pad(link.seq)}.json`, JSON.stringify(link)),
+      this.putWorm(WORM_KEYS.record(this.prefix, item.id), item.body),
+      this.putWorm(WORM_KEYS.link(this.prefix, link.chain, link.seq), JSON.stringify(link)),
     ]);
   }
 
@@ -447,7 +445,6 @@ class WormListing {
     /** Whether versions and delete markers were listed (false: current objects only). */
     readonly versioned: boolean,
   ) {}
-
 
   only(keys: readonly string[]): WormListing {
     return new WormListing(new Map(keys.flatMap((k) => (this.keys.has(k) ? [[k, this.keys.get(k)!] as const] : []))), this.versioned);
