@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks } from 'cdk-nag';
 import { MlopsStack } from '../lib/mlops-stack';
 import { mlopsStackProps, readSettings } from '../lib/mlops-settings';
 
@@ -17,14 +17,14 @@ export function cdkJsonContext(): Record<string, unknown> {
 
 /**
  * The reference app: `npx cdk synth` / `npx cdk deploy`. Settings come from
- * cdk.json context (see lib/mlops-settings.ts); cdk-nag's AwsSolutions pack
- * checks the whole app on every synth.
+ * cdk.json context (see lib/mlops-settings.ts); cdk-nag's AwsSolutions, NIST
+ * 800-53 rev5 and Serverless packs check the whole app on every synth.
  */
 export function buildApp(props: AppProps = {}): { app: App; stack: MlopsStack } {
   const app = new App(props);
   const settings = readSettings(app.node);
   const stack = new MlopsStack(app, settings.stackName, mlopsStackProps(settings));
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app), new ServerlessChecks(app));
   return { app, stack };
 }
 

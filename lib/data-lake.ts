@@ -172,6 +172,9 @@ export class DataLake extends Construct {
       // no expiry of any version: a ledger copy is written once and kept; a second version is evidence
       lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
+    for (const bucket of [props.dataBucket ? undefined : this.dataBucket, this.artifactsBucket, this.ledgerBucket, props.accessLogsBucket ? undefined : this.accessLogsBucket]) {
+      if (bucket) Validations.of(bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: REPLICATION_REASON });
+    }
   }
 
   /**
@@ -271,12 +274,19 @@ export class DataLake extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: retention, noncurrentVersionExpiration: Duration.days(1) }],
     });
     Validations.of(bucket).acknowledge({
+      id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
+      reason: "S3 delivers server access logs only to a target bucket encrypted with SSE-S3 (AWS's server access logging documentation), so this bucket uses S3-managed keys; it holds request logs, no data.",
+    });
+    Validations.of(bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason: 'This is the server-access-log bucket itself; logging it into itself would loop, and into another bucket would only move the finding.',
     });
     return bucket;
   }
 }
+
+const REPLICATION_REASON =
+  "Cross-Region replication needs a destination bucket in another Region or account (with its own Object Lock and key), which this single-Region construct cannot create; versioning and Object Lock keep every version here. Add replication to your own bucket in the other Region (S3 replicates Object-Locked buckets and their retention).";
 
 function validateProps(props: DataLakeProps): void {
   if (props.dataBucket && props.objectLockRetention) {

@@ -1,9 +1,7 @@
 import { Duration, Names, Size, Token } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,7 +9,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
+import { createAlarmTopic, deadLetterAlarm } from './private/alarm-topic';
 import { serviceMetric } from './private/metrics';
+import { unreservedConcurrency } from './private/nag';
 import { SecureFunction } from './private/secure-function';
 
 export interface DatasetIngestProps {
@@ -41,6 +41,13 @@ export interface DatasetIngestProps {
    * @default - a new SNS topic, TLS-only, encrypted with the data lake's key
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * Caps how many uploads are ingested at once (reserved concurrency, taken
+   * from the account's pool). A burst beyond it waits in EventBridge's retries
+   * (up to 24 hours), then in the dead-letter queue: nothing is lost.
+   * @default - none (Lambda refuses a reservation that leaves under 100 unreserved)
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -89,6 +96,8 @@ export class DatasetIngest extends Construct {
       timeout,
       logRetention: props.logRetention,
       deadLetterQueue: this.deadLetterQueue,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      unreservedConcurrency: unreservedConcurrency('Invoked asynchronously by EventBridge, once per object created under the data prefix', 'DatasetIngestProps.reservedConcurrentExecutions'),
       environment: {
         DATA_PREFIX: props.dataLake.dataPrefix,
         POWERTOOLS_SERVICE_NAME: this.serviceName,
@@ -113,24 +122,8 @@ export class DatasetIngest extends Construct {
       targets: [new targets.LambdaFunction(fn.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Dataset uploads that could not be ingested after retries are waiting in the dead-letter queue.',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.dataLake);
-    this.deadLetterAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
-  }
-
-  /** A TLS-only topic encrypted with the lake's key, which CloudWatch alarms may publish to. */
-  private createAlarmTopic(dataLake: DataLake): sns.Topic {
-    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: dataLake.encryptionKey, enforceSSL: true, displayName: 'cdk-mlops dataset ingest alarms' });
-    // an alarm publishing to an encrypted topic needs the key (CloudWatch's service principal)
-    dataLake.encryptionKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
-    return topic;
+    this.alarmTopic = props.alarmTopic ?? createAlarmTopic(this, props.dataLake.encryptionKey, 'cdk-mlops dataset ingest alarms');
+    this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue, this.alarmTopic, 'Dataset uploads that could not be ingested after retries are waiting in the dead-letter queue.', 'the ingest function and its EventBridge rule');
   }
 
   /** Dataset versions accepted. Statistic: Sum; period: 5 minutes. */

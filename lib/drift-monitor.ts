@@ -1,16 +1,21 @@
 import { Duration, Size, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_TRAFFIC_DRIFT_THRESHOLDS, type TrafficDriftThresholds } from '../lambdas/core/traffic-drift';
 import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import type { MonitoredEndpoint } from './endpoint-captures';
+import { createAlarmTopic, deadLetterAlarm } from './private/alarm-topic';
 import { PROFILES_PREFIX } from './private/defaults';
+import { acknowledgeAlarmWithoutAction, unreservedConcurrency } from './private/nag';
 import { SecureFunction } from './private/secure-function';
 import type { TrainingPipeline } from './training-pipeline';
 
@@ -62,6 +67,11 @@ export interface DriftMonitorProps {
   readonly memorySize?: Size;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where the drift alarm and the dead-letter alarm notify (subscribe an operator's e-mail or pager to it).
+   * @default - a new SNS topic, TLS-only, encrypted with the data lake's key
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -88,6 +98,12 @@ export class DriftMonitor extends Construct {
   readonly driftAlarm: cloudwatch.CompositeAlarm;
   /** The rule retraining `retrain` on the drift alarm. */
   readonly retrainRule?: events.Rule;
+  /** The topic the drift alarm and the dead-letter alarm notify. */
+  readonly alarmTopic: sns.ITopic;
+  /** Scheduled runs that failed every retry (Lambda's and EventBridge's). */
+  readonly deadLetterQueue: sqs.Queue;
+  /** In ALARM while a failed run waits in the dead-letter queue; it notifies `alarmTopic`. */
+  readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly thresholds: Required<TrafficDriftThresholds>;
   private readonly interval: Duration;
 
@@ -130,6 +146,10 @@ export class DriftMonitor extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? 'cdk-mlops';
     const capturePrefix = captures.prefix;
     if (!Token.isUnresolved(capturePrefix) && !capturePrefix.endsWith('/')) throw new Error(`DriftMonitor: the captures prefix of endpoint '${this.endpointName}' must end in '/' (got '${capturePrefix}').`);
+    this.alarmTopic = props.alarmTopic ?? createAlarmTopic(this, props.dataLake.encryptionKey, `cdk-mlops drift of endpoint ${this.endpointName}`);
+    // a scheduled run that failed every retry (or could not be delivered) is kept, and alarms
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue, this.alarmTopic, `cdk-mlops drift of endpoint ${this.endpointName}: a scheduled check failed every retry (its event waits in the dead-letter queue)`, 'the drift monitor and its schedule');
     const fn = new SecureFunction(this, 'Function', {
       logsEncryptionKey: props.dataLake.encryptionKey,
       entry: 'drift-monitor',
@@ -137,8 +157,8 @@ export class DriftMonitor extends Construct {
       memorySize: props.memorySize ?? Size.gibibytes(1),
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
-      // no reserved concurrency: on a new account (10 concurrent executions) reserving any fails the deploy;
-      // two overlapping runs would only write two reports
+      deadLetterQueue: this.deadLetterQueue,
+      unreservedConcurrency: unreservedConcurrency('Invoked by its schedule once per interval (and by operators checking now); two overlapping runs would only write two reports'),
       environment: {
         ENDPOINT_NAME: this.endpointName,
         PIPELINE_NAME: this.pipelineName,
@@ -171,7 +191,7 @@ export class DriftMonitor extends Construct {
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `cdk-mlops: drift of endpoint ${this.endpointName}, every ${this.interval.toHumanString()}`,
       schedule: events.Schedule.rate(this.interval),
-      targets: [new targets.LambdaFunction(fn.function, { retryAttempts: 2, maxEventAge: this.interval })],
+      targets: [new targets.LambdaFunction(fn.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 2, maxEventAge: this.interval })],
     });
 
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm =>
@@ -202,6 +222,8 @@ export class DriftMonitor extends Construct {
       alarmRule: cloudwatch.AlarmRule.anyOf(...[...Object.values(featureAlarms), this.predictionAlarm].map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `cdk-mlops drift of endpoint ${this.endpointName}: any feature or the predictions drifted${props.retrain ? ` (retrains pipeline ${props.retrain.pipelineName})` : ''}`,
     });
+    this.driftAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+    for (const child of [...Object.values(featureAlarms), this.predictionAlarm]) acknowledgeAlarmWithoutAction(child, 'Its state is acted on by the composite DriftAlarm, which notifies the alarm topic (and retrains, given a pipeline)');
     if (props.retrain) this.retrainRule = props.retrain.retrainOnAlarm(this.driftAlarm, { endpointName: this.endpointName, id: `RetrainOnDrift-${this.endpointName}` });
   }
 

@@ -90,6 +90,8 @@ export interface EndpointSettings {
   readonly deploymentConfig?: string;
   /** Provisioned concurrency, autoscaled on utilization. @default - none (no idle cost) */
   readonly provisionedConcurrency?: { readonly minCapacity?: number; readonly maxCapacity: number; readonly utilizationTarget?: number };
+  /** Caps the requests served at once (reserved concurrency; the account must keep 100 unreserved). @default - none */
+  readonly reservedConcurrentExecutions?: number;
   /** Alarm thresholds that roll a release back. */
   readonly maxErrorRate?: number;
   readonly maxP99LatencyMs?: number;
@@ -275,5 +277,7 @@ function endpoint(raw: unknown): { endpoint?: EndpointSettings } {
   if (v.deploymentConfig !== undefined && !/^CodeDeployDefault\.Lambda(AllAtOnce|Canary\d+Percent\d+Minutes|Linear\d+PercentEvery\d+Minutes?)$/.test(v.deploymentConfig)) {
     throw new Error(`context 'cdk-mlops:endpoint.deploymentConfig' must name a CodeDeploy Lambda configuration such as CodeDeployDefault.LambdaCanary10Percent5Minutes (got ${JSON.stringify(v.deploymentConfig)}).`);
   }
+  const reserved = v.reservedConcurrentExecutions;
+  if (reserved !== undefined && (typeof reserved !== 'number' || !Number.isInteger(reserved) || reserved < 1)) throw new Error(`context 'cdk-mlops:endpoint.reservedConcurrentExecutions' must be a whole number >= 1 (got ${JSON.stringify(reserved)}).`);
   return { endpoint: v as EndpointSettings };
 }

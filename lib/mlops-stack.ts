@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { BiasGateConfig } from '../lambdas/core/bias-gate';
 import { BiasGate } from './bias-gate';
@@ -14,6 +15,7 @@ import type { DriftMonitorSettings, EndpointSettings, SageMakerEndpointSettings,
 import { OnnxEndpoint } from './onnx-endpoint';
 import { OpsDashboard } from './ops-dashboard';
 import { PinnedEcrImage } from './pinned-ecr-image';
+import { createAlarmTopic } from './private/alarm-topic';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { TrainingPipeline } from './training-pipeline';
 import { ValidationGate } from './validation-gate';
@@ -86,6 +88,8 @@ export class MlopsStack extends Stack {
   readonly sageMakerEndpoint?: SageMakerEndpoint;
   readonly driftMonitor?: DriftMonitor;
   readonly dashboard?: OpsDashboard;
+  /** The one topic every alarm of the stack notifies (ingest and starter dead letters, endpoint health, drift). */
+  readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps = {}) {
     super(scope, id, props);
@@ -94,7 +98,9 @@ export class MlopsStack extends Stack {
       wormBucket: this.dataLake.ledgerBucket,
       ...(props.breakGlassRoleArn ? { breakGlassRole: iam.Role.fromRoleArn(this, 'BreakGlassRole', props.breakGlassRoleArn, { mutable: false }) } : {}),
     });
-    this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger });
+    this.alarmTopic = createAlarmTopic(this, this.dataLake.encryptionKey, 'cdk-mlops alarms');
+    const alarmTopic = this.alarmTopic;
+    this.ingest = new DatasetIngest(this, 'Ingest', { dataLake: this.dataLake, ledger: this.ledger, alarmTopic });
     this.validationGate = new ValidationGate(this, 'ValidationGate', { dataLake: this.dataLake, ledger: this.ledger });
     this.datasetValidation = new DatasetValidation(this, 'DatasetValidation', { dataLake: this.dataLake, ledger: this.ledger, validationGate: this.validationGate, ...props.datasetValidation });
     if (props.biasGate) this.biasGate = new BiasGate(this, 'BiasGate', { dataLake: this.dataLake, ledger: this.ledger, config: props.biasGate });
@@ -107,6 +113,8 @@ export class MlopsStack extends Stack {
         ledger: this.ledger,
         captureSampleRate: e.captureSampleRate,
         provisionedConcurrency: e.provisionedConcurrency,
+        reservedConcurrentExecutions: e.reservedConcurrentExecutions,
+        alarmTopic,
         deploymentConfig: e.deploymentConfig ? codedeploy.LambdaDeploymentConfig.fromLambdaDeploymentConfigName(this, 'EndpointDeploymentConfig', e.deploymentConfig) : undefined,
         alarmThresholds: { maxErrorRate: e.maxErrorRate, maxPredictionShift: e.maxPredictionShift, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
       });
@@ -128,6 +136,7 @@ export class MlopsStack extends Stack {
         initialInstanceCount: e.instanceCount,
         autoscaling: e.autoscaling,
         dataCapturePercent: e.dataCapturePercent,
+        alarmTopic,
         alarmThresholds: { maxErrorRate: e.maxErrorRate, ...(e.maxP99LatencyMs !== undefined ? { maxP99Latency: Duration.millis(e.maxP99LatencyMs) } : {}) },
       });
       new CfnOutput(this, 'SageMakerEndpointName', { value: this.sageMakerEndpoint.endpointName, description: 'InvokeEndpoint (sagemaker-runtime) with CSV or JSON rows' });
@@ -144,6 +153,7 @@ export class MlopsStack extends Stack {
       const t = props.trainingPipeline;
       this.trainingPipeline = new TrainingPipeline(this, 'TrainingPipeline', {
         pipelineName: t.name,
+        alarmTopic,
         dataLake: this.dataLake,
         ledger: this.ledger,
         validationGate: this.validationGate,
@@ -180,6 +190,7 @@ export class MlopsStack extends Stack {
         ...(d.windowMinutes !== undefined ? { window: Duration.minutes(d.windowMinutes) } : {}),
         minRows: d.minRows,
         thresholds: d.thresholds,
+        alarmTopic,
       });
       new CfnOutput(this, 'DriftMonitorFunctionName', { value: this.driftMonitor.function.functionName, description: 'Invoke to check drift now (it also runs on its schedule)' });
     }
@@ -202,7 +213,7 @@ export class MlopsStack extends Stack {
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
     new CfnOutput(this, 'LedgerBucketName', { value: this.ledger.wormBucket.bucketName, description: "The ledger's WORM copies (the authority `cdk-mlops lineage verify` checks the table against)" });
     new CfnOutput(this, 'DataPrefix', { value: this.dataLake.dataPrefix });
-    new CfnOutput(this, 'IngestAlarmTopicArn', { value: this.ingest.alarmTopic.topicArn, description: 'Subscribe to be told when uploads could not be ingested (the dead-letter alarm)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Subscribe to be told of every alarm: uploads or runs that could not start, endpoint health and rollbacks, drift' });
     new CfnOutput(this, 'ValidationGateFunctionName', { value: this.validationGate.function.functionName });
     new CfnOutput(this, 'DatasetValidationStateMachineArn', { value: this.datasetValidation.stateMachine.stateMachineArn, description: 'StartExecution with { "datasetVersionId": "dsv-..." }' });
     if (this.biasGate) new CfnOutput(this, 'BiasGateFunctionName', { value: this.biasGate.function.functionName });

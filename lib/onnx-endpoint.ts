@@ -1,11 +1,13 @@
 import { ArnFormat, Duration, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { INITIAL_DEPLOYMENT_CONFIG } from '../lambdas/core/deployment';
@@ -16,6 +18,8 @@ import { alarmActionRule } from './private/alarm-rule';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { serviceMetric } from './private/metrics';
 import { createReleaseStateMachine } from './private/release';
+import { createAlarmTopic, deadLetterAlarm } from './private/alarm-topic';
+import { acknowledgeAlarmWithoutAction, unreservedConcurrency } from './private/nag';
 import { SecureFunction } from './private/secure-function';
 
 /** Provisioned concurrency on the `live` alias, scaled by Application Auto Scaling on its utilization. */
@@ -100,6 +104,18 @@ export interface OnnxEndpointProps {
   readonly metricsNamespace?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Caps how many requests the inference function serves at once (reserved
+   * concurrency, taken from the account's pool); requests beyond it get 429
+   * (Function URL) or a throttling error. Also bounds what a flood of requests can cost.
+   * @default - none (Lambda refuses a reservation that leaves under 100 unreserved)
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Where the health alarm and the rollback dead-letter alarm notify (subscribe an operator's e-mail or pager to it).
+   * @default - a new SNS topic, TLS-only, encrypted with the data lake's key
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /** The alarms a release is watched by (and a rollback can be triggered by). */
@@ -141,6 +157,10 @@ export class OnnxEndpoint extends Construct {
   readonly rollbackRule?: events.Rule;
   /** Where a health-alarm event the deployer could not take goes, after the retries. */
   readonly rollbackDeadLetterQueue?: sqs.Queue;
+  /** In ALARM while a rollback waits in the dead-letter queue; it notifies `alarmTopic`. */
+  readonly rollbackDeadLetterAlarm?: cloudwatch.Alarm;
+  /** The topic the health alarm and the rollback dead-letter alarm notify. */
+  readonly alarmTopic: sns.ITopic;
   readonly metricsNamespace: string;
   readonly serviceName: string;
   /** Where sampled requests and their predictions go (undefined with `captureSampleRate` 0): what a DriftMonitor reads. */
@@ -165,6 +185,8 @@ export class OnnxEndpoint extends Construct {
     if (pc) {
       if (!Number.isInteger(pcMin) || pcMin < 1) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.minCapacity' must be a whole number >= 1 (got ${pcMin}); leave 'provisionedConcurrency' out for none.`);
       if (!Number.isInteger(pc.maxCapacity) || pc.maxCapacity < pcMin) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.maxCapacity' must be a whole number >= minCapacity ${pcMin} (got ${pc.maxCapacity}).`);
+      const reserved = props.reservedConcurrentExecutions;
+      if (reserved !== undefined && !Token.isUnresolved(reserved) && pc.maxCapacity > reserved) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.maxCapacity' (${pc.maxCapacity}) must be at most 'reservedConcurrentExecutions' (${reserved}).`);
       const target = pc.utilizationTarget ?? 0.7;
       if (!(target >= 0.1 && target <= 0.9)) throw new Error(`OnnxEndpoint: 'provisionedConcurrency.utilizationTarget' must be from 0.1 to 0.9 (got ${target}).`);
     }
@@ -193,6 +215,9 @@ export class OnnxEndpoint extends Construct {
       timeout,
       logRetention: props.logRetention,
       onnxRuntime: true,
+      synchronousCaller: 'its Function URL and the callers granted invoke on the live alias (each request is answered)',
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      unreservedConcurrency: unreservedConcurrency('Invoked once per request by callers this endpoint grants invoke (SigV4, IAM)', 'OnnxEndpointProps.reservedConcurrentExecutions'),
       // The YAML parser (116 KB) only reads contracts of versions no release pinned one for: a file of its own.
       separateModules: ['yaml'],
       environment: {
@@ -255,6 +280,9 @@ export class OnnxEndpoint extends Construct {
       alarmRule: cloudwatch.AlarmRule.anyOf(...alarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `cdk-mlops endpoint ${this.endpointName}: any health alarm (errors, latency, prediction shift, integrity)`,
     });
+    this.alarmTopic = props.alarmTopic ?? createAlarmTopic(this, props.dataLake.encryptionKey, `cdk-mlops endpoint ${this.endpointName}`);
+    this.healthAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+    for (const child of alarms) acknowledgeAlarmWithoutAction(child, "Its state is acted on by the release's CodeDeploy deployment group (which rolls a release back) and by the composite HealthAlarm, which notifies the alarm topic");
 
     const application = new codedeploy.LambdaApplication(this, 'Application', { applicationName: Names.uniqueResourceName(this, { maxLength: 100 }) });
     this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
@@ -269,6 +297,12 @@ export class OnnxEndpoint extends Construct {
       reason: "CDK's Lambda deployment group attaches AWS's minimal CodeDeploy policy for Lambda (alias updates, alarm reads, CodeDeploy hooks named CodeDeployHook_*); it reaches no model data.",
     });
 
+    if (props.rollbackOnHealthAlarm !== false) {
+      // a rollback that could not be delivered, or that failed every retry, is kept and alarms: never lost
+      this.rollbackDeadLetterQueue = new sqs.Queue(this, 'RollbackDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+      this.rollbackDeadLetterAlarm = deadLetterAlarm(this, 'RollbackDeadLetterAlarm', this.rollbackDeadLetterQueue, this.alarmTopic, `cdk-mlops endpoint ${this.endpointName}: a rollback the health alarm asked for failed every retry (its event waits in the dead-letter queue)`, "the deployer's rollbacks (its EventBridge rule and the function's asynchronous invocations)");
+    }
+
     // The deployer: publishes a version per model and starts/reads CodeDeploy deployments.
     const deployer = new SecureFunction(this, 'Deployer', {
       logsEncryptionKey: props.dataLake.encryptionKey,
@@ -277,6 +311,9 @@ export class OnnxEndpoint extends Construct {
       memorySize: Size.mebibytes(512),
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
+      // the rollback rule invokes it asynchronously; the release state machine synchronously
+      ...(this.rollbackDeadLetterQueue ? { deadLetterQueue: this.rollbackDeadLetterQueue } : { synchronousCaller: "this endpoint's release state machine (its Lambda tasks)" }),
+      unreservedConcurrency: unreservedConcurrency("Invoked by this endpoint's release state machine (one task per running release) and its rollback rule (one per health alarm)"),
       environment: {
         ENDPOINT_KIND: 'onnx',
         ENDPOINT_NAME: this.endpointName,
@@ -313,10 +350,7 @@ export class OnnxEndpoint extends Construct {
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: [configArn(this.deploymentGroup.deploymentConfig.deploymentConfigName), configArn(INITIAL_DEPLOYMENT_CONFIG)] }));
     deployer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision', 'codedeploy:GetApplicationRevision'], resources: [stack.formatArn({ service: 'codedeploy', resource: 'application', resourceName: application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
 
-    if (props.rollbackOnHealthAlarm !== false) {
-      // a rollback that could not be delivered after the retries is kept, not lost
-      this.rollbackDeadLetterQueue = new sqs.Queue(this, 'RollbackDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-      Validations.of(this.rollbackDeadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: "It is a dead-letter queue: the rollback rule's target sends it the events the deployer could not take (cdk-nag recognizes only queues named in a redrive policy or a Lambda DeadLetterConfig)." });
+    if (this.rollbackDeadLetterQueue) {
       this.rollbackRule = alarmActionRule(this, 'RollbackOnHealthAlarm', {
         alarm: this.healthAlarm,
         description: `cdk-mlops endpoint ${this.endpointName}: roll back to the previous model when the health alarm fires within ${rollbackWindow.toHumanString()} of a release`,

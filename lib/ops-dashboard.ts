@@ -54,9 +54,10 @@ export class OpsDashboard extends Construct {
 
     // 1. alarm states: everything that acts by itself
     const alarms: cloudwatch.IAlarm[] = [];
-    for (const e of props.endpoints ?? []) alarms.push(e.healthAlarm, e.alarms.errorRate, e.alarms.latency, e.alarms.predictionShift, e.alarms.integrity);
+    for (const p of props.pipelines ?? []) if (p.starterDeadLetterAlarm) alarms.push(p.starterDeadLetterAlarm);
+    for (const e of props.endpoints ?? []) alarms.push(e.healthAlarm, e.alarms.errorRate, e.alarms.latency, e.alarms.predictionShift, e.alarms.integrity, ...(e.rollbackDeadLetterAlarm ? [e.rollbackDeadLetterAlarm] : []));
     for (const e of props.sageMakerEndpoints ?? []) alarms.push(e.alarms.errorRate, e.alarms.latency);
-    for (const m of props.driftMonitors ?? []) alarms.push(m.driftAlarm, m.predictionAlarm, ...Object.values(m.featureAlarms));
+    for (const m of props.driftMonitors ?? []) alarms.push(m.driftAlarm, m.predictionAlarm, ...Object.values(m.featureAlarms), m.deadLetterAlarm);
     alarms.push(...(props.alarms ?? []));
     this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `# cdk-mlops operations\nAlarms act by themselves: a drift alarm retrains, a health alarm right after a release rolls back. Lineage: \`npx cdk-mlops endpoint serving <name>\`.`, width: 24, height: 2 }));
     if (alarms.length > 0) this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarm states', alarms, width: 24, height: Math.min(8, 2 + Math.ceil(alarms.length / 4)) }));

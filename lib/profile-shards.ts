@@ -8,6 +8,7 @@ import type { DataLake } from './data-lake';
 import type { LineageLedger } from './lineage-ledger';
 import { PROFILES_PREFIX } from './private/defaults';
 import { serviceMetric } from './private/metrics';
+import { unreservedConcurrency } from './private/nag';
 import { SecureFunction } from './private/secure-function';
 
 export interface ProfileShardsProps {
@@ -76,6 +77,8 @@ export class ProfileShards extends Construct {
       memorySize: props.memorySize ?? Size.gibibytes(2),
       timeout: props.timeout ?? Duration.minutes(15),
       logRetention: props.logRetention,
+      synchronousCaller: "the Lambda tasks (plan, profile in a Distributed Map, merge) of the workflows that profile big dataset versions",
+      unreservedConcurrency: unreservedConcurrency("Invoked by its workflows' tasks; the Distributed Map profiles at most its maxConcurrency shards (default 100) at once per execution"),
       environment: {
         ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName,
         PROFILES_PREFIX,

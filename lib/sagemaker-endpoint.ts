@@ -1,6 +1,7 @@
-import { Annotations, ArnFormat, Duration, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,15 +9,17 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { DataLake } from './data-lake';
 import type { EndpointCaptures } from './endpoint-captures';
 import type { LineageLedger } from './lineage-ledger';
+import { createAlarmTopic } from './private/alarm-topic';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { createReleaseStateMachine } from './private/release';
 import { SecureFunction } from './private/secure-function';
-import { acknowledgeWildcards } from './private/nag';
+import { acknowledgeInlinePolicies, acknowledgeWildcards, unreservedConcurrency } from './private/nag';
 
 /** Hosting instance types by family (SageMaker names). */
 export const HostingInstanceType = {
@@ -66,6 +69,11 @@ export interface SageMakerEndpointProps {
   readonly releasePollInterval?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where the error-rate and latency alarms notify (subscribe an operator's e-mail or pager to it).
+   * @default - a new SNS topic, TLS-only, encrypted with the data lake's key
+   */
+  readonly alarmTopic?: sns.ITopic;
   /** @default - the construct's id, lower-cased */
   readonly endpointName?: string;
   /** The inference container image URI (ECR). */
@@ -121,6 +129,8 @@ export class SageMakerEndpoint extends Construct {
   /** On Inferentia, the Neo target device of the models it serves ('ml_inf2' on ml.inf2); else undefined. */
   readonly neoTargetDevice?: 'ml_inf1' | 'ml_inf2';
   readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm };
+  /** The topic the alarms notify. */
+  readonly alarmTopic: sns.ITopic;
   readonly scalableTarget?: appscaling.ScalableTarget;
   /** Releases ledger model versions (operations release, check, rollback), when `ledger` is given. */
   readonly deployer?: lambda.IFunction;
@@ -188,6 +198,7 @@ export class SageMakerEndpoint extends Construct {
       // SageMaker attaches the model's network interfaces in the VPC; these EC2 calls have no resource-level permissions.
       this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] }));
     }
+    acknowledgeInlinePolicies(this.role);
     acknowledgeWildcards(this.role, [
       { resource: /:logs:.+:log-group:\/aws\/sagemaker\/Endpoints\/\*$/, reason: 'SageMaker writes each endpoint variant instance to its own log group and stream under /aws/sagemaker/Endpoints/, named at run time.' },
       { resource: /^\*$/, reason: "cloudwatch:PutMetricData has no resource-level permissions (it is conditioned on SageMaker's namespaces); in a VPC, the EC2 network-interface calls SageMaker makes for the model have none either." },
@@ -224,6 +235,14 @@ export class SageMakerEndpoint extends Construct {
           }
         : {}),
     });
+    if (!storageKey) {
+      Validations.of(this.endpointConfig).acknowledge({
+        id: 'NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured',
+        reason: serverless
+          ? 'Serverless endpoints attach no storage volume, and SageMaker refuses a KmsKeyId for them.'
+          : `${instanceType} has NVMe instance storage, which the hardware encrypts and for which SageMaker refuses a KmsKeyId; data capture, when on, is encrypted with the endpoint's key.`,
+      });
+    }
 
     // The alarms an update is rolled back by (SageMaker's own metrics of the variant).
     const minute = Duration.minutes(1);
@@ -250,6 +269,8 @@ export class SageMakerEndpoint extends Construct {
         alarmDescription: `cdk-mlops endpoint ${this.endpointName}: p99 model latency above ${maxP99.toMilliseconds()} ms (rolls an update back)`,
       }),
     };
+    this.alarmTopic = props.alarmTopic ?? createAlarmTopic(this, props.dataLake.encryptionKey, `cdk-mlops endpoint ${this.endpointName}`);
+    for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
 
     const type = shifting.type ?? 'CANARY';
     const wait = (shifting.waitInterval ?? Duration.minutes(5)).toSeconds();
@@ -305,6 +326,8 @@ export class SageMakerEndpoint extends Construct {
       memorySize: Size.mebibytes(512),
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
+      synchronousCaller: "this endpoint's release state machine (its Lambda tasks)",
+      unreservedConcurrency: unreservedConcurrency("Invoked by this endpoint's release state machine, one task per running release"),
       environment: {
         ENDPOINT_KIND: 'sagemaker',
         ENDPOINT_NAME: this.endpointName,

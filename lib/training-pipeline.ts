@@ -25,9 +25,10 @@ import type { OnnxEndpoint } from './onnx-endpoint';
 import { PinnedEcrImage } from './pinned-ecr-image';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
 import { alarmActionRule } from './private/alarm-rule';
+import { deadLetterAlarm as createDeadLetterAlarm } from './private/alarm-topic';
 import { serviceMetric } from './private/metrics';
 import { DEFAULT_LOG_RETENTION, DEFAULT_MODELS_PREFIX } from './private/defaults';
-import { acknowledgeWildcards } from './private/nag';
+import { acknowledgeInlinePolicies, acknowledgeWildcards, unreservedConcurrency } from './private/nag';
 import { SecureFunction } from './private/secure-function';
 import { ProfileShards } from './profile-shards';
 import type { ValidationGate } from './validation-gate';
@@ -172,6 +173,12 @@ export interface TrainingPipelineProps {
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where the starter's dead-letter alarm notifies (an event of an upload, drift
+   * alarm or image push that could not start a run).
+   * @default - the pipeline's `notifications` topic
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -187,6 +194,8 @@ export class TrainingPipeline extends Construct {
   readonly steps: lambda.IFunction;
   readonly trainingRole: iam.Role;
   readonly notifications: sns.Topic;
+  /** The topic the starter's dead-letter alarm notifies. */
+  readonly alarmTopic: sns.ITopic;
   readonly logGroup: logs.LogGroup;
   readonly profileShards: ProfileShards;
   /** The rule starting executions on uploads, when `retrainOnUpload` is set. */
@@ -194,7 +203,7 @@ export class TrainingPipeline extends Construct {
   /** The rule starting executions on pushes of the training image, when `retrainOnImagePush` is set. */
   readonly imagePushRule?: events.Rule;
   private ledgerReadable = false;
-  private starterParts?: { readonly function: lambda.Function; readonly role: iam.IRole; readonly deadLetterQueue: sqs.Queue };
+  private starterParts?: { readonly function: lambda.Function; readonly role: iam.IRole; readonly deadLetterQueue: sqs.Queue; readonly deadLetterAlarm: cloudwatch.Alarm };
   private readonly driftEndpoints: string[] = [];
   private dataArrival?: events.Rule;
   private readonly props: TrainingPipelineProps;
@@ -237,6 +246,9 @@ export class TrainingPipeline extends Construct {
 
     this.notifications = new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: `cdk-mlops ${this.pipelineName} pipeline` });
     key.grant(new iam.ServicePrincipal('sns.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    this.alarmTopic = props.alarmTopic ?? this.notifications;
+    // an alarm publishing to the encrypted topic needs the key (CloudWatch's service principal)
+    if (!props.alarmTopic) key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // SageMaker's execution role: read the snapshot, write the job output and checkpoints, the key, its logs and metrics.
     this.trainingRole = new iam.Role(this, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `cdk-mlops ${this.pipelineName}: SageMaker training jobs` });
@@ -289,6 +301,8 @@ export class TrainingPipeline extends Construct {
       ephemeralStorageSize: Size.gibibytes(10),
       logRetention: props.logRetention,
       onnxRuntime: true,
+      synchronousCaller: "this pipeline's state machine (its Lambda tasks)",
+      unreservedConcurrency: unreservedConcurrency("Invoked once per running step of this pipeline's executions (one execution per dataset version and image)"),
       environment: { PIPELINE_CONFIG: stack.toJsonString(config), POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 64 }), POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops' },
     });
     this.steps = steps.function;
@@ -365,7 +379,7 @@ export class TrainingPipeline extends Construct {
     // Publishing to the KMS-encrypted topic (failures, approvals) needs the key.
     key.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
     // The steps see which executions run (one at a time); a policy of its own, so the function does not depend on the state machine.
-    new iam.Policy(this, 'StepsListExecutions', {
+    const listExecutions = new iam.Policy(this, 'StepsListExecutions', {
       roles: [steps.role],
       statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
     });
@@ -402,6 +416,8 @@ export class TrainingPipeline extends Construct {
     ] as const) {
       Validations.of(this.trainingRole).acknowledge({ id, reason });
     }
+    acknowledgeInlinePolicies(this.trainingRole);
+    acknowledgeInlinePolicies(listExecutions);
   }
 
   /**
@@ -421,6 +437,11 @@ export class TrainingPipeline extends Construct {
   /** Where the starter's failed events go (after EventBridge's retries). */
   get starterDeadLetterQueue(): sqs.Queue | undefined {
     return this.starterParts?.deadLetterQueue;
+  }
+
+  /** In ALARM while an event waits in the starter's dead-letter queue; it notifies `alarmTopic`. */
+  get starterDeadLetterAlarm(): cloudwatch.Alarm | undefined {
+    return this.starterParts?.deadLetterAlarm;
   }
 
   /**
@@ -468,7 +489,7 @@ export class TrainingPipeline extends Construct {
     });
   }
 
-  private ensureStarter(): { function: lambda.Function; role: iam.IRole; deadLetterQueue: sqs.Queue } {
+  private ensureStarter(): { function: lambda.Function; role: iam.IRole; deadLetterQueue: sqs.Queue; deadLetterAlarm: cloudwatch.Alarm } {
     if (this.starterParts) return this.starterParts;
     const props = this.props;
     const dlq = new sqs.Queue(this, 'StarterDeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
@@ -480,6 +501,7 @@ export class TrainingPipeline extends Construct {
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
       deadLetterQueue: dlq,
+      unreservedConcurrency: unreservedConcurrency('Invoked asynchronously by EventBridge rules (uploads, drift alarms, image pushes) and starts one execution each; it runs for seconds'),
       environment: {
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         PIPELINE_NAME: this.pipelineName,
@@ -491,7 +513,8 @@ export class TrainingPipeline extends Construct {
       },
     });
     this.stateMachine.grantStartExecution(starter.role);
-    this.starterParts = { function: starter.function, role: starter.role, deadLetterQueue: dlq };
+    const deadLetterAlarm = createDeadLetterAlarm(this, 'StarterDeadLetterAlarm', dlq, this.alarmTopic, `cdk-mlops ${this.pipelineName}: an upload, drift alarm or image push could not start a run after retries (its event waits in the dead-letter queue)`, "the pipeline's starter (its EventBridge rules and the function's asynchronous invocations)");
+    this.starterParts = { function: starter.function, role: starter.role, deadLetterQueue: dlq, deadLetterAlarm };
     return this.starterParts;
   }
 

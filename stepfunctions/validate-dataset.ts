@@ -3,7 +3,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { retryTransient } from './retries';
-import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from '../lib/private/nag';
+import { acknowledgeInlinePolicies, acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from '../lib/private/nag';
 import type { ProfileShards } from '../lib/profile-shards';
 import type { ValidationGate } from '../lib/validation-gate';
 
@@ -57,8 +57,8 @@ export class ValidateDataset extends sfn.StateMachineFragment {
         reason: "A Distributed Map's role must describe and stop the child executions of its own map runs (execution:<this state machine>[/<label>]:*); their names are generated at run time. Scoped to this state machine.",
       },
     ]);
+    acknowledgeInlinePolicies(stateMachine);
   }
-
 
   readonly startState: sfn.State;
   readonly endStates: sfn.INextable[];

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import type { LineageLedger } from '../lineage-ledger';
 import { serviceMetric } from './metrics';
+import { unreservedConcurrency } from './nag';
 import { SecureFunction } from './secure-function';
 
 /** Where gates write their reports in the artifacts bucket. */
@@ -54,6 +55,8 @@ export function createGateFunction(gate: Construct, props: GateCommonProps & { e
     timeout: props.timeout ?? Duration.minutes(15),
     logRetention: props.logRetention,
     onnxRuntime: props.onnxRuntime,
+    synchronousCaller: "the Lambda tasks of the Step Functions workflows granted to invoke it (DatasetValidation's, TrainingPipeline's)",
+    unreservedConcurrency: unreservedConcurrency('Invoked once per running task of the workflows that use it, so it runs at most as many copies as they have executions in that step'),
     environment: {
       ARTIFACTS_BUCKET: props.dataLake.artifactsBucket.bucketName,
       REPORTS_PREFIX,

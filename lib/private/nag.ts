@@ -89,3 +89,33 @@ export const STATE_MACHINE_WILDCARDS: readonly WildcardReason[] = [
       'X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and CloudWatch Logs vended log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) support no resource-level permissions, so tracing and execution logging need Resource::*.',
   },
 ];
+
+/**
+ * Acknowledges NIST 800-53 rev5's IAMNoInlinePolicy on `scope`: CDK writes
+ * a role's grants (and a state machine's Distributed Map policy) as inline
+ * policies of that one role.
+ */
+export function acknowledgeInlinePolicies(scope: IConstruct): void {
+  Validations.of(scope).acknowledge({
+    id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+    reason: "CDK's grants write this role's permissions as an inline policy attached to this one role and deleted with it; a customer managed policy would be a second, attachable copy of permissions scoped for this role alone.",
+  });
+}
+
+/**
+ * The reason a kit function has no reserved concurrency: what bounds it, and
+ * (when its construct offers one) the property that caps it.
+ */
+export function unreservedConcurrency(bound: string, property?: string): string {
+  return `${bound}. No reservation by default: one is taken from the account's pool and Lambda refuses any that leaves under 100 unreserved, so a default would fail to deploy on accounts at small quotas${property ? `; set '${property}' to cap it` : ''}.`;
+}
+
+/** Acknowledges NIST's CloudWatchAlarmAction on an alarm whose state is acted on by `actedOnBy` rather than an alarm action. */
+export function acknowledgeAlarmWithoutAction(alarm: IConstruct, actedOnBy: string): void {
+  Validations.of(alarm).acknowledge({ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: `${actedOnBy}; an action of its own would notify twice for one event.` });
+}
+
+/** Acknowledges the Serverless pack's SQSRedrivePolicy on a dead-letter queue (it is the end of a redrive, not the start of one). */
+export function acknowledgeDeadLetterQueue(queue: IConstruct, of: string): void {
+  Validations.of(queue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: `It is the dead-letter queue of ${of}; a dead-letter queue has no dead-letter queue of its own: messages stay 14 days, and its alarm notifies the alarm topic when one arrives.` });
+}

@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ReleaseModel } from '../../stepfunctions/release-model';
 import { DEFAULT_LOG_RETENTION } from './defaults';
-import { acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from './nag';
+import { acknowledgeInlinePolicies, acknowledgeWildcards, STATE_MACHINE_WILDCARDS } from './nag';
 
 /**
  * An endpoint's release state machine (`<scope>/ReleaseStateMachine`):
@@ -27,5 +27,6 @@ export function createReleaseStateMachine(scope: Construct, props: { deployer: l
     comment: `cdk-mlops endpoint ${props.endpointName}: release a model version`,
   });
   acknowledgeWildcards(machine, STATE_MACHINE_WILDCARDS);
+  acknowledgeInlinePolicies(machine);
   return machine;
 }

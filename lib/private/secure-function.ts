@@ -1,13 +1,14 @@
 import * as path from 'node:path';
-import { RemovalPolicy, Validations, type Duration, type Size } from 'aws-cdk-lib';
+import { RemovalPolicy, Token, Validations, type Duration, type Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
+import { acknowledgeInlinePolicies } from './nag';
 import { esbuildBinary, onnxRuntimeBundling, q } from './onnx-runtime';
 import { PACKAGE_ROOT } from './package-root';
 
@@ -36,8 +37,18 @@ export interface SecureFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Encrypts the function's log group (the data lake's key: logs hold what the function reads). */
   readonly logsEncryptionKey: kms.IKey;
+  /** Receives the events of asynchronous invocations that failed every retry. Either this or `synchronousCaller`. */
   readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * Who invokes the function, synchronously and alone (e.g. "the DatasetValidation
+   * state machine's Lambda tasks"): the caller gets every error, so there is no
+   * dead-letter queue, which would only ever receive asynchronous invocations'.
+   */
+  readonly synchronousCaller?: string;
+  /** Reserved concurrency: the most copies that run at once. Either this or `unreservedConcurrency`. */
   readonly reservedConcurrentExecutions?: number;
+  /** Why there is no reservation and what bounds the function instead (see `unreservedConcurrency()` in nag.ts). */
+  readonly unreservedConcurrency?: string;
   /** /tmp size. @default 512 MiB (Lambda's) */
   readonly ephemeralStorageSize?: Size;
   /** Ship onnxruntime-node (this architecture's binaries only) beside the bundle. */
@@ -72,6 +83,12 @@ export class SecureFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureFunctionProps) {
     super(scope, id);
+    if ((props.deadLetterQueue === undefined) === (props.synchronousCaller === undefined)) throw new Error(`SecureFunction ${this.node.path}: give exactly one of deadLetterQueue (invoked asynchronously) and synchronousCaller.`);
+    const reserved = props.reservedConcurrentExecutions;
+    if (reserved !== undefined && !Token.isUnresolved(reserved) && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error(`${scope.node.path}: 'reservedConcurrentExecutions' must be a whole number >= 1 (got ${reserved}).`);
+    }
+    if (reserved === undefined && props.unreservedConcurrency === undefined) throw new Error(`SecureFunction ${this.node.path}: give reservedConcurrentExecutions or the reason there is none (unreservedConcurrency).`);
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
       encryptionKey: props.logsEncryptionKey,
@@ -121,6 +138,18 @@ export class SecureFunction extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so active tracing needs Resource::*.',
     });
+    acknowledgeInlinePolicies(this.role);
+    const resource = this.function.node.defaultChild as IConstruct;
+    Validations.of(resource).acknowledge({
+      id: 'NIST.800.53.R5-LambdaInsideVPC',
+      reason: 'It runs outside a VPC: it calls only AWS service APIs over TLS (S3, DynamoDB, KMS, CloudWatch, X-Ray and the services its role names), each authorized by IAM and by resource policies, and reaches no private network resource; inside a VPC it would need NAT or an interface endpoint per service.',
+    });
+    if (props.synchronousCaller !== undefined) {
+      const reason = `Invoked synchronously, by ${props.synchronousCaller} only: the caller receives every error and retries or records it; a dead-letter queue receives only asynchronous invocations' failures.`;
+      Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-LambdaDLQ', reason });
+      Validations.of(resource).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
+    }
+    if (reserved === undefined) Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-LambdaConcurrency', reason: props.unreservedConcurrency! });
   }
 }
 

@@ -1,5 +1,6 @@
 import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -30,9 +31,25 @@ describe('DriftMonitor', () => {
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)', State: 'ENABLED', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DriftFunction'), 'Arn'] } })] });
   });
 
+  it('notifies its alarm topic of drift; a scheduled run that failed every retry waits in a dead-letter queue that alarms', () => {
+    // GIVEN a topic of the caller's
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Ops');
+    const t = monitor({ alarmTopic: topic }, stack).template();
+    const topicRef = { Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) };
+    // THEN the composite drift alarm notifies it
+    t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmDescription: Match.stringLikeRegexp('any feature or the predictions drifted'), AlarmActions: [topicRef] });
+    // the function's failed asynchronous runs, and events EventBridge could not deliver, go to one queue
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([, f]: [string, any]) => String(f.Properties.Description).startsWith('cdk-mlops drift monitor'))!;
+    const queueArn = (fn[1] as any).Properties.DeadLetterConfig.TargetArn;
+    expect(queueArn['Fn::GetAtt'][0]).toMatch(/^DriftDeadLetterQueue/);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: Match.anyValue(), Targets: [Match.objectLike({ DeadLetterConfig: { Arn: queueArn } })] });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('a scheduled check failed every retry'), AlarmActions: [topicRef], Threshold: 1 });
+  });
+
   it('alarms per feature (PSI or JS over its threshold) and on the prediction shift, with one composite drift alarm over them', () => {
     const t = monitor({ evaluationPeriods: 2 }).template();
-    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).filter((p: any) => String(p.AlarmDescription).startsWith('cdk-mlops drift'));
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).filter((p: any) => String(p.AlarmDescription).startsWith('cdk-mlops drift') && !String(p.AlarmDescription).includes('dead-letter'));
     expect(alarms).toHaveLength(3);
     const education = alarms.find((p: any) => p.AlarmDescription.includes("'education'"));
     expect(education).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' });
@@ -46,7 +63,7 @@ describe('DriftMonitor', () => {
     expect(alarms.find((p: any) => p.MetricName === 'PredictionDrift')).toMatchObject({ Threshold: 0.1, Statistic: 'Maximum', Period: 3600 });
     const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')).map((a: any) => a.Properties).find((p: any) => String(p.AlarmDescription).startsWith('cdk-mlops drift'));
     const rule = JSON.stringify(composite.AlarmRule);
-    for (const id of Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((k) => k.startsWith('Drift'))) expect(rule).toContain(id);
+    for (const id of Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((k) => k.startsWith('Drift') && !k.includes('DeadLetter'))) expect(rule).toContain(id);
   });
 
   it("grants just what a run needs: list and read the endpoint's captures, profiles, the data (to profile it once), write its reports, read the ledger", () => {

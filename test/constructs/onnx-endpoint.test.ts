@@ -1,5 +1,5 @@
 import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -47,10 +47,30 @@ describe('OnnxEndpoint', () => {
     });
   });
 
+  it('notifies an alarm topic from the composite health alarm; a rollback that failed every retry waits in a dead-letter queue that alarms', () => {
+    // GIVEN an endpoint with its own topic (none given)
+    const t = endpoint().template();
+    const topics = Object.keys(t.findResources('AWS::SNS::Topic'));
+    expect(topics).toHaveLength(1);
+    // THEN the health alarm notifies it (its four children are watched by CodeDeploy and by it)
+    t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmActions: [{ Ref: topics[0] }] });
+    // the deployer's asynchronous invocations (the rollback rule's) that fail go to the rollback dead-letter queue
+    const queues = Object.keys(t.findResources('AWS::SQS::Queue'));
+    expect(queues).toHaveLength(1);
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('releases models through CodeDeploy'), DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [queues[0], 'Arn'] } } });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topics[0] }], Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queues[0], 'QueueName'] } }], Threshold: 1 });
+  });
+
+  it('caps the inference function with reservedConcurrentExecutions, and refuses provisioned concurrency above it', () => {
+    endpoint({ reservedConcurrentExecutions: 50 }).template().hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('ONNX model inference'), ReservedConcurrentExecutions: 50 });
+    expect(() => endpoint({ reservedConcurrentExecutions: 0 })).toThrow(/'reservedConcurrentExecutions' must be a whole number >= 1 \(got 0\)/);
+    expect(() => endpoint({ reservedConcurrentExecutions: 4, provisionedConcurrency: { maxCapacity: 8 } })).toThrow(/'provisionedConcurrency.maxCapacity' \(8\) must be at most 'reservedConcurrentExecutions' \(4\)/);
+  });
+
   it('releases through a CodeDeploy canary deployment group watched by four alarms, rolling back automatically', () => {
     const t = endpoint().template();
     t.hasResourceProperties('AWS::CodeDeploy::Application', { ComputePlatform: 'Lambda' });
-    const alarms = Object.keys(t.findResources('AWS::CloudWatch::Alarm'));
+    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm')).filter(([id]) => !id.includes('DeadLetter')).map(([id]) => id);
     expect(alarms).toHaveLength(4);
     t.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', {
       DeploymentConfigName: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
