@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeObjectPrefixGrant } from './private/nag';
+import { acknowledgeControl, acknowledgeObjectPrefixGrant } from './private/nag';
 import {
   DEFAULT_ACCESS_LOG_RETENTION,
   DEFAULT_DATA_PREFIX,
@@ -173,7 +173,7 @@ export class DataLake extends Construct {
       lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
     for (const bucket of [props.dataBucket ? undefined : this.dataBucket, this.artifactsBucket, this.ledgerBucket, props.accessLogsBucket ? undefined : this.accessLogsBucket]) {
-      if (bucket) Validations.of(bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: REPLICATION_REASON });
+      if (bucket) acknowledgeControl(bucket, 'S3BucketReplicationEnabled', REPLICATION_REASON);
     }
   }
 
@@ -273,10 +273,7 @@ export class DataLake extends Construct {
       encryption: s3.BucketEncryption.S3_MANAGED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: retention, noncurrentVersionExpiration: Duration.days(1) }],
     });
-    Validations.of(bucket).acknowledge({
-      id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
-      reason: "S3 delivers server access logs only to a target bucket encrypted with SSE-S3 (AWS's server access logging documentation), so this bucket uses S3-managed keys; it holds request logs, no data.",
-    });
+    acknowledgeControl(bucket, 'S3DefaultEncryptionKMS', "S3 delivers server access logs only to a target bucket encrypted with SSE-S3 (AWS's server access logging documentation), so this bucket uses S3-managed keys; it holds request logs, no data.");
     Validations.of(bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason: 'This is the server-access-log bucket itself; logging it into itself would loop, and into another bucket would only move the finding.',

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { LEDGER_ENV, LEDGER_INDEX_BY_CHAIN, LEDGER_INDEX_LOOKUP } from '../lambdas/shared/ledger-schema';
 import { DEFAULT_LEDGER_PREFIX } from './private/defaults';
-import { acknowledgeObjectPrefixGrant } from './private/nag';
+import { acknowledgeControl, acknowledgeObjectPrefixGrant } from './private/nag';
 
 /** Item-level write actions the ledger denies to every principal. */
 export const LEDGER_DENIED_ACTIONS = [
@@ -160,10 +160,7 @@ export class LineageLedger extends Construct {
       deletionProtection: true,
       removalPolicy,
     });
-    Validations.of(this.table).acknowledge({
-      id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
-      reason: "Point-in-time recovery (35 days) and deletion protection are on, and every record and link has a copy in the Object-Locked ledger bucket, the authority verify checks the table against; an AWS Backup plan (vault, role, schedule) is left to the account's central backup policy.",
-    });
+    acknowledgeControl(this.table, 'DynamoDBInBackupPlan', "Point-in-time recovery (35 days) and deletion protection are on, and every record and link has a copy in the Object-Locked ledger bucket, the authority verify checks the table against; an AWS Backup plan (vault, role, schedule) is left to the account's central backup policy.");
     this.table.addGlobalSecondaryIndex({
       indexName: LEDGER_INDEX_LOOKUP,
       partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Size, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -19,7 +19,7 @@ import { createAlarmTopic } from './private/alarm-topic';
 import { DEFAULT_MODELS_PREFIX } from './private/defaults';
 import { createReleaseStateMachine } from './private/release';
 import { SecureFunction } from './private/secure-function';
-import { acknowledgeInlinePolicies, acknowledgeWildcards, unreservedConcurrency } from './private/nag';
+import { acknowledgeControl, acknowledgeInlinePolicies, acknowledgeWildcards, unreservedConcurrency } from './private/nag';
 
 /** Hosting instance types by family (SageMaker names). */
 export const HostingInstanceType = {
@@ -236,12 +236,9 @@ export class SageMakerEndpoint extends Construct {
         : {}),
     });
     if (!storageKey) {
-      Validations.of(this.endpointConfig).acknowledge({
-        id: 'NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured',
-        reason: serverless
+      acknowledgeControl(this.endpointConfig, 'SageMakerEndpointConfigurationKMSKeyConfigured', serverless
           ? 'Serverless endpoints attach no storage volume, and SageMaker refuses a KmsKeyId for them.'
-          : `${instanceType} has NVMe instance storage, which the hardware encrypts and for which SageMaker refuses a KmsKeyId; data capture, when on, is encrypted with the endpoint's key.`,
-      });
+          : `${instanceType} has NVMe instance storage, which the hardware encrypts and for which SageMaker refuses a KmsKeyId; data capture, when on, is encrypted with the endpoint's key.`);
     }
 
     // The alarms an update is rolled back by (SageMaker's own metrics of the variant).

@@ -90,16 +90,21 @@ export const STATE_MACHINE_WILDCARDS: readonly WildcardReason[] = [
   },
 ];
 
+/** The compliance packs whose rules share names (NIST 800-53 rev5, HIPAA Security, PCI DSS 3.2.1): one reason for all three. */
+const COMPLIANCE_PACKS = ['NIST.800.53.R5', 'HIPAA.Security', 'PCI.DSS.321'] as const;
+
+/** Acknowledges `rule` (e.g. 'LambdaInsideVPC') of every compliance pack that has it on `scope`, with one reason. */
+export function acknowledgeControl(scope: IConstruct, rule: string, reason: string): void {
+  for (const pack of COMPLIANCE_PACKS) Validations.of(scope).acknowledge({ id: `${pack}-${rule}`, reason });
+}
+
 /**
- * Acknowledges NIST 800-53 rev5's IAMNoInlinePolicy on `scope`: CDK writes
+ * Acknowledges the compliance packs' IAMNoInlinePolicy on `scope`: CDK writes
  * a role's grants (and a state machine's Distributed Map policy) as inline
  * policies of that one role.
  */
 export function acknowledgeInlinePolicies(scope: IConstruct): void {
-  Validations.of(scope).acknowledge({
-    id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-    reason: "CDK's grants write this role's permissions as an inline policy attached to this one role and deleted with it; a customer managed policy would be a second, attachable copy of permissions scoped for this role alone.",
-  });
+  acknowledgeControl(scope, 'IAMNoInlinePolicy', "CDK's grants write this role's permissions as an inline policy attached to this one role and deleted with it; a customer managed policy would be a second, attachable copy of permissions scoped for this role alone.");
 }
 
 /**
@@ -110,9 +115,9 @@ export function unreservedConcurrency(bound: string, property?: string): string 
   return `${bound}. No reservation by default: one is taken from the account's pool and Lambda refuses any that leaves under 100 unreserved, so a default would fail to deploy on accounts at small quotas${property ? `; set '${property}' to cap it` : ''}.`;
 }
 
-/** Acknowledges NIST's CloudWatchAlarmAction on an alarm whose state is acted on by `actedOnBy` rather than an alarm action. */
+/** Acknowledges the compliance packs' CloudWatchAlarmAction on an alarm whose state is acted on by `actedOnBy` rather than an alarm action. */
 export function acknowledgeAlarmWithoutAction(alarm: IConstruct, actedOnBy: string): void {
-  Validations.of(alarm).acknowledge({ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: `${actedOnBy}; an action of its own would notify twice for one event.` });
+  acknowledgeControl(alarm, 'CloudWatchAlarmAction', `${actedOnBy}; an action of its own would notify twice for one event.`);
 }
 
 /** Acknowledges the Serverless pack's SQSRedrivePolicy on a dead-letter queue (it is the end of a redrive, not the start of one). */

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_LOG_RETENTION, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME } from './defaults';
-import { acknowledgeInlinePolicies } from './nag';
+import { acknowledgeControl, acknowledgeInlinePolicies } from './nag';
 import { esbuildBinary, onnxRuntimeBundling, q } from './onnx-runtime';
 import { PACKAGE_ROOT } from './package-root';
 
@@ -140,16 +140,13 @@ export class SecureFunction extends Construct {
     });
     acknowledgeInlinePolicies(this.role);
     const resource = this.function.node.defaultChild as IConstruct;
-    Validations.of(resource).acknowledge({
-      id: 'NIST.800.53.R5-LambdaInsideVPC',
-      reason: 'It runs outside a VPC: it calls only AWS service APIs over TLS (S3, DynamoDB, KMS, CloudWatch, X-Ray and the services its role names), each authorized by IAM and by resource policies, and reaches no private network resource; inside a VPC it would need NAT or an interface endpoint per service.',
-    });
+    acknowledgeControl(resource, 'LambdaInsideVPC', 'It runs outside a VPC: it calls only AWS service APIs over TLS (S3, DynamoDB, KMS, CloudWatch, X-Ray and the services its role names), each authorized by IAM and by resource policies, and reaches no private network resource; inside a VPC it would need NAT or an interface endpoint per service.');
     if (props.synchronousCaller !== undefined) {
       const reason = `Invoked synchronously, by ${props.synchronousCaller} only: the caller receives every error and retries or records it; a dead-letter queue receives only asynchronous invocations' failures.`;
-      Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-LambdaDLQ', reason });
+      acknowledgeControl(resource, 'LambdaDLQ', reason);
       Validations.of(resource).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
     }
-    if (reserved === undefined) Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-LambdaConcurrency', reason: props.unreservedConcurrency! });
+    if (reserved === undefined) acknowledgeControl(resource, 'LambdaConcurrency', props.unreservedConcurrency!);
   }
 }
 
