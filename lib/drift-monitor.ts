@@ -158,6 +158,8 @@ export class DriftMonitor extends Construct {
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
       deadLetterQueue: this.deadLetterQueue,
+      // Parquet row groups (of a training set it profiles) are decoded in a worker thread, which loads hyparquet from a file of its own
+      separateModules: ['hyparquet'],
       unreservedConcurrency: unreservedConcurrency('Invoked by its schedule once per interval (and by operators checking now); two overlapping runs would only write two reports'),
       environment: {
         ENDPOINT_NAME: this.endpointName,

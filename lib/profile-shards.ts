@@ -77,6 +77,8 @@ export class ProfileShards extends Construct {
       memorySize: props.memorySize ?? Size.gibibytes(2),
       timeout: props.timeout ?? Duration.minutes(15),
       logRetention: props.logRetention,
+      // Parquet row groups are decoded in a worker thread, which loads hyparquet from a file of its own
+      separateModules: ['hyparquet'],
       synchronousCaller: "the Lambda tasks (plan, profile in a Distributed Map, merge) of the workflows that profile big dataset versions",
       unreservedConcurrency: unreservedConcurrency("Invoked by its workflows' tasks; the Distributed Map profiles at most its maxConcurrency shards (default 100) at once per execution"),
       environment: {

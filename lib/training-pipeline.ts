@@ -301,6 +301,8 @@ export class TrainingPipeline extends Construct {
       ephemeralStorageSize: Size.gibibytes(10),
       logRetention: props.logRetention,
       onnxRuntime: true,
+      // Parquet row groups are decoded in a worker thread, which loads hyparquet from a file of its own
+      separateModules: ['hyparquet'],
       synchronousCaller: "this pipeline's state machine (its Lambda tasks)",
       unreservedConcurrency: unreservedConcurrency("Invoked once per running step of this pipeline's executions (one execution per dataset version and image)"),
       environment: { PIPELINE_CONFIG: stack.toJsonString(config), POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 64 }), POWERTOOLS_METRICS_NAMESPACE: 'cdk-mlops' },

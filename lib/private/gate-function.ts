@@ -55,6 +55,8 @@ export function createGateFunction(gate: Construct, props: GateCommonProps & { e
     timeout: props.timeout ?? Duration.minutes(15),
     logRetention: props.logRetention,
     onnxRuntime: props.onnxRuntime,
+    // Parquet row groups are decoded in a worker thread, which loads hyparquet from a file of its own
+    separateModules: ['hyparquet'],
     synchronousCaller: "the Lambda tasks of the Step Functions workflows granted to invoke it (DatasetValidation's, TrainingPipeline's)",
     unreservedConcurrency: unreservedConcurrency('Invoked once per running task of the workflows that use it, so it runs at most as many copies as they have executions in that step'),
     environment: {

@@ -64,7 +64,8 @@ export interface SecureFunctionProps {
    * npm packages bundled each into a file of its own beside the bundle
    * (`node_modules/<name>/index.js`, minified), not into it: code that the
    * function loads lazily (a dynamic `import()`) and rarely needs costs its
-   * cold start nothing to compile. Each must be reached only through lazy imports.
+   * cold start nothing to compile, and code a worker thread loads by path
+   * (hyparquet, for the guarded Parquet decoder) is there to load.
    * @default - none
    */
   readonly separateModules?: string[];

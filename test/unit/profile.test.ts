@@ -6,7 +6,10 @@ import { FLOAT_KIND, INTEGER_KIND, lexedNumber, mergeSketch, NOT_NUMERIC, numeri
 import { mergeProfiles, DatasetProfile } from '../../lambdas/core/profile/dataset-profile';
 import { FrequentItems } from '../../lambdas/core/profile/frequent-items';
 import { HyperLogLog, murmur3 } from '../../lambdas/core/profile/hyperloglog';
-import { forEachDelimitedRow, profileDelimited, profileJsonLines, profileParquet } from '../../lambdas/core/profile/readers';
+import { rowGroupRange } from '../../lambdas/core/profile/parquet-decoder';
+import { forEachDelimitedRow, forEachParquetRecord, profileDelimited, profileJsonLines, profileParquet } from '../../lambdas/core/profile/readers';
+import { parquetReadObjects } from 'hyparquet';
+import { cpsParquet, cpsRows } from '../../bin/local/sample-data';
 
 async function* chunks(text: string | Buffer, size = 1 << 16): AsyncGenerator<Uint8Array> {
   await Promise.resolve();
@@ -125,6 +128,42 @@ describe('profileParquet', () => {
   it('rejects a truncated file, naming it', async () => {
     const cut = buffer.slice(0, buffer.byteLength - 20);
     await expect(profileParquet(asyncBuffer(cut), { file: 'd.parquet' })).rejects.toThrow(/^d\.parquet: not a readable Parquet file: /);
+  });
+  it('refuses corrupted page data that would keep the decoder busy for hours, within its budget, naming the row group', async () => {
+    // GIVEN the first 200 CPS rows as Parquet, one byte of a page's data flipped (21 -> 105 at byte 2438):
+    // hyparquet's RLE decoder then fills an array of a count it read from the corrupted run, synchronously
+    const good = Buffer.from(await cpsParquet(cpsRows().slice(0, 200)));
+    expect(good.byteLength).toBe(3510); // the writer is deterministic: the same bytes every run
+    const bad = Buffer.from(good);
+    bad[2438] = 105;
+    const budget = { baseMs: 1500, msPerMiB: 0, heapMiB: 256 };
+    // WHEN it is profiled THEN it is refused after the budget, with the file and the row group's first row
+    const started = Date.now();
+    await expect(profileParquet(asyncBuffer(bad.buffer.slice(bad.byteOffset, bad.byteOffset + bad.byteLength)), { file: 'cps.parquet' }, undefined, budget)).rejects.toThrow(
+      /^cps\.parquet, row 1: row group starting here cannot be read: decoding did not finish within 2 s \(corrupted page data\?\)$/,
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // and the good file, through the same worker path, profiles all 200 rows
+    expect((await profileParquet(asyncBuffer(good.buffer.slice(good.byteOffset, good.byteOffset + good.byteLength)), { file: 'cps.parquet' }, undefined, budget)).summary().rows).toBe(200);
+  }, 60_000);
+
+  it('reads through the worker exactly the records hyparquet reads in this thread, in every row group and in a shard of them', async () => {
+    // GIVEN the CPS rows with nulls, in row groups of 100
+    const rows = cpsRows().map((r, i) => (i % 7 === 0 ? { ...r, occupation: null } : r)) as never;
+    const bytes = Buffer.from(await cpsParquet(rows, { rowGroupSize: 100 }));
+    const file = asyncBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const seen: [Record<string, unknown>, number][] = [];
+    await forEachParquetRecord(file, 'cps.parquet', (r, row) => seen.push([r, row]));
+    expect(seen.map(([r]) => r)).toEqual(await parquetReadObjects({ file }));
+    expect(seen.map(([, row]) => row)).toEqual(Array.from({ length: 534 }, (_, i) => i + 1));
+    // a shard: only the row groups inside rows 100-300
+    const shard: number[] = [];
+    await forEachParquetRecord(file, 'cps.parquet', (_, row) => shard.push(row), { rowStart: 100, rowEnd: 300 });
+    expect([shard[0], shard.at(-1), shard.length]).toEqual([101, 300, 200]);
+  }, 60_000);
+
+  it('reports a row group whose column chunks lie past the end of the file, without reading them', () => {
+    expect(() => rowGroupRange({ columns: [{ meta_data: { data_page_offset: 4n, total_compressed_size: 10_000n } }] } as never, 3510)).toThrow(/column chunks end at byte 10004, past the end of the file \(3510 bytes\)/);
   });
 });
 

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, type AsyncBuffer } from 'hyparquet';
 import Papa from 'papaparse';
 import { headerProblem, MAX_JSON_DEPTH, tooDeepField } from '../dataset-format';
 import { DatasetParseError } from '../errors';
 import { Utf8StreamValidator } from '../utf8';
 import { DatasetProfile, type ProfileOptions } from './dataset-profile';
+import { GuardedRowGroupDecoder, type DecodeBudget } from './parquet-decoder';
 
 /*
  * One streaming pass over a dataset file into a DatasetProfile. Memory holds one
@@ -169,36 +170,55 @@ export interface RowRange {
 /**
  * Streams Parquet records one row group at a time (uncompressed and Snappy
  * pages; other codecs need hyparquet-compressors), only the row groups inside
- * `rows` when it is given (a shard).
+ * `rows` when it is given (a shard). Row groups are decoded in a worker thread
+ * within `budget` (see parquet-decoder.ts): corrupted page data is refused
+ * with the row group named, never left to run.
  */
-export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, onRecord: (record: Record<string, unknown>, row: number) => void, rows?: RowRange): Promise<void> {
+export async function forEachParquetRecord(buffer: AsyncBuffer, file: string, onRecord: (record: Record<string, unknown>, row: number) => void, rows?: RowRange, budget?: DecodeBudget): Promise<void> {
   let metadata;
   try {
     metadata = await parquetMetadataAsync(buffer);
   } catch (err) {
     throw new DatasetParseError({ file }, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
   }
+  const decoder = new GuardedRowGroupDecoder(buffer, metadata, budget);
+  // the row groups to read, with their first row (0-based)
+  const groups: { group: (typeof metadata.row_groups)[number]; rowStart: number; rowEnd: number }[] = [];
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
-    if (rows && (rowStart < rows.rowStart || rowEnd > rows.rowEnd)) {
-      rowStart = rowEnd;
-      continue;
-    }
-    let records: Record<string, unknown>[];
-    try {
-      records = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd });
-    } catch (err) {
-      throw new DatasetParseError({ file, row: rowStart + 1 }, `row group starting here cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    records.forEach((r, i) => onRecord(r, rowStart + i + 1));
+    if (!rows || (rowStart >= rows.rowStart && rowEnd <= rows.rowEnd)) groups.push({ group, rowStart, rowEnd });
     rowStart = rowEnd;
+  }
+  const decode = (i: number): Promise<Record<string, unknown>[]> | undefined => {
+    const g = groups[i];
+    if (!g) return undefined;
+    const p = decoder.decode(g.group, g.rowStart, g.rowEnd);
+    p.catch(() => undefined); // a read-ahead that fails is reported when its turn comes (or not at all)
+    return p;
+  };
+  try {
+    let next = decode(0);
+    for (let i = 0; i < groups.length; i++) {
+      const { rowStart: first } = groups[i]!;
+      let records: Record<string, unknown>[];
+      try {
+        records = await next!;
+      } catch (err) {
+        throw new DatasetParseError({ file, row: first + 1 }, `row group starting here cannot be read: ${(err as Error).message}`, { cause: err });
+      }
+      // the worker decodes the next row group while this one is read
+      next = decode(i + 1);
+      records.forEach((r, k) => onRecord(r, first + k + 1));
+    }
+  } finally {
+    await decoder.close();
   }
 }
 
 /** Profiles Parquet (the row groups in `rows` only, when given). */
-export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions, rows?: RowRange): Promise<DatasetProfile> {
+export async function profileParquet(buffer: AsyncBuffer, options: ReadOptions, rows?: RowRange, budget?: DecodeBudget): Promise<DatasetProfile> {
   const profile = new DatasetProfile('parquet', options);
-  await forEachParquetRecord(buffer, options.file, (record) => profile.addRecord(record), rows);
+  await forEachParquetRecord(buffer, options.file, (record) => profile.addRecord(record), rows, budget);
   return profile;
 }
