@@ -49,8 +49,9 @@ describe('BiasGate bundle with onnxruntime-node', () => {
     expect(all).toContain('index.js');
     const natives = all.filter((f) => f.endsWith('.node') || f.includes('libonnxruntime'));
     expect(natives.sort()).toEqual(['node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1', 'node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node']);
-    // onnxruntime-node's and onnxruntime-common's JavaScript: one bundled file where the package's entry was
-    expect(all.filter((f) => f.endsWith('.js')).sort()).toEqual(['index.js', 'node_modules/onnxruntime-node/dist/index.js']);
+    // onnxruntime-node's and onnxruntime-common's JavaScript: one bundled file where the package's entry was;
+    // hyparquet as a file of its own, which the Parquet decoder's worker thread loads by path
+    expect(all.filter((f) => f.endsWith('.js')).sort()).toEqual(['index.js', 'node_modules/hyparquet/index.js', 'node_modules/onnxruntime-node/dist/index.js']);
     expect(all).toContain('node_modules/onnxruntime-node/package.json');
     // (no arm64 host here to load it: the bundled file requires the arm64 binding by a path that exists in the asset)
     const dist = path.join(asset, 'node_modules', 'onnxruntime-node', 'dist');

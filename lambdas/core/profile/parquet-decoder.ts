@@ -81,10 +81,30 @@ async function decode({ id, bytes, offset, byteLength, metadata, rowStart, rowEn
     const chunks = [];
     const transfer = [];
     await parquetRead({ file, metadata, rowStart, rowEnd, onChunk: ({ columnName, columnData, rowStart: start }) => {
-      // a typed array is copied out of the page it views, then moved
-      const data = ArrayBuffer.isView(columnData) ? columnData.slice() : columnData;
-      if (ArrayBuffer.isView(data)) transfer.push(data.buffer);
-      chunks.push({ name: columnName, rowStart: start, data });
+      if (ArrayBuffer.isView(columnData)) {
+        // a typed array is copied out of the page it views, then moved
+        const data = columnData.slice();
+        transfer.push(data.buffer);
+        chunks.push({ name: columnName, rowStart: start, data });
+        return;
+      }
+      // strings repeat (categories): sent once each, with indices, unless most are distinct
+      const words = new Map();
+      const indices = new Int32Array(columnData.length);
+      let strings = true;
+      for (let i = 0; i < columnData.length && strings; i++) {
+        const v = columnData[i];
+        if (typeof v !== 'string') { strings = v === null || v === undefined; indices[i] = v === null ? -1 : -2; continue; }
+        let k = words.get(v);
+        if (k === undefined) { k = words.size; words.set(v, k); }
+        indices[i] = k;
+      }
+      if (strings && words.size * 2 <= columnData.length) {
+        transfer.push(indices.buffer);
+        chunks.push({ name: columnName, rowStart: start, words: [...words.keys()], indices });
+      } else {
+        chunks.push({ name: columnName, rowStart: start, data: columnData });
+      }
     } });
     parentPort.postMessage({ id, chunks }, transfer);
   } catch (err) {
@@ -101,6 +121,18 @@ interface ColumnChunkData {
   readonly name: string;
   readonly rowStart: number;
   readonly data: ArrayLike<unknown>;
+}
+
+/** A string column sent as its distinct words and an index per row (-1 null, -2 undefined), back as values. */
+function expandWords(chunk: ColumnChunkData & { words?: readonly string[]; indices?: Int32Array }): ColumnChunkData {
+  const { words, indices } = chunk;
+  if (!words || !indices) return chunk;
+  const data: (string | null | undefined)[] = new Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const k = indices[i]!;
+    data[i] = k >= 0 ? words[k] : k === -1 ? null : undefined;
+  }
+  return { name: chunk.name, rowStart: chunk.rowStart, data };
 }
 
 /** The rows [rowStart, rowEnd) as records, keys in schema order: what parquetReadObjects returns. */
@@ -184,7 +216,7 @@ export class GuardedRowGroupDecoder {
       clearTimeout(request.timer);
       this.pending.delete(m.id);
       if (m.error !== undefined) request.reject(new RowGroupDecodeError(m.error));
-      else request.resolve(m.chunks ?? []);
+      else request.resolve((m.chunks ?? []).map(expandWords));
     });
     worker.on('error', (err: NodeJS.ErrnoException) => this.fail(new RowGroupDecodeError(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `decoding needed more than ${this.budget.heapMiB} MiB (corrupted page data?)` : err.message)));
     worker.on('exit', (code) => this.fail(new RowGroupDecodeError(`the decoder stopped (exit ${code})`)));
