@@ -127,7 +127,7 @@ interface ColumnChunkData {
 function expandWords(chunk: ColumnChunkData & { words?: readonly string[]; indices?: Int32Array }): ColumnChunkData {
   const { words, indices } = chunk;
   if (!words || !indices) return chunk;
-  const data: (string | null | undefined)[] = new Array(indices.length);
+  const data: (string | null | undefined)[] = new Array<string | null | undefined>(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const k = indices[i]!;
     data[i] = k >= 0 ? words[k] : k === -1 ? null : undefined;
