@@ -164,8 +164,77 @@ export function mlopsStackProps(settings: MlopsSettings): MlopsStackProps {
   };
 }
 
+/** The fields each object setting knows (typed: a field added to its interface must be added here). */
+const OBJECT_FIELDS = {
+  endpoint: { name: true, captureSampleRate: true, deploymentConfig: true, provisionedConcurrency: true, reservedConcurrentExecutions: true, maxErrorRate: true, maxP99LatencyMs: true, maxPredictionShift: true } satisfies Record<keyof EndpointSettings, true>,
+  sageMakerEndpoint: { name: true, repository: true, tag: true, initialModelDataUrl: true, instanceType: true, instanceCount: true, autoscaling: true, dataCapturePercent: true, maxErrorRate: true, maxP99LatencyMs: true } satisfies Record<keyof SageMakerEndpointSettings, true>,
+  driftMonitor: { features: true, intervalMinutes: true, windowMinutes: true, minRows: true, thresholds: true, retrain: true, watch: true } satisfies Record<keyof DriftMonitorSettings, true>,
+  trainingPipeline: {
+    name: true, repository: true, tag: true, instanceType: true, hyperparameters: true, metricDefinitions: true, label: true, minImprovement: true, retrainOnUpload: true,
+    retrainOnImagePush: true, holdoutPercent: true, approval: true, approvalTimeoutHours: true, releaseTo: true, compileForInferentia: true,
+  } satisfies Record<keyof TrainingPipelineSettings, true>,
+  biasGate: { label: true, prediction: true, facets: true, groupColumn: true, thresholds: true, onUndefined: true, model: true } satisfies Record<keyof BiasGateConfig, true>,
+} as const;
+
+/**
+ * Every `cdk-mlops:` context key the kit reads: the settings here, and the two the
+ * local runner and the Lambda bundling read (`localTrainingImages`, `lambdaArchitecture`).
+ */
+export const SETTING_KEYS: readonly string[] = [
+  ...Object.keys(SETTING_DEFAULTS),
+  ...Object.keys(OBJECT_FIELDS),
+  'breakGlassRoleArn',
+  'dashboard',
+  'localTrainingImages',
+  'lambdaArchitecture',
+];
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** ` (did you mean 'x'?)` for the closest known name within a third of its length, else ''. */
+function suggestion(name: string, known: readonly string[], prefix = ''): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.ceil(best.length / 3)) ? ` (did you mean '${prefix}${best}'?)` : '';
+}
+
+/** Fails on a `cdk-mlops:` context key the kit does not read (a typo would otherwise deploy the default). */
+function checkKeys(node: Node): void {
+  for (const key of Object.keys(node.getAllContext())) {
+    if (!key.startsWith('cdk-mlops:')) continue;
+    const name = key.slice('cdk-mlops:'.length);
+    if (!SETTING_KEYS.includes(name)) throw new Error(`context '${key}' is not a cdk-mlops setting${suggestion(name, SETTING_KEYS, 'cdk-mlops:')}; the settings are listed in the README.`);
+  }
+}
+
+/** Fails on a field of object setting `cdk-mlops:<key>` that it does not have. */
+function checkFields(value: object, key: keyof typeof OBJECT_FIELDS): void {
+  const known = Object.keys(OBJECT_FIELDS[key]);
+  for (const field of Object.keys(value)) {
+    if (!known.includes(field)) throw new Error(`context 'cdk-mlops:${key}' has no field '${field}'${suggestion(field, known)}; its fields: ${known.join(', ')}.`);
+  }
+}
+
 /** Reads and checks the settings; a bad value fails with the context key and the fix. */
 export function readSettings(node: Node): MlopsSettings {
+  checkKeys(node);
   const get = (name: keyof typeof SETTING_DEFAULTS): unknown => node.tryGetContext(`cdk-mlops:${name}`) ?? SETTING_DEFAULTS[name];
   const whole = (name: keyof typeof SETTING_DEFAULTS, unit: string, min: number): number => {
     const raw = get(name);
@@ -216,10 +285,18 @@ function dashboard(raw: unknown): boolean {
 }
 
 /** An object setting `cdk-mlops:<key>`: undefined when unset; a JSON string (from `-c`) is parsed; anything but an object fails with its shape. */
-function contextObject<T>(raw: unknown, key: string, shape: string): Partial<T> | undefined {
+function contextObject<T>(raw: unknown, key: keyof typeof OBJECT_FIELDS, shape: string): Partial<T> | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`context 'cdk-mlops:${key}' is not valid JSON (${(err as Error).message}): it must be an object: ${shape}.`);
+    }
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`context 'cdk-mlops:${key}' must be an object: ${shape}.`);
+  checkFields(value, key);
   return value;
 }
 

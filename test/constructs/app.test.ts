@@ -290,6 +290,13 @@ describe('reference app', () => {
     [{ 'cdk-mlops:driftMonitor': { features: ['education'], watch: 'sageMakerEndpoint' } }, /MlopsStack: 'driftMonitor.watch' is 'sageMakerEndpoint', but the stack has no 'sageMakerEndpoint'/],
     [{ 'cdk-mlops:trainingPipeline': { ...(cdkJsonContext()['cdk-mlops:trainingPipeline'] as object), retrainOnImagePush: 'yes' } }, /context 'cdk-mlops:trainingPipeline.retrainOnImagePush' must be true or false \(got "yes"\)/],
     [{ 'cdk-mlops:endpoint': { ...(cdkJsonContext()['cdk-mlops:endpoint'] as object), reservedConcurrentExecutions: 2.5 } }, /context 'cdk-mlops:endpoint.reservedConcurrentExecutions' must be a whole number >= 1 \(got 2.5\)/],
+    // a typo in a key or a field fails, naming it and the setting meant (it used to deploy the default silently)
+    [{ 'cdk-mlops:objectLockMod': 'COMPLIANCE' }, /context 'cdk-mlops:objectLockMod' is not a cdk-mlops setting \(did you mean 'cdk-mlops:objectLockMode'\?\)/],
+    [{ 'cdk-mlops:endpoint': { ...(cdkJsonContext()['cdk-mlops:endpoint'] as object), captureRate: 0.5 } }, /context 'cdk-mlops:endpoint' has no field 'captureRate' \(did you mean 'captureSampleRate'\?\); its fields: name, captureSampleRate/],
+    [{ 'cdk-mlops:driftMonitor': '{"features": ["education"], "intervalMinute": 5}' }, /context 'cdk-mlops:driftMonitor' has no field 'intervalMinute' \(did you mean 'intervalMinutes'\?\)/],
+    [{ 'cdk-mlops:zzz': 1 }, /^context 'cdk-mlops:zzz' is not a cdk-mlops setting; the settings are listed in the README\.$/],
+    // malformed JSON from -c names its key
+    [{ 'cdk-mlops:endpoint': '{"name": ' }, /^context 'cdk-mlops:endpoint' is not valid JSON \(.+\): it must be an object: \{ name, captureSampleRate\?/],
   ])('rejects bad context %o', (context, message) => {
     expect(() => buildApp({ context: { ...APP_CONTEXT(), ...context } })).toThrow(message);
   });
