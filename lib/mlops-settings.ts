@@ -217,7 +217,7 @@ function suggestion(name: string, known: readonly string[], prefix = ''): string
 
 /** Fails on a `cdk-mlops:` context key the kit does not read (a typo would otherwise deploy the default). */
 function checkKeys(node: Node): void {
-  for (const key of Object.keys(node.getAllContext())) {
+  for (const key of Object.keys(node.getAllContext() as Record<string, unknown>)) {
     if (!key.startsWith('cdk-mlops:')) continue;
     const name = key.slice('cdk-mlops:'.length);
     if (!SETTING_KEYS.includes(name)) throw new Error(`context '${key}' is not a cdk-mlops setting${suggestion(name, SETTING_KEYS, 'cdk-mlops:')}; the settings are listed in the README.`);
@@ -292,7 +292,7 @@ function contextObject<T>(raw: unknown, key: keyof typeof OBJECT_FIELDS, shape: 
     try {
       value = JSON.parse(raw);
     } catch (err) {
-      throw new Error(`context 'cdk-mlops:${key}' is not valid JSON (${(err as Error).message}): it must be an object: ${shape}.`);
+      throw new Error(`context 'cdk-mlops:${key}' is not valid JSON (${(err as Error).message}): it must be an object: ${shape}.`, { cause: err });
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`context 'cdk-mlops:${key}' must be an object: ${shape}.`);
